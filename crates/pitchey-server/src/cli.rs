@@ -1,0 +1,214 @@
+//! The `pitchey` command line: `serve` (default), `migrate`, `seed`, `user create`.
+
+use crate::config::Settings;
+use crate::password;
+use clap::{Parser, Subcommand};
+use pitchey_core::{Email, Password, UserType, Username};
+use pitchey_store::NewUser;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Pitchey: the marketplace API server.
+#[derive(Debug, Parser)]
+#[command(name = "pitchey", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML). Default: ./pitchey.toml when present.
+    #[arg(long, env = "PITCHEY_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (overrides PITCHEY_BIND).
+    #[arg(long, global = true)]
+    pub bind: Option<SocketAddr>,
+    /// Database URL, sqlite://PATH or postgres://... (overrides PITCHEY_DATABASE_URL).
+    #[arg(long, global = true)]
+    pub database_url: Option<String>,
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Add the demo data (idempotent) and optionally many generated pitches.
+    Seed {
+        /// Generated pitches to add beyond the curated demo catalogue.
+        #[arg(long, default_value_t = 0)]
+        pitches: usize,
+    },
+    /// Manage accounts.
+    User {
+        /// The action.
+        #[command(subcommand)]
+        action: UserCommand,
+    },
+}
+
+/// `pitchey user ...`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account (for example an administrator).
+    Create {
+        /// Login email.
+        #[arg(long)]
+        email: String,
+        /// Password (8–128 characters). Read from PITCHEY_NEW_USER_PASSWORD when not given.
+        #[arg(long, env = "PITCHEY_NEW_USER_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// Create an administrator.
+        #[arg(long, conflicts_with = "user_type")]
+        admin: bool,
+        /// Account type: creator, investor or production.
+        #[arg(long = "type", default_value = "creator")]
+        user_type: String,
+        /// Username (default: from the email).
+        #[arg(long)]
+        username: Option<String>,
+        /// Given name.
+        #[arg(long)]
+        first_name: Option<String>,
+        /// Family name.
+        #[arg(long)]
+        last_name: Option<String>,
+    },
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match load_settings(&cli) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&settings);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli.command.unwrap_or(Command::Serve), settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_settings(cli: &Cli) -> Result<Settings, crate::config::ConfigError> {
+    let mut s = Settings::load(cli.config.as_deref())?;
+    if let Some(b) = cli.bind {
+        s.bind = b;
+    }
+    if let Some(u) = &cli.database_url {
+        s.database_url = Some(u.clone());
+    }
+    s.check()?;
+    Ok(s)
+}
+
+fn init_logging(s: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&s.log_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    if s.log_format == "json" {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn run(cmd: Command, settings: Settings) -> anyhow::Result<()> {
+    match cmd {
+        Command::Serve => {
+            tracing::info!("pitchey {} starting with:", env!("CARGO_PKG_VERSION"));
+            for line in settings.redacted_lines() {
+                tracing::info!("  {line}");
+            }
+            let listener = tokio::net::TcpListener::bind(settings.bind).await?;
+            let app = crate::app::build(settings).await?;
+            tracing::info!(address = %listener.local_addr()?, backend = app.state.store.backend().as_str(), "listening");
+            crate::app::serve(listener, app, crate::app::shutdown_signal()).await?;
+        }
+        Command::Migrate => {
+            let store = pitchey_store::connect(&settings.store_config()).await?;
+            store.migrate().await?;
+            store.close().await;
+            println!("migrations applied ({})", store.backend().as_str());
+        }
+        Command::Seed { pitches } => {
+            let store = pitchey_store::connect(&settings.store_config()).await?;
+            store.migrate().await?;
+            let t0 = std::time::Instant::now();
+            let r = crate::app::seed_demo(&store, pitches).await?;
+            store.close().await;
+            println!(
+                "seeded {} users and {} pitches in {:.1}s ({})",
+                r.users_created,
+                r.pitches_created,
+                t0.elapsed().as_secs_f64(),
+                store.backend().as_str()
+            );
+        }
+        Command::User {
+            action:
+                UserCommand::Create {
+                    email,
+                    password,
+                    admin,
+                    user_type,
+                    username,
+                    first_name,
+                    last_name,
+                },
+        } => {
+            let email = Email::parse(&email)?;
+            let pw = Password::parse(&password)?;
+            let user_type = if admin {
+                UserType::Admin
+            } else {
+                user_type.parse::<UserType>()?
+            };
+            let username = match username {
+                Some(u) => Username::parse(&u)?,
+                None => Username::from_email(&email),
+            };
+            let hash = tokio::task::spawn_blocking(move || password::hash(pw.expose()))
+                .await?
+                .map_err(anyhow::Error::msg)?;
+            let store = pitchey_store::connect(&settings.store_config()).await?;
+            store.migrate().await?;
+            let u = store
+                .create_user(&NewUser {
+                    email,
+                    username,
+                    password_hash: hash,
+                    user_type,
+                    first_name,
+                    last_name,
+                    bio: None,
+                    company_name: None,
+                    subscription_tier: "free".to_owned(),
+                })
+                .await?;
+            store.close().await;
+            println!("created {} user {} (id {})", u.user_type, u.email, u.id);
+        }
+    }
+    Ok(())
+}

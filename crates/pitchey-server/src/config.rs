@@ -1,0 +1,309 @@
+//! Typed, layered configuration: defaults, then an optional TOML file, then `PITCHEY_*` environment
+//! variables, then command-line flags. Printed at start with secrets redacted.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use ipnet::IpNet;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The embedded default database.
+pub const DEFAULT_SQLITE_URL: &str = "sqlite://data/pitchey.db";
+
+/// Every setting of the server. Field names are the TOML keys; the environment variable is the name in
+/// upper case with a `PITCHEY_` prefix (e.g. `database_url` ← `PITCHEY_DATABASE_URL`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on.
+    pub bind: SocketAddr,
+    /// `sqlite://PATH` or `postgres://...`; unset means the embedded default (`sqlite://data/pitchey.db`).
+    pub database_url: Option<String>,
+    /// PostgreSQL read replicas (comma-separated in the environment).
+    #[serde(deserialize_with = "string_or_list")]
+    pub database_replica_urls: Vec<String>,
+    /// Redis for the shared cache tier and cross-node invalidation (optional).
+    pub redis_url: Option<String>,
+    /// Seed demo data when the database is empty (default: only for the embedded default database).
+    pub seed_demo: Option<bool>,
+    /// Largest connection pool per database endpoint.
+    pub db_max_connections: u32,
+    /// How long to wait for a pooled connection, in milliseconds.
+    pub db_acquire_timeout_ms: u64,
+    /// Longest a single statement may run, in milliseconds.
+    pub db_statement_timeout_ms: u64,
+    /// Queries at least this slow are logged and counted, in milliseconds.
+    pub slow_query_ms: u64,
+    /// Login and sign-up attempts per client address per minute; 0 disables the limit.
+    pub login_rate_per_minute: u32,
+    /// Proxies whose `X-Forwarded-For` is believed (IPs or CIDR ranges, comma-separated in the environment).
+    #[serde(deserialize_with = "string_or_list")]
+    pub trusted_proxies: Vec<String>,
+    /// Origins allowed to call the API with credentials (exact match; comma-separated in the environment).
+    #[serde(deserialize_with = "string_or_list")]
+    pub cors_origins: Vec<String>,
+    /// Mark the session cookie `Secure` (set when served over HTTPS).
+    pub cookie_secure: bool,
+    /// Session lifetime in seconds (the cookie's `Max-Age`).
+    pub session_ttl_secs: u64,
+    /// How often expired sessions are deleted, in seconds.
+    pub session_cleanup_interval_secs: u64,
+    /// Largest accepted request body, in bytes.
+    pub body_limit_bytes: usize,
+    /// Longest a request may take before the server answers 503, in seconds.
+    pub request_timeout_secs: u64,
+    /// How long shutdown waits for in-flight requests, in seconds.
+    pub shutdown_grace_secs: u64,
+    /// `text` or `json` log lines.
+    pub log_format: String,
+    /// Log filter (`RUST_LOG` syntax); `RUST_LOG` itself wins when set.
+    pub log_level: String,
+    /// Name reported by health checks (`development`, `production`, ...).
+    pub environment: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: None,
+            database_replica_urls: Vec::new(),
+            redis_url: None,
+            seed_demo: None,
+            db_max_connections: 16,
+            db_acquire_timeout_ms: 3_000,
+            db_statement_timeout_ms: 5_000,
+            slow_query_ms: 100,
+            login_rate_per_minute: 20,
+            trusted_proxies: Vec::new(),
+            cors_origins: [
+                "http://localhost:5173",
+                "http://127.0.0.1:5173",
+                "http://localhost:3000",
+                "http://127.0.0.1:3000",
+                "https://pitchey-5o8.pages.dev",
+                "https://pitchey.com",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            cookie_secure: false,
+            session_ttl_secs: 7 * 24 * 3600,
+            session_cleanup_interval_secs: 3600,
+            body_limit_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+            shutdown_grace_secs: 20,
+            log_format: "text".to_owned(),
+            log_level: "info".to_owned(),
+            environment: "development".to_owned(),
+        }
+    }
+}
+
+fn setting_names() -> Vec<String> {
+    match serde_json::to_value(Settings::default()) {
+        Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Either::deserialize(d)? {
+        Either::One(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        Either::Many(v) => v,
+    })
+}
+
+/// A configuration problem, reported before anything starts.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+impl Settings {
+    /// Loads defaults ← `file` (or `./pitchey.toml` when present) ← `PITCHEY_*` environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Settings::default()));
+        let default_file = PathBuf::from("pitchey.toml");
+        match file {
+            Some(f) if !f.exists() => {
+                return Err(ConfigError(format!("{} does not exist", f.display())));
+            }
+            Some(f) => fig = fig.merge(Toml::file(f)),
+            None if default_file.exists() => fig = fig.merge(Toml::file(default_file)),
+            None => {}
+        }
+        // Only variables that name a setting: PITCHEY_CONFIG names the file, and test harnesses set their own.
+        let known = setting_names();
+        fig = fig.merge(
+            Env::prefixed("PITCHEY_").filter(move |k| known.iter().any(|n| k == n.as_str())),
+        );
+        let s: Settings = fig.extract().map_err(|e| ConfigError(e.to_string()))?;
+        s.check()?;
+        Ok(s)
+    }
+
+    /// Validates values that parse but make no sense.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if let Some(u) = &self.database_url
+            && !(u.starts_with("sqlite:")
+                || u.starts_with("postgres://")
+                || u.starts_with("postgresql://"))
+        {
+            return Err(ConfigError(
+                "database_url must start with sqlite:// or postgres://".into(),
+            ));
+        }
+        if !self.database_replica_urls.is_empty() && !self.database_url().starts_with("postgres") {
+            return Err(ConfigError(
+                "database_replica_urls need a PostgreSQL database_url".into(),
+            ));
+        }
+        self.trusted_proxy_nets()?;
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return Err(ConfigError("log_format must be text or json".into()));
+        }
+        if self.body_limit_bytes < 1024 {
+            return Err(ConfigError("body_limit_bytes must be at least 1024".into()));
+        }
+        Ok(())
+    }
+
+    /// The database URL in effect.
+    pub fn database_url(&self) -> &str {
+        self.database_url.as_deref().unwrap_or(DEFAULT_SQLITE_URL)
+    }
+
+    /// Is this the zero-configuration embedded database?
+    pub fn is_embedded_default(&self) -> bool {
+        self.database_url.is_none()
+    }
+
+    /// Should an empty database receive the demo data?
+    pub fn should_seed_demo(&self) -> bool {
+        self.seed_demo.unwrap_or(self.is_embedded_default())
+    }
+
+    /// Trusted proxies parsed as networks (a bare IP is a /32 or /128).
+    pub fn trusted_proxy_nets(&self) -> Result<Vec<IpNet>, ConfigError> {
+        self.trusted_proxies
+            .iter()
+            .map(|s| {
+                s.parse::<IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        ConfigError(format!("trusted_proxies: {s:?} is not an IP or CIDR"))
+                    })
+            })
+            .collect()
+    }
+
+    /// The store's connection settings.
+    pub fn store_config(&self) -> pitchey_store::StoreConfig {
+        pitchey_store::StoreConfig {
+            url: self.database_url().to_owned(),
+            max_connections: self.db_max_connections,
+            acquire_timeout: Duration::from_millis(self.db_acquire_timeout_ms),
+            statement_timeout: Duration::from_millis(self.db_statement_timeout_ms),
+            slow_query: Duration::from_millis(self.slow_query_ms),
+        }
+    }
+
+    /// The settings as `key = value` lines with passwords in URLs replaced by `***`.
+    pub fn redacted_lines(&self) -> Vec<String> {
+        let mut v = match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => return Vec::new(),
+        };
+        v.insert(
+            "database_url".into(),
+            redact_url(self.database_url()).into(),
+        );
+        v.insert(
+            "database_replica_urls".into(),
+            self.database_replica_urls
+                .iter()
+                .map(|u| redact_url(u))
+                .collect::<Vec<_>>()
+                .into(),
+        );
+        if let Some(r) = &self.redis_url {
+            v.insert("redis_url".into(), redact_url(r).into());
+        }
+        v.into_iter()
+            .map(|(k, val)| format!("{k} = {val}"))
+            .collect()
+    }
+}
+
+/// Replaces the password of `scheme://user:password@host` with `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/x"),
+            "postgres://app:***@db:5432/x"
+        );
+        assert_eq!(
+            redact_url("redis://:pw@cache:6379"),
+            "redis://:***@cache:6379"
+        );
+        assert_eq!(redact_url("postgres://app@db/x"), "postgres://app@db/x");
+        let s = Settings {
+            database_url: Some("postgres://u:hunter2@h/db".into()),
+            ..Default::default()
+        };
+        assert!(s.redacted_lines().iter().all(|l| !l.contains("hunter2")));
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Error is large; this is a test
+    fn layers_file_then_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "pitchey.toml",
+                "bind = \"127.0.0.1:9000\"\nlogin_rate_per_minute = 5\n",
+            )?;
+            jail.set_env("PITCHEY_LOGIN_RATE_PER_MINUTE", "0");
+            jail.set_env("PITCHEY_CORS_ORIGINS", "http://a.test, http://b.test");
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(s.bind.port(), 9000);
+            assert_eq!(s.login_rate_per_minute, 0);
+            assert_eq!(s.cors_origins, vec!["http://a.test", "http://b.test"]);
+            assert!(s.is_embedded_default() && s.should_seed_demo());
+            jail.set_env("PITCHEY_DATABASE_URL", "postgres://x@y/z");
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert!(!s.should_seed_demo());
+            jail.set_env("PITCHEY_TRUSTED_PROXIES", "not-an-ip");
+            assert!(Settings::load(None).is_err());
+            Ok(())
+        });
+    }
+}

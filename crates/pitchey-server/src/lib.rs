@@ -1,0 +1,20 @@
+//! The Pitchey HTTP API server: the JSON API the Pitchey web client speaks, over the store.
+//!
+//! [`app::build`] turns [`config::Settings`] into an application and [`app::serve`] serves it on a bound
+//! listener, so tests run the real thing on port 0.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod password;
+pub mod ratelimit;
+pub mod routes;
+pub mod session;
+pub mod state;
+pub mod tasks;
+pub mod wire;
+
+pub use app::{App, build, serve};
+pub use config::Settings;

@@ -1,0 +1,33 @@
+//! The route table: each feature owns its router; this module merges them.
+
+pub mod auth;
+pub mod config;
+pub mod health;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::Router;
+use axum::http::StatusCode;
+
+/// Every route of the API.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(auth::router())
+        .merge(config::router())
+        .merge(health::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// Unknown routes get 404 JSON, never 401 (a 401 would sign the web client out).
+async fn not_found() -> ApiError {
+    ApiError::not_found("Endpoint not found")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        "Method not allowed for this endpoint",
+    )
+}

@@ -1,0 +1,75 @@
+//! Background work: each task has a name, an interval from config, and stops on shutdown.
+
+use crate::state::AppState;
+use std::time::Duration;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// Running background tasks.
+pub struct Background {
+    cancel: CancellationToken,
+    tasks: JoinSet<()>,
+}
+
+impl Background {
+    /// Signals every task to stop and waits for them.
+    pub async fn stop(mut self) {
+        self.cancel.cancel();
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Runs `f` every `every` until cancelled (the first run after one interval).
+fn every<F, Fut>(
+    set: &mut JoinSet<()>,
+    cancel: &CancellationToken,
+    name: &'static str,
+    every: Duration,
+    f: F,
+) where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let cancel = cancel.clone();
+    set.spawn(async move {
+        let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                _ = tick.tick() => {
+                    tracing::debug!(task = name, "background task run");
+                    f().await;
+                }
+            }
+        }
+    });
+}
+
+/// Starts every background task.
+pub fn spawn_all(state: &AppState) -> Background {
+    let cancel = CancellationToken::new();
+    let mut tasks = JoinSet::new();
+    let s = state.clone();
+    every(
+        &mut tasks,
+        &cancel,
+        "session_cleanup",
+        Duration::from_secs(state.settings.session_cleanup_interval_secs),
+        move || {
+            let s = s.clone();
+            async move {
+                match s.store.delete_expired_sessions().await {
+                    Ok(n) if n > 0 => tracing::info!(deleted = n, "expired sessions removed"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "session cleanup failed"),
+                }
+                if let Some(l) = &s.login_limiter {
+                    l.shrink();
+                }
+            }
+        },
+    );
+    Background { cancel, tasks }
+}

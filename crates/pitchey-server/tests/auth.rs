@@ -1,0 +1,700 @@
+//! Accounts, sessions and HTTP conventions over real HTTP, on SQLite and PostgreSQL.
+
+mod common;
+
+use common::{Kind, TestApp, error_code, get, json_of, post};
+use pitchey_core::{Email, UserType, Username};
+use pitchey_store::NewUser;
+use reqwest::StatusCode;
+use serde_json::json;
+
+both_backends!(
+    portal_logins_with_demo_accounts,
+    wrong_password_wrong_portal_unknown_email,
+    session_after_login_and_logout,
+    sign_up_then_login,
+    sign_up_rules,
+    change_password_then_old_fails,
+    legacy_hashes_verify_then_rehash,
+    generic_sign_in_admits_admin,
+    expired_sessions_are_rejected_and_cleaned,
+    http_conventions,
+    config_lists,
+);
+
+async fn portal_logins_with_demo_accounts(app: &TestApp) {
+    for (portal, email, kind) in [
+        ("creator", "alex.creator@demo.com", "creator"),
+        ("investor", "sarah.investor@demo.com", "investor"),
+        ("production", "stellar.production@demo.com", "production"),
+    ] {
+        let c = app.client();
+        let r = c
+            .post(app.url(&format!("/api/auth/{portal}/login")))
+            .json(&json!({"email": email, "password": "Demo123"}))
+            .send()
+            .await
+            .unwrap();
+        let cookie = r
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(cookie.starts_with("pitchey-session="), "{cookie}");
+        for attr in ["HttpOnly", "Path=/", "SameSite=Lax", "Max-Age=604800"] {
+            assert!(cookie.contains(attr), "{attr} missing in {cookie}");
+        }
+        let (status, body) = json_of(r).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["success"], true);
+        let user = &body["user"];
+        assert!(user["id"].is_string(), "auth user ids are strings: {user}");
+        assert_eq!(user["email"], email);
+        assert_eq!(user["userType"], kind);
+        assert!(user["bio"].as_str().is_some_and(|b| !b.is_empty()));
+        assert!(user["firstName"].is_string() && user["lastName"].is_string());
+        assert!(body["session"]["expiresAt"].is_string());
+        assert_eq!(body["data"]["user"], body["user"]);
+        if kind != "creator" {
+            assert!(user["companyName"].as_str().is_some_and(|c| !c.is_empty()));
+        }
+    }
+}
+
+async fn wrong_password_wrong_portal_unknown_email(app: &TestApp) {
+    let c = app.client();
+    let cases = [
+        (
+            "/api/auth/creator/login",
+            "alex.creator@demo.com",
+            "Wrong123",
+        ),
+        (
+            "/api/auth/creator/login",
+            "sarah.investor@demo.com",
+            "Demo123",
+        ),
+        (
+            "/api/auth/investor/login",
+            "alex.creator@demo.com",
+            "Demo123",
+        ),
+        ("/api/auth/creator/login", "nobody@demo.com", "Demo123"),
+        ("/api/auth/sign-in", "nobody@demo.com", "Demo123"),
+    ];
+    for (path, email, pw) in cases {
+        let r = c
+            .post(app.url(path))
+            .json(&json!({"email": email, "password": pw}))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.headers().get("set-cookie").is_none(),
+            "no cookie on failure"
+        );
+        let (status, body) = json_of(r).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path} {email}");
+        assert_eq!(error_code(&body), "INVALID_CREDENTIALS");
+    }
+    // Missing fields are a client error, not a 401.
+    let (status, body) = post(
+        &c,
+        app.url("/api/auth/creator/login"),
+        json!({"email": "a@b.co"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&body), "VALIDATION_ERROR");
+    let (s, _) = get(&c, app.url("/api/auth/session")).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+async fn session_after_login_and_logout(app: &TestApp) {
+    let c = app.investor().await;
+    let (s, body) = get(&c, app.url("/api/auth/session")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(body["user"]["email"], "sarah.investor@demo.com");
+    assert_eq!(body["user"]["userType"], "investor");
+    assert!(body["session"]["id"].is_string());
+
+    let r = c.post(app.url("/api/auth/sign-out")).send().await.unwrap();
+    let cleared: Vec<String> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        cleared
+            .iter()
+            .any(|c| c.starts_with("pitchey-session=;") && c.contains("Max-Age=0")),
+        "{cleared:?}"
+    );
+    assert!(
+        cleared
+            .iter()
+            .any(|c| c.starts_with("better-auth-session=;")),
+        "{cleared:?}"
+    );
+    let (s, body) = json_of(r).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(body["success"], true);
+
+    let (s, body) = get(&c, app.url("/api/auth/session")).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(&body), "UNAUTHORIZED");
+
+    // The old token is dead server-side too, not just forgotten by the client.
+    let c2 = app.investor().await;
+    let token = session_token_of(app, &c2).await;
+    c2.post(app.url("/api/auth/logout")).send().await.unwrap();
+    let r = app
+        .client()
+        .get(app.url("/api/auth/session"))
+        .header("cookie", format!("pitchey-session={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// Logs in again on a cookie-less client to read the raw token from `Set-Cookie`.
+async fn session_token_of(app: &TestApp, _c: &reqwest::Client) -> String {
+    let r = reqwest::Client::new()
+        .post(app.url("/api/auth/investor/login"))
+        .json(&json!({"email": "sarah.investor@demo.com", "password": "Demo123"}))
+        .send()
+        .await
+        .unwrap();
+    let v = r.headers().get("set-cookie").unwrap().to_str().unwrap();
+    let token = v
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("pitchey-session=")
+        .to_owned();
+    // Sign that session out through its own cookie.
+    let (s, _) = json_of(
+        reqwest::Client::new()
+            .post(app.url("/api/auth/sign-out"))
+            .header("cookie", format!("pitchey-session={token}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    token
+}
+
+async fn sign_up_then_login(app: &TestApp) {
+    let c = app.client();
+    let r = c
+        .post(app.url("/api/auth/sign-up"))
+        .json(&json!({"email": "New.Investor@Example.com", "username": "newinvestor", "password": "longenough1",
+                      "userType": "investor", "companyName": "Fresh Capital"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.headers().get("set-cookie").is_none(),
+        "sign-up does not sign in"
+    );
+    let (s, body) = json_of(r).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["user"]["email"], "new.investor@example.com");
+    assert_eq!(body["data"]["user"]["userType"], "investor");
+    assert_eq!(body["data"]["user"]["companyName"], "Fresh Capital");
+
+    let c = app
+        .login("investor", "new.investor@example.com", "longenough1")
+        .await;
+    let (s, body) = get(&c, app.url("/api/auth/session")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(body["user"]["username"], "newinvestor");
+
+    // /register is the same handler; without a username one is derived, and made unique.
+    for email in ["dup.name@example.com", "dup.name@example.org"] {
+        let (s, body) = post(
+            &c,
+            app.url("/api/auth/register"),
+            json!({"email": email, "password": "longenough1"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        assert_eq!(body["data"]["user"]["userType"], "creator");
+    }
+}
+
+async fn sign_up_rules(app: &TestApp) {
+    let c = app.client();
+    let (s, body) = post(
+        &c,
+        app.url("/api/auth/sign-up"),
+        json!({"email": "ALEX.creator@demo.com", "password": "longenough1"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(error_code(&body), "EMAIL_EXISTS");
+    let (s, body) = post(
+        &c,
+        app.url("/api/auth/sign-up"),
+        json!({"email": "short@example.com", "password": "Demo123"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&body), "VALIDATION_ERROR");
+    let (s, _) = post(
+        &c,
+        app.url("/api/auth/sign-up"),
+        json!({"email": "long@example.com", "password": "x".repeat(129)}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = post(
+        &c,
+        app.url("/api/auth/sign-up"),
+        json!({"email": "not-an-email", "password": "longenough1"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = post(
+        &c,
+        app.url("/api/auth/sign-up"),
+        json!({"email": "a@example.com", "password": "longenough1", "userType": "admin"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "nobody signs up as admin");
+    let (s, body) = post(
+        &c,
+        app.url("/api/auth/sign-up"),
+        json!({"email": "b@example.com", "password": "longenough1", "username": "alexcreator"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(error_code(&body), "USERNAME_EXISTS");
+}
+
+async fn change_password_then_old_fails(app: &TestApp) {
+    let other_device = app.creator().await;
+    let c = app.creator().await;
+    let (s, body) = post(
+        &c,
+        app.url("/api/auth/change-password"),
+        json!({"currentPassword": "wrong-one", "newPassword": "NewPassword9"}),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::BAD_REQUEST,
+        "a wrong current password must not sign the client out"
+    );
+    assert_eq!(error_code(&body), "INVALID_PASSWORD");
+    let (s, _) = post(
+        &c,
+        app.url("/api/auth/change-password"),
+        json!({"currentPassword": "Demo123", "newPassword": "short"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = post(
+        &c,
+        app.url("/api/auth/change-password"),
+        json!({"currentPassword": "Demo123", "newPassword": "NewPassword9"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+
+    let (s, _) = post(
+        &app.client(),
+        app.url("/api/auth/creator/login"),
+        json!({"email": "alex.creator@demo.com", "password": "Demo123"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    app.login("creator", "alex.creator@demo.com", "NewPassword9")
+        .await;
+    // This session survives; the other device's is revoked.
+    assert_eq!(
+        get(&c, app.url("/api/auth/session")).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(&other_device, app.url("/api/auth/session")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    // Unauthenticated change is refused.
+    let (s, _) = post(
+        &app.client(),
+        app.url("/api/auth/change-password"),
+        json!({"currentPassword": "x", "newPassword": "yyyyyyyy"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+async fn legacy_hashes_verify_then_rehash(app: &TestApp) {
+    let store = &app.state.store;
+    let pbkdf2 = pitchey_server::password::legacy_pbkdf2("OldSecret1", [3; 16]);
+    let bcrypt = bcrypt_hash("OldSecret2");
+    for (email, hash, pw) in [
+        ("legacy.pbkdf2@example.com", pbkdf2, "OldSecret1"),
+        ("legacy.bcrypt@example.com", bcrypt, "OldSecret2"),
+    ] {
+        let e = Email::parse(email).unwrap();
+        let u = store
+            .create_user(&NewUser {
+                username: Username::from_email(&e),
+                email: e,
+                password_hash: hash.clone(),
+                user_type: UserType::Investor,
+                first_name: Some("Legacy".into()),
+                last_name: Some("User".into()),
+                bio: Some("Imported".into()),
+                company_name: None,
+                subscription_tier: "free".into(),
+            })
+            .await
+            .unwrap();
+        let (s, _) = post(
+            &app.client(),
+            app.url("/api/auth/investor/login"),
+            json!({"email": email, "password": "wrong-pass"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            store.password_hash(u.id).await.unwrap().as_deref(),
+            Some(hash.as_str()),
+            "failed login keeps the hash"
+        );
+        app.login("investor", email, pw).await;
+        let now = store.password_hash(u.id).await.unwrap().unwrap();
+        assert!(now.starts_with("$argon2id$"), "rehashed: {now}");
+        app.login("investor", email, pw).await;
+    }
+}
+
+fn bcrypt_hash(pw: &str) -> String {
+    // The web platform's seed data used `$2a$`; the crate writes `$2b$` (same algorithm).
+    pitchey_server::password::legacy_bcrypt_for_tests(pw)
+}
+
+async fn generic_sign_in_admits_admin(app: &TestApp) {
+    let c = app.admin().await;
+    let (s, body) = get(&c, app.url("/api/auth/session")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(body["user"]["userType"], "admin");
+    // Portal logins admit only their own portal: no admin through the creator door.
+    let (s, _) = post(
+        &app.client(),
+        app.url("/api/auth/creator/login"),
+        json!({"email": "admin@demo.com", "password": "Demo123"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // sign-in with an explicit, mismatching userType is refused; the legacy /login alias works.
+    let (s, _) = post(
+        &app.client(),
+        app.url("/api/auth/sign-in"),
+        json!({"email": "admin@demo.com", "password": "Demo123", "userType": "investor"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, body) = post(
+        &app.client(),
+        app.url("/api/auth/login"),
+        json!({"email": "sarah.investor@demo.com", "password": "Demo123"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(body["user"]["userType"], "investor");
+}
+
+async fn expired_sessions_are_rejected_and_cleaned(app: &TestApp) {
+    let store = &app.state.store;
+    let user = store
+        .user_credentials(&Email::parse("alex.creator@demo.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .0;
+    let (token, hash) = pitchey_server::session::new_token();
+    store
+        .create_session(&pitchey_store::NewSession {
+            token_hash: &hash,
+            id: "expired-session",
+            user_id: user.id,
+            expires_at: pitchey_store::now() - chrono::Duration::seconds(1),
+            ip_address: None,
+            user_agent: None,
+        })
+        .await
+        .unwrap();
+    let r = app
+        .client()
+        .get(app.url("/api/auth/session"))
+        .header("cookie", format!("pitchey-session={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(store.delete_expired_sessions().await.unwrap() >= 1);
+    assert_eq!(store.delete_expired_sessions().await.unwrap(), 0);
+    // A live session is untouched by the cleanup.
+    let c = app.creator().await;
+    store.delete_expired_sessions().await.unwrap();
+    assert_eq!(
+        get(&c, app.url("/api/auth/session")).await.0,
+        StatusCode::OK
+    );
+}
+
+async fn http_conventions(app: &TestApp) {
+    let c = app.client();
+    // Malformed JSON → 400 in our envelope.
+    let r = c
+        .post(app.url("/api/auth/sign-in"))
+        .header("content-type", "application/json")
+        .body("{\"email\": ")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("x-request-id").is_some());
+    let (s, body) = json_of(r).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&body), "INVALID_JSON");
+    // Wrong types → 422.
+    let (s, body) = post(
+        &c,
+        app.url("/api/auth/sign-in"),
+        json!({"email": 42, "password": ["x"]}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_code(&body), "VALIDATION_ERROR");
+    // Not JSON at all → 415.
+    let r = c
+        .post(app.url("/api/auth/sign-in"))
+        .body("email=a")
+        .send()
+        .await
+        .unwrap();
+    let (s, _) = json_of(r).await;
+    assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // Oversized body → 413.
+    let big = json!({"email": "a@b.co", "password": "x".repeat(2 * 1024 * 1024)});
+    let (s, body) = post(&c, app.url("/api/auth/sign-in"), big).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(error_code(&body), "PAYLOAD_TOO_LARGE");
+    // Unknown /api routes → 404 JSON, never 401, even for protected-looking paths.
+    for path in ["/api/x", "/api/admin/secret", "/api/ndas/whatever/deep"] {
+        let (s, body) = get(&c, app.url(path)).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(error_code(&body), "NOT_FOUND");
+    }
+    // Wrong method → 405 JSON.
+    let (s, body) = get(&c, app.url("/api/auth/sign-out")).await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(error_code(&body), "METHOD_NOT_ALLOWED");
+    // CORS preflight from an allowed origin: 204 with the exact origin echoed and credentials allowed.
+    let r = c
+        .request(reqwest::Method::OPTIONS, app.url("/api/auth/creator/login"))
+        .header("origin", "http://127.0.0.1:5173")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "content-type,x-csrf-token",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let h = r.headers();
+    assert_eq!(h["access-control-allow-origin"], "http://127.0.0.1:5173");
+    assert_eq!(h["access-control-allow-credentials"], "true");
+    let methods = h["access-control-allow-methods"].to_str().unwrap();
+    for m in ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] {
+        assert!(methods.contains(m), "{methods}");
+    }
+    assert!(
+        h["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .contains("x-csrf-token")
+    );
+    // Simple request from an allowed origin carries the CORS headers; a foreign origin gets none.
+    let r = c
+        .get(app.url("/api/config/all"))
+        .header("origin", "http://localhost:5173")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "http://localhost:5173"
+    );
+    let r = c
+        .get(app.url("/api/config/all"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    // Compression when asked for.
+    let r = c
+        .get(app.url("/api/config/all"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()
+            .get("content-encoding")
+            .map(|v| v.to_str().unwrap()),
+        Some("gzip")
+    );
+}
+
+async fn config_lists(app: &TestApp) {
+    let c = app.client();
+    let (s, body) = get(&c, app.url("/api/config/all")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(body["data"]["genres"].as_array().map(Vec::len), Some(53));
+    assert_eq!(body["data"]["formats"][0], "Feature Film");
+    assert_eq!(
+        body["data"]["budgetRanges"].as_array().map(Vec::len),
+        Some(7)
+    );
+    for part in ["genres", "formats", "budget-ranges", "stages"] {
+        let (s, body) = get(&c, app.url(&format!("/api/config/{part}"))).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(
+            body["data"].as_array().is_some_and(|a| !a.is_empty()),
+            "{part}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_rate_limit_answers_429_with_retry_after() {
+    let app = TestApp::spawn_with(Kind::Sqlite, |s| s.login_rate_per_minute = 3)
+        .await
+        .unwrap();
+    let c = app.client();
+    for _ in 0..3 {
+        let (s, _) = post(
+            &c,
+            app.url("/api/auth/creator/login"),
+            json!({"email": "alex.creator@demo.com", "password": "bad-password"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+    let r = c
+        .post(app.url("/api/auth/creator/login"))
+        .json(&json!({"email": "alex.creator@demo.com", "password": "Demo123"}))
+        .send()
+        .await
+        .unwrap();
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry));
+    let (s, body) = json_of(r).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(error_code(&body), "RATE_LIMIT_EXCEEDED");
+    // Sign-up shares the limit.
+    let (s, _) = post(
+        &c,
+        app.url("/api/auth/sign-up"),
+        json!({"email": "z@example.com", "password": "longenough1"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_for_is_used_only_behind_a_trusted_proxy() {
+    let app = TestApp::spawn_with(Kind::Sqlite, |s| {
+        s.login_rate_per_minute = 1;
+        s.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await
+    .unwrap();
+    let c = app.client();
+    let attempt = |ip: &'static str| {
+        c.post(app.url("/api/auth/creator/login"))
+            .header("x-forwarded-for", ip)
+            .json(&json!({"email": "alex.creator@demo.com", "password": "bad-password"}))
+            .send()
+    };
+    // Each forwarded client has its own budget because the peer (127.0.0.1) is trusted.
+    assert_eq!(
+        attempt("198.51.100.1").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        attempt("198.51.100.2").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        attempt("198.51.100.1").await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_on_the_same_sqlite_file_keeps_users_and_sessions() {
+    let mut app = TestApp::spawn(Kind::Sqlite).await.unwrap();
+    let url = app.database_url.clone();
+    let dir = app.take_dir();
+    let token_cookie = {
+        let r = reqwest::Client::new()
+            .post(app.url("/api/auth/sign-up"))
+            .json(&json!({"email": "keeper@example.com", "password": "longenough1", "userType": "production", "companyName": "Keep Co"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = reqwest::Client::new()
+            .post(app.url("/api/auth/production/login"))
+            .json(&json!({"email": "keeper@example.com", "password": "longenough1"}))
+            .send()
+            .await
+            .unwrap();
+        r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let users_before = app.state.store.count_users().await.unwrap();
+    app.shutdown().await;
+
+    let app2 = TestApp::start(common::test_settings(&url), Kind::Sqlite).await;
+    assert_eq!(
+        app2.state.store.count_users().await.unwrap(),
+        users_before,
+        "no reseed, nothing lost"
+    );
+    let r = reqwest::Client::new()
+        .get(app2.url("/api/auth/session"))
+        .header("cookie", token_cookie)
+        .send()
+        .await
+        .unwrap();
+    let (s, body) = json_of(r).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(body["user"]["email"], "keeper@example.com");
+    app2.stop().await;
+    drop(dir);
+}

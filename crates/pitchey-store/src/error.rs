@@ -1,0 +1,81 @@
+//! Storage errors, already classified for the layers above (which never see driver types).
+
+/// What went wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row asked for does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A unique constraint was violated (the constraint or index name, when the driver reports it).
+    #[error("conflict on {0:?}")]
+    Conflict(Option<String>),
+    /// A foreign key was violated: the row refers to something that does not exist, or is still referred to.
+    #[error("foreign key violation")]
+    ForeignKey,
+    /// A check constraint rejected the value.
+    #[error("check constraint violated")]
+    Check,
+    /// The database cannot be reached or is overloaded (pool timeout, I/O, busy).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// The statement ran past its timeout.
+    #[error("database statement timed out")]
+    Timeout,
+    /// Anything else: a bug or an unexpected database state.
+    #[error("database error: {0}")]
+    Internal(String),
+}
+
+impl StoreError {
+    /// Is this an error worth logging as a fault (rather than an expected outcome such as a conflict)?
+    pub fn is_unexpected(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Internal(_) | StoreError::Unavailable(_) | StoreError::Timeout
+        )
+    }
+
+    /// Did the database (not the request) fail? Used by circuit breaking and health.
+    pub fn is_outage(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_) | StoreError::Timeout)
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(db) => {
+                if db.is_unique_violation() {
+                    return StoreError::Conflict(db.constraint().map(str::to_owned));
+                }
+                if db.is_foreign_key_violation() {
+                    return StoreError::ForeignKey;
+                }
+                if db.is_check_violation() {
+                    return StoreError::Check;
+                }
+                match db.code().as_deref() {
+                    // PostgreSQL: query_canceled (statement_timeout).
+                    Some("57014") => StoreError::Timeout,
+                    // PostgreSQL: connection exceptions, admin shutdown, cannot connect now, too many
+                    // connections; SQLite: SQLITE_BUSY / SQLITE_LOCKED.
+                    Some(c)
+                        if c.starts_with("08")
+                            || matches!(c, "57P01" | "57P02" | "57P03" | "53300" | "5" | "6") =>
+                    {
+                        StoreError::Unavailable(db.message().to_owned())
+                    }
+                    _ => StoreError::Internal(e.to_string()),
+                }
+            }
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+            _ => StoreError::Internal(e.to_string()),
+        }
+    }
+}

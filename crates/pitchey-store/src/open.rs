@@ -1,0 +1,130 @@
+//! Connecting to a database and running its migrations.
+
+use crate::{Db, Store, StoreError};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// How to reach the database.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// `sqlite://PATH` or `postgres://...`.
+    pub url: String,
+    /// Most connections per PostgreSQL pool (and SQLite readers).
+    pub max_connections: u32,
+    /// How long a request waits for a pooled connection before failing.
+    pub acquire_timeout: Duration,
+    /// Server-side limit on one statement (PostgreSQL `statement_timeout`; SQLite busy timeout).
+    pub statement_timeout: Duration,
+    /// Queries slower than this are logged and counted as slow.
+    pub slow_query: Duration,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            url: "sqlite://data/pitchey.db".to_owned(),
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(3),
+            statement_timeout: Duration::from_secs(5),
+            slow_query: Duration::from_millis(100),
+        }
+    }
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Opens the database named by `cfg.url` (creating a SQLite file and its directory if missing).
+/// Migrations are not run here: call [`Store::migrate`].
+pub async fn connect(cfg: &StoreConfig) -> Result<Store, StoreError> {
+    let url = cfg.url.trim();
+    let db = if let Some(path) = sqlite_path(url) {
+        open_sqlite(path, cfg).await?
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        open_postgres(url, cfg)?
+    } else {
+        return Err(StoreError::Internal(
+            "database URL must start with sqlite:// or postgres://".to_owned(),
+        ));
+    };
+    Ok(Store { db })
+}
+
+fn sqlite_path(url: &str) -> Option<&str> {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+}
+
+async fn open_sqlite(path: &str, cfg: &StoreConfig) -> Result<Db, StoreError> {
+    if path.is_empty() || path.contains(":memory:") {
+        return Err(StoreError::Internal(
+            "SQLite needs a file path (sqlite://PATH)".to_owned(),
+        ));
+    }
+    if let Some(dir) = Path::new(path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Internal(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let base = SqliteConnectOptions::new()
+        .filename(path)
+        .journal_mode(SqliteJournalMode::Wal)
+        // FULL: a commit is on disk when it returns, so no committed write is lost even on power loss.
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(cfg.statement_timeout)
+        .statement_cache_capacity(512)
+        .pragma("temp_store", "memory")
+        .pragma("cache_size", "-32768");
+    // One writer: SQLite serialises writers anyway, and one connection means no SQLITE_BUSY between ours.
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .acquire_timeout(cfg.acquire_timeout)
+        .connect_with(base.clone().create_if_missing(true))
+        .await?;
+    let readers = cfg.max_connections.clamp(1, 64);
+    let reader = SqlitePoolOptions::new()
+        .max_connections(readers)
+        .acquire_timeout(cfg.acquire_timeout)
+        .connect_lazy_with(base.read_only(true));
+    Ok(Db::sqlite(writer, reader, cfg.slow_query))
+}
+
+fn open_postgres(url: &str, cfg: &StoreConfig) -> Result<Db, StoreError> {
+    let timeout_ms = cfg.statement_timeout.as_millis().to_string();
+    let opts = PgConnectOptions::from_str(url)
+        .map_err(|e| StoreError::Internal(format!("invalid PostgreSQL URL: {e}")))?
+        .application_name("pitchey")
+        .statement_cache_capacity(512)
+        .options([("statement_timeout", timeout_ms.as_str())]);
+    // Lazy: the server can start (and report itself unready) while PostgreSQL is still coming up.
+    let primary = PgPoolOptions::new()
+        .max_connections(cfg.max_connections.max(1))
+        .acquire_timeout(cfg.acquire_timeout)
+        .idle_timeout(Duration::from_secs(300))
+        .connect_lazy_with(opts);
+    Ok(Db::postgres(primary, cfg.slow_query))
+}
+
+impl Store {
+    /// Applies pending migrations (PostgreSQL serialises concurrent migrators with an advisory lock).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let r = if let Some(w) = self.db.sqlite_writer() {
+            SQLITE_MIGRATIONS.run(w).await
+        } else if let Some(p) = self.db.pg_primary() {
+            POSTGRES_MIGRATIONS.run(p).await
+        } else {
+            Ok(())
+        };
+        r.map_err(|e| match e {
+            sqlx::migrate::MigrateError::Execute(e) => StoreError::from(e),
+            other => StoreError::Internal(other.to_string()),
+        })
+    }
+}
