@@ -80,6 +80,13 @@ pub fn legacy_pbkdf2(password: &str, salt: [u8; 16]) -> String {
     format!("pbkdf2:{}", STANDARD.encode(raw))
 }
 
+/// Produces a bcrypt hash in the `$2a$` spelling the original platform's seed data used (tests only).
+pub fn legacy_bcrypt_for_tests(password: &str) -> String {
+    bcrypt::hash(password, 4)
+        .map(|h| h.replacen("$2b$", "$2a$", 1))
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,11 +113,4 @@ mod tests {
         assert_eq!(verify("Demo123", "Demo123"), Verdict::Invalid);
         assert_eq!(verify("x", "pbkdf2:!!!"), Verdict::Invalid);
     }
-}
-
-/// Produces a bcrypt hash in the `$2a$` spelling the original platform's seed data used (tests only).
-pub fn legacy_bcrypt_for_tests(password: &str) -> String {
-    bcrypt::hash(password, 4)
-        .map(|h| h.replacen("$2b$", "$2a$", 1))
-        .unwrap_or_default()
 }

@@ -1,4 +1,5 @@
 //! Accounts, sessions and HTTP conventions over real HTTP, on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
 
 mod common;
 

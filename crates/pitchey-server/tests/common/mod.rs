@@ -5,6 +5,7 @@
 //! and dropped afterwards; without that variable they are skipped, unless `PITCHEY_TEST_REQUIRE_POSTGRES=1`
 //! (set by CI), which makes a missing PostgreSQL a failure.
 #![allow(dead_code)] // each test binary uses a different part of the harness
+#![allow(clippy::unwrap_used, clippy::expect_used)] // the harness fails tests by panicking
 
 use pitchey_server::Settings;
 use pitchey_server::state::AppState;
