@@ -10,7 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod password;
 pub mod ratelimit;
-pub mod routes;
+mod routes;
 pub mod session;
 pub mod state;
 pub mod tasks;

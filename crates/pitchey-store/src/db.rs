@@ -327,9 +327,24 @@ impl Db {
         self.finish(name, Role::Primary, t0, r)
     }
 
-    /// Reads on the writer / primary: for reads that must see the caller's own latest write.
+    /// Reads at most one row on the writer / primary: for reads that must see the latest writes.
     pub async fn primary_opt<T: DbRow>(&self, q: Sql) -> Result<Option<T>, StoreError> {
         self.write_opt(q).await
+    }
+
+    /// Reads exactly one row on the writer / primary; none is [`StoreError::NotFound`].
+    pub async fn primary_one<T: DbRow>(&self, q: Sql) -> Result<T, StoreError> {
+        self.write_opt(q).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// Reads rows on the writer / primary.
+    pub async fn primary_all<T: DbRow>(&self, q: Sql) -> Result<Vec<T>, StoreError> {
+        let (name, t0) = (q.name, Instant::now());
+        let r = match &self.inner.pools {
+            Pools::Sqlite { writer, .. } => run!(all, sqlx::Sqlite, writer, q),
+            Pools::Postgres { primary } => run!(all, sqlx::Postgres, primary, q),
+        };
+        self.finish(name, Role::Primary, t0, r)
     }
 
     /// Starts a write transaction: `BEGIN IMMEDIATE` on SQLite (takes the write lock up front, so the

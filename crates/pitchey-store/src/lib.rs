@@ -5,19 +5,23 @@
 //! `migrations/{sqlite,postgres}`. Nothing above this crate knows which backend is in use.
 
 pub mod db;
+pub mod engagement;
 pub mod error;
+mod listing;
 pub mod models;
 mod open;
 mod pitches;
+pub mod search;
 pub mod seed;
 pub mod sessions;
 pub mod users;
 
 pub use db::{Arg, Backend, Db, Sql, Tx};
 pub use error::StoreError;
+pub use listing::{ListQuery, Order, Scope};
 pub use models::*;
 pub use open::{StoreConfig, connect};
-pub use pitches::PitchMeta;
+pub use pitches::{PitchMeta, PitchUpdate};
 pub use sessions::NewSession;
 pub use users::{CreateUserError, NewUser};
 

@@ -132,3 +132,189 @@ pub(crate) async fn insert_pitches(
     }
     Ok(ids)
 }
+
+use crate::listing::pitch_columns;
+use crate::{PitchRow, ProtectedFields};
+use pitchey_core::NdaStatus;
+
+/// What changes on `PUT`: fields to overwrite and, optionally, a new status.
+#[derive(Debug, Clone, Default)]
+pub struct PitchUpdate {
+    /// Fields given (others are kept).
+    pub fields: PitchFields,
+    /// New lifecycle status, if any.
+    pub status: Option<PitchStatus>,
+}
+
+/// How a status change is applied: publishing also lists the pitch publicly and stamps `published_at`.
+fn status_sets(q: &mut Sql, status: PitchStatus, sets: &mut Vec<String>) {
+    sets.push(format!("status = {}", q.push_arg(status.as_str())));
+    if status == PitchStatus::Published {
+        sets.push(format!(
+            "visibility = {}",
+            q.push_arg(Visibility::Public.as_str())
+        ));
+        sets.push(format!("published_at = {}", q.push_arg(now())));
+    }
+}
+
+impl Store {
+    /// One pitch with all public columns (no access check: callers apply the access rule).
+    pub async fn pitch(&self, id: i64) -> Result<Option<PitchRow>, StoreError> {
+        let q = Sql::new(
+            "pitch_by_id",
+            concat!(
+                "SELECT ",
+                pitch_columns!(full),
+                " FROM pitches p JOIN users u ON u.id = p.user_id WHERE p.id = $1"
+            ),
+        )
+        .arg(id);
+        self.db.opt(q).await
+    }
+
+    /// One pitch read from the primary (right after the caller changed it).
+    pub async fn pitch_fresh(&self, id: i64) -> Result<Option<PitchRow>, StoreError> {
+        let q = Sql::new(
+            "pitch_by_id",
+            concat!(
+                "SELECT ",
+                pitch_columns!(full),
+                " FROM pitches p JOIN users u ON u.id = p.user_id WHERE p.id = $1"
+            ),
+        )
+        .arg(id);
+        self.db.primary_opt(q).await
+    }
+
+    /// The protected columns of a pitch. Call only after the access rule said yes.
+    pub async fn pitch_protected(&self, id: i64) -> Result<Option<ProtectedFields>, StoreError> {
+        let q = Sql::new(
+            "pitch_protected",
+            "SELECT pitch_deck_url, script_url, video_password, budget_breakdown, attached_talent, \
+             financial_projections, distribution_plan, marketing_strategy, revenue_model, private_attachments, \
+             contact_details, production_timeline FROM pitches WHERE id = $1",
+        )
+        .arg(id);
+        self.db.opt(q).await
+    }
+
+    /// The viewer's NDA for a pitch that currently grants access, in its effective state (expiry applied),
+    /// or the latest other one. Read from the primary: an approval or revocation must apply at once.
+    pub async fn viewer_nda(
+        &self,
+        pitch_id: i64,
+        viewer_id: i64,
+    ) -> Result<Option<NdaStatus>, StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(try_from = "String")]
+            status: NdaStatus,
+            expires_at: Option<DateTime<Utc>>,
+        }
+        let q = Sql::new(
+            "nda_viewer_status",
+            "SELECT status, expires_at FROM ndas WHERE pitch_id = $1 AND requester_id = $2 \
+             ORDER BY CASE WHEN status IN ('approved', 'signed') THEN 0 ELSE 1 END, created_at DESC, id DESC LIMIT 1",
+        )
+        .arg(pitch_id)
+        .arg(viewer_id);
+        let t = now();
+        Ok(self
+            .db
+            .primary_opt::<Row>(q)
+            .await?
+            .map(|r| r.status.effective(r.expires_at.is_some_and(|e| e <= t))))
+    }
+
+    /// Has the user liked / saved this pitch?
+    pub async fn viewer_flags(
+        &self,
+        pitch_id: i64,
+        user_id: i64,
+    ) -> Result<(bool, bool), StoreError> {
+        let q = Sql::new(
+            "pitch_viewer_flags",
+            "SELECT EXISTS (SELECT 1 FROM likes WHERE pitch_id = $1 AND user_id = $2), \
+                    EXISTS (SELECT 1 FROM saved_pitches WHERE pitch_id = $1 AND user_id = $2)",
+        )
+        .arg(pitch_id)
+        .arg(user_id);
+        let (liked, saved): (bool, bool) = self.db.primary_opt(q).await?.unwrap_or((false, false));
+        Ok((liked, saved))
+    }
+
+    /// Applies a partial update to a pitch the user owns; `false` when no such pitch is owned.
+    pub async fn update_pitch(
+        &self,
+        id: i64,
+        owner_id: i64,
+        u: &PitchUpdate,
+    ) -> Result<bool, StoreError> {
+        let mut q = Sql::dynamic("pitch_update", String::new());
+        let mut sets = Vec::new();
+        u.fields
+            .for_each_set(|col, v| sets.push(format!("{col} = {}", q.push_arg(field_arg(v)))));
+        if let Some(s) = u.status {
+            status_sets(&mut q, s, &mut sets);
+        }
+        sets.push(format!("updated_at = {}", q.push_arg(now())));
+        let text = format!(
+            "UPDATE pitches SET {} WHERE id = {} AND user_id = {}",
+            sets.join(", "),
+            q.push_arg(id),
+            q.push_arg(owner_id)
+        );
+        q.push(&text);
+        Ok(self.db.exec(q).await? == 1)
+    }
+
+    /// Sets a pitch's status (publish, archive); `false` when the user owns no such pitch.
+    pub async fn set_pitch_status(
+        &self,
+        id: i64,
+        owner_id: i64,
+        status: PitchStatus,
+    ) -> Result<bool, StoreError> {
+        self.update_pitch(
+            id,
+            owner_id,
+            &PitchUpdate {
+                fields: PitchFields::default(),
+                status: Some(status),
+            },
+        )
+        .await
+    }
+
+    /// Deletes a pitch the user owns (its likes, saves, views and NDAs go with it); `false` when none.
+    pub async fn delete_pitch(&self, id: i64, owner_id: i64) -> Result<bool, StoreError> {
+        let q = Sql::new(
+            "pitch_delete",
+            "DELETE FROM pitches WHERE id = $1 AND user_id = $2",
+        )
+        .arg(id)
+        .arg(owner_id);
+        Ok(self.db.exec(q).await? == 1)
+    }
+
+    /// The owner of a pitch and its status (for authorisation decisions).
+    pub async fn pitch_owner(&self, id: i64) -> Result<Option<(i64, PitchStatus)>, StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            user_id: i64,
+            #[sqlx(try_from = "String")]
+            status: PitchStatus,
+        }
+        let q = Sql::new(
+            "pitch_owner",
+            "SELECT user_id, status FROM pitches WHERE id = $1",
+        )
+        .arg(id);
+        Ok(self
+            .db
+            .primary_opt::<Row>(q)
+            .await?
+            .map(|r| (r.user_id, r.status)))
+    }
+}

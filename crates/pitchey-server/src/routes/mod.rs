@@ -1,8 +1,13 @@
 //! The route table: each feature owns its router; this module merges them.
 
 pub mod auth;
+pub mod browse;
 pub mod config;
+pub mod engagement;
 pub mod health;
+pub mod params;
+pub mod pitches;
+pub mod search;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -13,6 +18,10 @@ use axum::http::StatusCode;
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(auth::router())
+        .merge(pitches::router())
+        .merge(browse::router())
+        .merge(search::router())
+        .merge(engagement::router())
         .merge(config::router())
         .merge(health::router())
         .fallback(not_found)

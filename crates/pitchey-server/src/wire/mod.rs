@@ -2,6 +2,9 @@
 //! top-level `user`, string ids on auth user objects — are handled here and in each feature's response
 //! types, not in services.
 
+pub mod pitch;
+pub mod pitch_input;
+
 use axum::Json;
 use chrono::{DateTime, SecondsFormat, Utc};
 use pitchey_store::User;

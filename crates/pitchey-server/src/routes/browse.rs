@@ -1,0 +1,267 @@
+//! Public lists and the marketplace (contract §3.3): home-page lists, `/api/browse` with its tabs and
+//! filters, `/api/pitches/public`, trending and featured aliases, genres, top-rated, and the pitches of
+//! followed creators.
+
+use super::params::ListParams;
+use super::pitches::{cards_for, private};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiQuery;
+use crate::session::AuthUser;
+use crate::state::AppState;
+use crate::wire::iso;
+use crate::wire::pitch::public_cards;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::Duration;
+use pitchey_store::{ListQuery, Order, Scope};
+use serde_json::{Value, json};
+
+/// Routes of this feature.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/pitches/public", get(public_all))
+        .route("/api/pitches/public/trending", get(public_trending))
+        .route("/api/pitches/public/new", get(public_new))
+        .route("/api/pitches/public/featured", get(public_featured))
+        .route("/api/pitches/featured", get(public_featured))
+        .route("/api/browse", get(browse))
+        .route("/api/pitches/browse", get(browse))
+        .route("/api/trending", get(trending))
+        .route("/api/pitches/trending", get(trending))
+        .route("/api/search/trending", get(trending))
+        .route("/api/browse/genres", get(genres))
+        .route("/api/browse/top-rated", get(top_rated))
+        .route("/api/pitches/following", get(following))
+}
+
+/// The home-page lists: published and public, ordered per list.
+async fn home_list(
+    state: &AppState,
+    p: &ListParams,
+    order: Order,
+    max: i64,
+) -> ApiResult<(Vec<Value>, i64, i64, i64)> {
+    let paging = p.paging(20, max);
+    let mut lq = ListQuery::new(Scope::Public);
+    lq.order = order;
+    lq.limit = paging.limit;
+    lq.offset = paging.offset;
+    let page = state.store.list_pitches(&lq).await?;
+    Ok((
+        public_cards(&page.items),
+        page.total,
+        paging.page,
+        paging.limit,
+    ))
+}
+
+fn home_body(items: Vec<Value>, total: i64, page: Option<(i64, i64)>) -> Json<Value> {
+    let mut data = json!({ "pitches": items, "total": total });
+    if let Some((page, size)) = page {
+        data["page"] = page.into();
+        data["pageSize"] = size.into();
+    }
+    Json(json!({ "success": true, "data": data, "timestamp": iso(chrono::Utc::now()) }))
+}
+
+async fn public_trending(
+    State(s): State<AppState>,
+    ApiQuery(p): ApiQuery<ListParams>,
+) -> ApiResult<Json<Value>> {
+    let (items, total, page, size) = home_list(&s, &p, Order::PublicTrending, 50).await?;
+    Ok(home_body(items, total, Some((page, size))))
+}
+
+async fn public_new(
+    State(s): State<AppState>,
+    ApiQuery(p): ApiQuery<ListParams>,
+) -> ApiResult<Json<Value>> {
+    let (items, total, page, size) = home_list(&s, &p, Order::Created, 50).await?;
+    Ok(home_body(items, total, Some((page, size))))
+}
+
+async fn public_featured(
+    State(s): State<AppState>,
+    ApiQuery(p): ApiQuery<ListParams>,
+) -> ApiResult<Json<Value>> {
+    let p = ListParams {
+        limit: Some(p.limit.unwrap_or(6)),
+        ..p
+    };
+    let (items, total, _, _) = home_list(&s, &p, Order::PublicFeatured, 12).await?;
+    Ok(home_body(items, total, None))
+}
+
+/// `GET /api/pitches/public`: published pitches, newest first, with `genre`, `format` and `search`.
+async fn public_all(
+    State(s): State<AppState>,
+    ApiQuery(p): ApiQuery<ListParams>,
+) -> ApiResult<Json<Value>> {
+    let paging = p.paging(20, 100);
+    let mut lq = ListQuery::new(Scope::Published);
+    p.apply_filters(&mut lq);
+    lq.order = if lq.terms.is_empty() {
+        Order::Created
+    } else {
+        Order::Relevance
+    };
+    lq.limit = paging.limit;
+    lq.offset = paging.offset;
+    let page = s.store.list_pitches(&lq).await?;
+    let items = public_cards(&page.items);
+    Ok(Json(json!({
+        "success": true,
+        "data": { "data": items, "items": items, "total": page.total, "page": paging.page, "limit": paging.limit },
+        "items": items,
+        "pitches": items,
+        "total": page.total,
+    })))
+}
+
+/// Marketplace tabs: `trending` (engagement, last 90 days), `new` (last 30 days, newest first), `popular`
+/// (engagement, all time); any other tab is the contract's "recent" list (last 90 days by last update).
+fn tab_query(tab: &str) -> (ListQuery, &'static str) {
+    let now = chrono::Utc::now();
+    let mut lq = ListQuery::new(Scope::Market);
+    let name = match tab {
+        "trending" => {
+            lq.order = Order::Score;
+            lq.published_since = Some(now - Duration::days(90));
+            "trending"
+        }
+        "new" => {
+            lq.order = Order::Published;
+            lq.published_since = Some(now - Duration::days(30));
+            "new"
+        }
+        "popular" => {
+            lq.order = Order::Score;
+            "popular"
+        }
+        _ => {
+            lq.order = Order::Updated;
+            lq.updated_since = Some(now - Duration::days(90));
+            "recent"
+        }
+    };
+    (lq, name)
+}
+
+/// `GET /api/browse`: top-level `items` (and the same under `data`), every filter honoured.
+async fn browse(
+    State(s): State<AppState>,
+    ApiQuery(p): ApiQuery<ListParams>,
+) -> ApiResult<Json<Value>> {
+    let tab = p
+        .tab
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .unwrap_or("trending")
+        .to_ascii_lowercase();
+    let (mut lq, tab_name) = tab_query(&tab);
+    p.apply_filters(&mut lq);
+    if let Some((o, d)) = p.sort()? {
+        lq.order = o;
+        lq.descending = d;
+    } else if !lq.terms.is_empty() {
+        lq.order = Order::Relevance;
+    }
+    let paging = p.paging(20, 100);
+    lq.limit = paging.limit;
+    lq.offset = paging.offset;
+    let page = s.store.list_pitches(&lq).await?;
+    let items = public_cards(&page.items);
+    let has_more = paging.offset + (items.len() as i64) < page.total;
+    let data = json!({
+        "items": items, "total": page.total, "page": paging.page, "limit": paging.limit,
+        "offset": paging.offset, "hasMore": has_more, "tab": tab_name,
+    });
+    let mut body = json!({ "success": true, "data": data.clone() });
+    if let (Some(b), Value::Object(d)) = (body.as_object_mut(), data) {
+        b.extend(d);
+    }
+    Ok(Json(body))
+}
+
+/// Trending within `days` (default 7): `data.trending` with each pitch's `trending_score`.
+async fn trending(
+    State(s): State<AppState>,
+    ApiQuery(p): ApiQuery<ListParams>,
+) -> ApiResult<Json<Value>> {
+    let days = p.days.unwrap_or(7);
+    if !(1..=365).contains(&days) {
+        return Err(ApiError::bad_request("days must be between 1 and 365"));
+    }
+    let paging = p.paging(10, 50);
+    let mut lq = ListQuery::new(Scope::Market);
+    lq.order = Order::Score;
+    lq.published_since = Some(chrono::Utc::now() - Duration::days(days));
+    lq.limit = paging.limit;
+    lq.offset = paging.offset;
+    lq.with_total = false;
+    let page = s.store.list_pitches(&lq).await?;
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .zip(public_cards(&page.items))
+        .map(|(r, mut card)| {
+            card["trending_score"] = (r.view_count + 2 * r.like_count + 5 * r.nda_count).into();
+            card
+        })
+        .collect();
+    Ok(Json(json!({
+        "success": true,
+        "data": { "trending": items, "timeWindow": days, "generated": iso(chrono::Utc::now()) },
+    })))
+}
+
+/// `GET /api/browse/genres`: bare `{"genres":[{genre, pitch_count}]}`.
+async fn genres(State(s): State<AppState>) -> ApiResult<Json<Value>> {
+    let f = s.store.facets().await?;
+    let genres: Vec<Value> = f
+        .genres
+        .iter()
+        .map(|g| json!({ "genre": g.value, "pitch_count": g.count }))
+        .collect();
+    Ok(Json(json!({ "genres": genres })))
+}
+
+/// `GET /api/browse/top-rated`: bare `{"items","total","totalPages"}`, most liked first.
+async fn top_rated(
+    State(s): State<AppState>,
+    ApiQuery(p): ApiQuery<ListParams>,
+) -> ApiResult<Json<Value>> {
+    let paging = p.paging(20, 100);
+    let mut lq = ListQuery::new(Scope::Market);
+    p.apply_filters(&mut lq);
+    lq.order = Order::Likes;
+    lq.limit = paging.limit;
+    lq.offset = paging.offset;
+    let page = s.store.list_pitches(&lq).await?;
+    let total_pages = (page.total + paging.limit - 1) / paging.limit;
+    Ok(Json(
+        json!({ "items": public_cards(&page.items), "total": page.total, "totalPages": total_pages, "page": paging.page }),
+    ))
+}
+
+/// `GET /api/pitches/following`: marketplace pitches by creators the caller follows, newest first.
+async fn following(
+    State(s): State<AppState>,
+    auth: AuthUser,
+    ApiQuery(p): ApiQuery<ListParams>,
+) -> ApiResult<Response> {
+    let paging = p.paging(20, 100);
+    let mut lq = ListQuery::new(Scope::FollowedBy(auth.user.id));
+    lq.order = Order::Published;
+    lq.limit = paging.limit;
+    lq.offset = paging.offset;
+    let page = s.store.list_pitches(&lq).await?;
+    let items = cards_for(&page.items, Some(auth.user.id));
+    Ok(private(
+        Json(json!({ "success": true, "data": { "pitches": items, "total": page.total } }))
+            .into_response(),
+    ))
+}

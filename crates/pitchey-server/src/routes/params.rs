@@ -1,0 +1,274 @@
+//! Query parameters shared by the pitch lists, and their translation into a store [`ListQuery`].
+
+use crate::error::ApiError;
+use pitchey_core::catalog::{normalize_format, normalize_genre};
+use pitchey_store::{ListQuery, Order};
+use serde::{Deserialize, Deserializer};
+
+/// Deepest offset served: deeper pages are clamped (bounds the cost of hostile paging).
+pub const MAX_OFFSET: i64 = 100_000;
+
+fn opt_num<'de, D: Deserializer<'de>, T: std::str::FromStr>(d: D) -> Result<Option<T>, D::Error> {
+    let s: Option<String> = Option::deserialize(d)?;
+    match s.as_deref().map(str::trim) {
+        None | Some("") | Some("undefined") | Some("null") => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("{v:?} is not a number"))),
+    }
+}
+
+/// Every list parameter the client sends; each endpoint uses the ones it documents.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ListParams {
+    pub tab: Option<String>,
+    pub genre: Option<String>,
+    pub genres: Option<String>,
+    pub format: Option<String>,
+    #[serde(alias = "production_stage", alias = "stage")]
+    pub production_stage: Option<String>,
+    #[serde(alias = "budget_range", alias = "budget")]
+    pub budget_range: Option<String>,
+    pub q: Option<String>,
+    pub search: Option<String>,
+    pub sort: Option<String>,
+    #[serde(alias = "sort_by")]
+    pub sort_by: Option<String>,
+    pub order: Option<String>,
+    #[serde(alias = "sort_order")]
+    pub sort_order: Option<String>,
+    pub status: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    #[serde(deserialize_with = "opt_num")]
+    pub page: Option<i64>,
+    #[serde(deserialize_with = "opt_num", alias = "pageSize", alias = "page_size")]
+    pub limit: Option<i64>,
+    #[serde(deserialize_with = "opt_num")]
+    pub offset: Option<i64>,
+    #[serde(deserialize_with = "opt_num", alias = "min_budget")]
+    pub min_budget: Option<f64>,
+    #[serde(deserialize_with = "opt_num", alias = "max_budget")]
+    pub max_budget: Option<f64>,
+    #[serde(deserialize_with = "opt_num", alias = "user_id", alias = "creatorId")]
+    pub user_id: Option<i64>,
+    #[serde(deserialize_with = "opt_num")]
+    pub days: Option<i64>,
+}
+
+/// Page size, offset and page number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paging {
+    pub limit: i64,
+    pub offset: i64,
+    pub page: i64,
+}
+
+impl ListParams {
+    /// Paging from `limit` (default `default`, at most `max`) and `offset` or `page`.
+    pub fn paging(&self, default: i64, max: i64) -> Paging {
+        let limit = self.limit.unwrap_or(default).clamp(1, max);
+        let page = self.page.unwrap_or(1).max(1);
+        let offset = self
+            .offset
+            .unwrap_or((page - 1).saturating_mul(limit))
+            .clamp(0, MAX_OFFSET);
+        Paging {
+            limit,
+            offset,
+            page: offset / limit + 1,
+        }
+    }
+
+    /// The search text (`q` or `search`), trimmed.
+    pub fn text(&self) -> Option<&str> {
+        self.q
+            .as_deref()
+            .or(self.search.as_deref())
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    }
+
+    /// Applies the filters (genre, format, stage, budget, owner) to a query.
+    pub fn apply_filters(&self, lq: &mut ListQuery) {
+        let list = |s: &Option<String>| -> Vec<String> {
+            s.as_deref().map_or_else(Vec::new, |s| {
+                s.split(',')
+                    .map(str::trim)
+                    .filter(|x| !x.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+        };
+        lq.genres = list(&self.genre)
+            .into_iter()
+            .chain(list(&self.genres))
+            .map(|g| normalize_genre(&g))
+            .collect();
+        lq.formats = list(&self.format)
+            .into_iter()
+            .map(|f| normalize_format(&f))
+            .collect();
+        lq.stages = list(&self.production_stage)
+            .into_iter()
+            .map(|s| s.to_lowercase())
+            .collect();
+        for b in list(&self.budget_range) {
+            match budget_label(&b) {
+                Some((min, max)) => {
+                    lq.budget_min = Some(min);
+                    lq.budget_max = max;
+                }
+                None => lq.budget_ranges.push(b.to_lowercase()),
+            }
+        }
+        if let Some(m) = self.min_budget {
+            lq.budget_min = Some(m);
+        }
+        if let Some(m) = self.max_budget {
+            lq.budget_max = Some(m);
+        }
+        lq.owner = self.user_id.or(lq.owner);
+        if let Some(t) = self.text() {
+            lq.terms = pitchey_core::search::terms(t);
+        }
+    }
+
+    /// The explicit sort, if any: `(order, descending)`.
+    pub fn sort(&self) -> Result<Option<(Order, bool)>, ApiError> {
+        let Some(key) = self
+            .sort
+            .as_deref()
+            .or(self.sort_by.as_deref())
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        else {
+            return Ok(None);
+        };
+        let (order, desc) = match key.to_ascii_lowercase().as_str() {
+            "date" | "newest" | "recent" | "published" | "published_at" | "new" => {
+                (Order::Published, true)
+            }
+            "oldest" => (Order::Published, false),
+            "created" | "created_at" => (Order::Created, true),
+            "updated" | "updated_at" => (Order::Updated, true),
+            "views" | "view_count" | "most_viewed" => (Order::Views, true),
+            "likes" | "like_count" | "popular" | "most_liked" => (Order::Likes, true),
+            "ndas" | "nda_count" => (Order::Ndas, true),
+            "trending" | "score" | "engagement" => (Order::Score, true),
+            "title" | "alphabetical" | "name" => (Order::Title, false),
+            "budget" | "estimated_budget" => (Order::Budget, true),
+            "relevance" => (Order::Relevance, true),
+            // No investment data is attached to list rows yet: order by engagement instead.
+            "investments" | "investment_count" => (Order::Score, true),
+            other => return Err(ApiError::bad_request(format!("Unknown sort {other:?}"))),
+        };
+        let dir = self
+            .order
+            .as_deref()
+            .or(self.sort_order.as_deref())
+            .map(str::to_ascii_lowercase);
+        let desc = match dir.as_deref() {
+            Some("asc") => false,
+            Some("desc") => true,
+            None | Some("") => desc,
+            Some(o) => {
+                return Err(ApiError::bad_request(format!(
+                    "Unknown order {o:?} (use asc or desc)"
+                )));
+            }
+        };
+        Ok(Some((order, desc)))
+    }
+}
+
+/// Budget labels of `/api/config/budget-ranges` as estimated-budget bounds `[min, max)`.
+fn budget_label(label: &str) -> Option<(f64, Option<f64>)> {
+    const M: f64 = 1_000_000.0;
+    Some(
+        match label.trim().to_ascii_lowercase().replace(' ', "").as_str() {
+            "under$1m" => (0.0, Some(M)),
+            "$1m-$5m" => (M, Some(5.0 * M)),
+            "$5m-$15m" => (5.0 * M, Some(15.0 * M)),
+            "$15m-$30m" => (15.0 * M, Some(30.0 * M)),
+            "$30m-$50m" => (30.0 * M, Some(50.0 * M)),
+            "$50m-$100m" => (50.0 * M, Some(100.0 * M)),
+            "over$100m" => (100.0 * M, None),
+            _ => return None,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pitchey_store::Scope;
+
+    #[test]
+    fn paging_defaults_and_bounds() {
+        let p = ListParams {
+            page: Some(3),
+            limit: Some(10),
+            ..Default::default()
+        };
+        assert_eq!(
+            p.paging(20, 100),
+            Paging {
+                limit: 10,
+                offset: 20,
+                page: 3
+            }
+        );
+        let p = ListParams {
+            limit: Some(10_000),
+            offset: Some(-5),
+            ..Default::default()
+        };
+        assert_eq!(
+            p.paging(20, 100),
+            Paging {
+                limit: 100,
+                offset: 0,
+                page: 1
+            }
+        );
+        let p = ListParams {
+            offset: Some(i64::MAX),
+            ..Default::default()
+        };
+        assert_eq!(p.paging(20, 100).offset, MAX_OFFSET);
+    }
+
+    #[test]
+    fn filters_map_labels_to_stored_values() {
+        let p = ListParams {
+            genre: Some("Adventure, Crime Drama".into()),
+            format: Some("TV Series".into()),
+            budget_range: Some("$1M-$5M".into()),
+            q: Some("\"midnight\" OR *".into()),
+            ..Default::default()
+        };
+        let mut lq = ListQuery::new(Scope::Market);
+        p.apply_filters(&mut lq);
+        assert_eq!(lq.genres, vec!["action", "crime drama"]);
+        assert_eq!(lq.formats, vec!["tv"]);
+        assert_eq!(
+            (lq.budget_min, lq.budget_max),
+            (Some(1_000_000.0), Some(5_000_000.0))
+        );
+        assert_eq!(lq.terms, vec!["midnight", "or"]);
+        let p = ListParams {
+            sort: Some("sideways".into()),
+            ..Default::default()
+        };
+        assert!(p.sort().is_err());
+        let p = ListParams {
+            sort: Some("title".into()),
+            order: Some("desc".into()),
+            ..Default::default()
+        };
+        assert_eq!(p.sort().unwrap(), Some((Order::Title, true)));
+    }
+}

@@ -1,0 +1,276 @@
+//! Search (contract §4): full-text pitch search ranked by relevance, people, suggestions, autocomplete
+//! and facets. Input is reduced to plain words before it reaches any query language.
+
+use super::params::ListParams;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiQuery;
+use crate::state::AppState;
+use crate::wire::ok;
+use crate::wire::pitch::public_cards;
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use pitchey_core::catalog::GENRES;
+use pitchey_core::search::terms;
+use pitchey_store::search::{Facet, UserHit};
+use pitchey_store::{ListQuery, Order, Scope};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Routes of this feature.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/search", get(search))
+        .route("/api/pitches/search", get(search))
+        .route("/api/pitches/public/search", get(public_search))
+        .route("/api/search/suggestions", get(suggestions))
+        .route("/api/search/autocomplete", get(autocomplete))
+        .route("/api/search/facets", get(facets))
+}
+
+fn user_json(u: &UserHit) -> Value {
+    let name = [u.first_name.as_deref(), u.last_name.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let name = if name.trim().is_empty() {
+        u.username.clone()
+    } else {
+        name
+    };
+    json!({
+        "id": u.id, "name": name, "username": u.username, "user_type": u.user_type, "userType": u.user_type,
+        "bio": u.bio, "company_name": u.company_name, "companyName": u.company_name,
+        "profile_image": u.profile_image, "created_at": crate::wire::iso(u.created_at), "type": "user",
+    })
+}
+
+/// `GET /api/search`: `data.pitches`, `data.users`, `data.companies` and `results` (pitches tagged with
+/// `type: "pitch"`). `type` narrows to pitches or one kind of account.
+async fn search(
+    State(s): State<AppState>,
+    ApiQuery(p): ApiQuery<ListParams>,
+) -> ApiResult<Json<Value>> {
+    let kind = p
+        .kind
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_else(|| "all".into());
+    let (want_pitches, user_type) = match kind.as_str() {
+        "all" | "" => (true, None),
+        "pitch" | "pitches" => (true, Some("none")),
+        "creator" | "production" | "investor" => (false, Some(kind.as_str())),
+        "user" | "users" | "people" => (false, None),
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "Unknown search type {other:?}"
+            )));
+        }
+    };
+    let text = p.text().unwrap_or("");
+    let words = terms(text);
+    let paging = p.paging(20, 100);
+    // Text that reduces to no words (only symbols) matches nothing rather than everything.
+    let nothing_to_match = !text.is_empty() && words.is_empty();
+    let (rows, total) = if want_pitches && !nothing_to_match {
+        let mut lq = ListQuery::new(Scope::Market);
+        p.apply_filters(&mut lq);
+        match p.sort()? {
+            Some((o, d)) => {
+                lq.order = o;
+                lq.descending = d;
+            }
+            None if !lq.terms.is_empty() => lq.order = Order::Relevance,
+            None => lq.order = Order::Published,
+        }
+        lq.limit = paging.limit;
+        lq.offset = paging.offset;
+        let page = s.store.list_pitches(&lq).await?;
+        (page.items, page.total)
+    } else {
+        (Vec::new(), 0)
+    };
+    let pitches = public_cards(&rows);
+    let users: Vec<UserHit> = match user_type {
+        Some("none") => Vec::new(),
+        _ if words.is_empty() => Vec::new(),
+        t => s.store.search_users(&words, t, 10).await?,
+    };
+    let companies: Vec<Value> = users
+        .iter()
+        .filter(|u| u.user_type == "production" && u.company_name.is_some())
+        .map(|u| {
+            json!({ "id": u.id, "name": u.company_name, "company_name": u.company_name, "description": u.bio,
+                    "created_at": crate::wire::iso(u.created_at) })
+        })
+        .collect();
+    let users: Vec<Value> = users.iter().map(user_json).collect();
+    let results: Vec<Value> = pitches
+        .iter()
+        .cloned()
+        .map(|mut v| {
+            v["type"] = "pitch".into();
+            v
+        })
+        .collect();
+    let has_more = paging.offset + (pitches.len() as i64) < total;
+    Ok(Json(json!({
+        "success": true,
+        "data": {
+            "pitches": pitches, "users": users, "companies": companies, "results": results,
+            "total": total, "page": paging.page, "limit": paging.limit, "hasMore": has_more, "query": text,
+        },
+        "results": results,
+        "total": total,
+    })))
+}
+
+/// `GET /api/pitches/public/search`: at least two characters of query.
+async fn public_search(
+    State(s): State<AppState>,
+    ApiQuery(p): ApiQuery<ListParams>,
+) -> ApiResult<Json<Value>> {
+    let text = p.text().unwrap_or("");
+    if text.chars().count() < 2 {
+        return Err(ApiError::bad_request(
+            "Search term must be at least 2 characters",
+        ));
+    }
+    let paging = p.paging(20, 50);
+    let mut lq = ListQuery::new(Scope::Public);
+    p.apply_filters(&mut lq);
+    let (items, total) = if lq.terms.is_empty() {
+        (Vec::new(), 0)
+    } else {
+        lq.order = Order::Relevance;
+        lq.limit = paging.limit;
+        lq.offset = paging.offset;
+        let page = s.store.list_pitches(&lq).await?;
+        (public_cards(&page.items), page.total)
+    };
+    Ok(Json(json!({
+        "success": true,
+        "data": { "pitches": items, "total": total, "page": paging.page, "pageSize": paging.limit, "searchTerm": text },
+    })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SuggestParams {
+    q: Option<String>,
+    query: Option<String>,
+    field: Option<String>,
+    limit: Option<String>,
+}
+
+impl SuggestParams {
+    fn text(&self) -> &str {
+        self.q
+            .as_deref()
+            .or(self.query.as_deref())
+            .unwrap_or("")
+            .trim()
+    }
+    fn limit(&self, default: i64) -> i64 {
+        self.limit
+            .as_deref()
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(default)
+            .clamp(1, 20)
+    }
+}
+
+/// `GET /api/search/suggestions`: `{suggestions:[{query, type, count?}]}` from titles, genres and creators.
+async fn suggestions(
+    State(s): State<AppState>,
+    ApiQuery(p): ApiQuery<SuggestParams>,
+) -> ApiResult<Json<Value>> {
+    let text = p.text();
+    let limit = p.limit(8);
+    let words = terms(text);
+    if words.is_empty() {
+        return Ok(ok(json!({ "suggestions": [] })));
+    }
+    let mut out: Vec<Value> = Vec::new();
+    for t in s.store.title_suggestions(&words, text, limit).await? {
+        out.push(json!({ "query": t, "type": "title" }));
+    }
+    let lower = text.to_lowercase();
+    for g in GENRES
+        .iter()
+        .filter(|g| g.to_lowercase().contains(&lower))
+        .take(3)
+    {
+        out.push(json!({ "query": g, "type": "genre" }));
+    }
+    for u in s.store.search_users(&words, Some("creator"), 3).await? {
+        out.push(json!({ "query": user_json(&u)["name"], "type": "creator", "id": u.id }));
+    }
+    out.truncate(limit as usize);
+    Ok(ok(json!({ "suggestions": out })))
+}
+
+/// `GET /api/search/autocomplete`: `{suggestions:[{value, count}]}` for `field` = title, genre or creator.
+async fn autocomplete(
+    State(s): State<AppState>,
+    ApiQuery(p): ApiQuery<SuggestParams>,
+) -> ApiResult<Json<Value>> {
+    let text = p.text();
+    if text.chars().count() < 2 {
+        return Err(ApiError::bad_request("Query must be at least 2 characters"));
+    }
+    let words = terms(text);
+    let limit = p.limit(10);
+    let field = p.field.as_deref().unwrap_or("title");
+    let suggestions: Vec<Value> = match field {
+        "title" => s
+            .store
+            .title_suggestions(&words, text, limit)
+            .await?
+            .into_iter()
+            .map(|t| json!({ "value": t, "count": 1 }))
+            .collect(),
+        "genre" => {
+            let lower = text.to_lowercase();
+            s.store
+                .facets()
+                .await?
+                .genres
+                .into_iter()
+                .filter(|f: &Facet| f.value.contains(&lower))
+                .take(limit as usize)
+                .map(|f| json!({ "value": f.value, "count": f.count }))
+                .collect()
+        }
+        "creator" => s
+            .store
+            .search_users(&words, None, limit)
+            .await?
+            .iter()
+            .filter(|u| u.user_type != "investor")
+            .map(|u| json!({ "value": user_json(u)["name"], "count": 1, "id": u.id }))
+            .collect(),
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "Unknown field {other:?} (title, genre or creator)"
+            )));
+        }
+    };
+    Ok(ok(json!({ "suggestions": suggestions })))
+}
+
+fn facet_list(f: &[Facet]) -> Vec<Value> {
+    f.iter()
+        .map(|f| json!({ "value": f.value, "count": f.count }))
+        .collect()
+}
+
+/// `GET /api/search/facets`.
+async fn facets(State(s): State<AppState>) -> ApiResult<Json<Value>> {
+    let f = s.store.facets().await?;
+    Ok(ok(json!({ "facets": {
+        "genres": facet_list(&f.genres), "formats": facet_list(&f.formats),
+        "budgetRanges": facet_list(&f.budget_ranges), "productionStages": facet_list(&f.production_stages),
+    }})))
+}

@@ -1,0 +1,560 @@
+//! Views, likes, saves and follows. Counters on `pitches` change in the same transaction as the rows they
+//! count, and only when a row was really inserted or deleted, so they stay exact under concurrency.
+
+use crate::{Page, PitchRow, Sql, Store, StoreError, Tx, listing::pitch_columns, now};
+use chrono::{DateTime, Duration, Utc};
+
+/// Outcome of recording a view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ViewOutcome {
+    /// A new view was counted.
+    Counted {
+        /// The view row.
+        view_id: i64,
+        /// When.
+        viewed_at: DateTime<Utc>,
+    },
+    /// The viewer was already counted (signed-in: ever; anonymous: within 24 hours).
+    Duplicate,
+    /// The owner's own views are not counted.
+    Owner,
+    /// No published pitch with this id.
+    NotFound,
+}
+
+/// A saved pitch with the pitch's card fields.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct SavedPitch {
+    /// Saved-row id.
+    pub saved_id: i64,
+    /// Saver.
+    pub saved_user_id: i64,
+    /// Notes.
+    pub notes: Option<String>,
+    /// When saved.
+    pub saved_at: DateTime<Utc>,
+    /// The pitch.
+    #[sqlx(flatten)]
+    pub pitch: PitchRow,
+}
+
+/// A user in a follower or following list.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct FollowUser {
+    /// User id.
+    pub id: i64,
+    /// Handle.
+    pub username: String,
+    /// Account kind.
+    pub user_type: String,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// Company.
+    pub company_name: Option<String>,
+    /// Avatar.
+    pub profile_image: Option<String>,
+    /// Profile text.
+    pub bio: Option<String>,
+    /// When the follow started.
+    pub followed_at: DateTime<Utc>,
+}
+
+/// Follower and following counts of a user, and the relation to a viewer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FollowStats {
+    /// Users following this one.
+    pub followers: i64,
+    /// Users this one follows.
+    pub following: i64,
+    /// Users both following and followed.
+    pub mutual: i64,
+}
+
+/// Locks a pitch row for the rest of the transaction (a no-op update works on both engines; SQLite's
+/// `BEGIN IMMEDIATE` already serialises writers) and returns its owner if it is published.
+async fn lock_published(tx: &mut Tx, pitch_id: i64) -> Result<Option<i64>, StoreError> {
+    tx.exec(
+        Sql::new(
+            "pitch_lock",
+            "UPDATE pitches SET view_count = view_count WHERE id = $1",
+        )
+        .arg(pitch_id),
+    )
+    .await?;
+    Ok(tx
+        .opt::<(i64,)>(
+            Sql::new(
+                "pitch_published_owner",
+                "SELECT user_id FROM pitches WHERE id = $1 AND status = 'published'",
+            )
+            .arg(pitch_id),
+        )
+        .await?
+        .map(|r| r.0))
+}
+
+impl Store {
+    /// Records a view by a signed-in user or an anonymous key (session header or client address).
+    pub async fn track_view(
+        &self,
+        pitch_id: i64,
+        user_id: Option<i64>,
+        anon_key: &str,
+    ) -> Result<ViewOutcome, StoreError> {
+        let mut tx = self.db.begin().await?;
+        let Some(owner) = lock_published(&mut tx, pitch_id).await? else {
+            return Ok(ViewOutcome::NotFound);
+        };
+        if user_id == Some(owner) {
+            return Ok(ViewOutcome::Owner);
+        }
+        let t = now();
+        let new_id: Option<(i64,)> = match user_id {
+            Some(u) => {
+                let r = tx
+                    .opt(
+                        Sql::new(
+                            "view_insert_user",
+                            "INSERT INTO views (pitch_id, user_id, viewed_at, created_at) VALUES ($1, $2, $3, $3) \
+                             ON CONFLICT (user_id, pitch_id) WHERE user_id IS NOT NULL DO NOTHING RETURNING id",
+                        )
+                        .arg(pitch_id)
+                        .arg(u)
+                        .arg(t),
+                    )
+                    .await?;
+                if r.is_none() {
+                    tx.exec(
+                        Sql::new(
+                            "view_touch_user",
+                            "UPDATE views SET viewed_at = $1 WHERE user_id = $2 AND pitch_id = $3",
+                        )
+                        .arg(t)
+                        .arg(u)
+                        .arg(pitch_id),
+                    )
+                    .await?;
+                }
+                r
+            }
+            None => {
+                // The pitch row lock makes this check-then-insert safe against concurrent duplicates.
+                let recent = tx
+                    .opt::<(i64,)>(
+                        Sql::new(
+                            "view_find_anon",
+                            "SELECT id FROM views WHERE pitch_id = $1 AND anon_key = $2 AND user_id IS NULL \
+                             AND viewed_at > $3 LIMIT 1",
+                        )
+                        .arg(pitch_id)
+                        .arg(anon_key)
+                        .arg(t - Duration::hours(24)),
+                    )
+                    .await?;
+                match recent {
+                    Some(_) => None,
+                    None => Some(
+                        tx.one(
+                            Sql::new(
+                                "view_insert_anon",
+                                "INSERT INTO views (pitch_id, anon_key, viewed_at, created_at) VALUES ($1, $2, $3, $3) RETURNING id",
+                            )
+                            .arg(pitch_id)
+                            .arg(anon_key)
+                            .arg(t),
+                        )
+                        .await?,
+                    ),
+                }
+            }
+        };
+        let outcome = match new_id {
+            Some((view_id,)) => {
+                tx.exec(
+                    Sql::new(
+                        "pitch_view_inc",
+                        "UPDATE pitches SET view_count = view_count + 1 WHERE id = $1",
+                    )
+                    .arg(pitch_id),
+                )
+                .await?;
+                ViewOutcome::Counted {
+                    view_id,
+                    viewed_at: t,
+                }
+            }
+            None => ViewOutcome::Duplicate,
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Likes (`true`) or unlikes a pitch; returns whether it is now liked and the pitch's like count,
+    /// or `None` if the pitch does not exist.
+    pub async fn set_like(
+        &self,
+        pitch_id: i64,
+        user_id: i64,
+        like: bool,
+    ) -> Result<Option<(bool, i64)>, StoreError> {
+        let mut tx = self.db.begin().await?;
+        let changed = if like {
+            let ins = Sql::new(
+                "like_insert",
+                "INSERT INTO likes (user_id, pitch_id, created_at) SELECT $1, id, $3 FROM pitches WHERE id = $2 \
+                 ON CONFLICT (user_id, pitch_id) DO NOTHING",
+            )
+            .arg(user_id)
+            .arg(pitch_id)
+            .arg(now());
+            tx.exec(ins).await?
+        } else {
+            tx.exec(
+                Sql::new(
+                    "like_delete",
+                    "DELETE FROM likes WHERE user_id = $1 AND pitch_id = $2",
+                )
+                .arg(user_id)
+                .arg(pitch_id),
+            )
+            .await?
+        };
+        if changed == 1 {
+            let text = if like {
+                "UPDATE pitches SET like_count = like_count + 1 WHERE id = $1"
+            } else {
+                "UPDATE pitches SET like_count = like_count - 1 WHERE id = $1"
+            };
+            tx.exec(Sql::new("pitch_like_count", text).arg(pitch_id))
+                .await?;
+        }
+        let count = tx
+            .opt::<(i64,)>(
+                Sql::new(
+                    "pitch_like_count_read",
+                    "SELECT like_count FROM pitches WHERE id = $1",
+                )
+                .arg(pitch_id),
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(count.map(|(c,)| (like, c)))
+    }
+
+    /// Saves a pitch (idempotent; updates the notes when given); returns the saved row id and time, or
+    /// `None` when the pitch does not exist.
+    pub async fn save_pitch(
+        &self,
+        pitch_id: i64,
+        user_id: i64,
+        notes: Option<&str>,
+    ) -> Result<Option<(i64, DateTime<Utc>)>, StoreError> {
+        let mut tx = self.db.begin().await?;
+        let inserted = tx
+            .exec(
+                Sql::new(
+                    "save_insert",
+                    "INSERT INTO saved_pitches (user_id, pitch_id, notes, saved_at) SELECT $1, id, $3, $4 FROM pitches \
+                     WHERE id = $2 ON CONFLICT (user_id, pitch_id) DO NOTHING",
+                )
+                .arg(user_id)
+                .arg(pitch_id)
+                .arg(notes)
+                .arg(now()),
+            )
+            .await?;
+        if inserted == 1 {
+            tx.exec(
+                Sql::new(
+                    "pitch_save_inc",
+                    "UPDATE pitches SET save_count = save_count + 1 WHERE id = $1",
+                )
+                .arg(pitch_id),
+            )
+            .await?;
+        } else if let Some(n) = notes {
+            tx.exec(
+                Sql::new(
+                    "save_notes",
+                    "UPDATE saved_pitches SET notes = $1 WHERE user_id = $2 AND pitch_id = $3",
+                )
+                .arg(n)
+                .arg(user_id)
+                .arg(pitch_id),
+            )
+            .await?;
+        }
+        let row = tx
+            .opt::<(i64, DateTime<Utc>)>(
+                Sql::new(
+                    "save_find",
+                    "SELECT id, saved_at FROM saved_pitches WHERE user_id = $1 AND pitch_id = $2",
+                )
+                .arg(user_id)
+                .arg(pitch_id),
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// Removes a saved pitch, matched by saved-row id first and then by pitch id; returns the pitch id.
+    pub async fn unsave(
+        &self,
+        user_id: i64,
+        id_or_pitch: i64,
+        by_pitch_only: bool,
+    ) -> Result<Option<i64>, StoreError> {
+        let mut tx = self.db.begin().await?;
+        let mut found = None;
+        if !by_pitch_only {
+            found = tx
+                .opt::<(i64,)>(
+                    Sql::new(
+                        "save_by_id",
+                        "SELECT pitch_id FROM saved_pitches WHERE id = $1 AND user_id = $2",
+                    )
+                    .arg(id_or_pitch)
+                    .arg(user_id),
+                )
+                .await?;
+        }
+        if found.is_none() {
+            found = tx
+                .opt::<(i64,)>(
+                    Sql::new(
+                        "save_by_pitch",
+                        "SELECT pitch_id FROM saved_pitches WHERE pitch_id = $1 AND user_id = $2",
+                    )
+                    .arg(id_or_pitch)
+                    .arg(user_id),
+                )
+                .await?;
+        }
+        let Some((pitch_id,)) = found else {
+            return Ok(None);
+        };
+        tx.exec(
+            Sql::new(
+                "save_delete",
+                "DELETE FROM saved_pitches WHERE pitch_id = $1 AND user_id = $2",
+            )
+            .arg(pitch_id)
+            .arg(user_id),
+        )
+        .await?;
+        tx.exec(
+            Sql::new(
+                "pitch_save_dec",
+                "UPDATE pitches SET save_count = save_count - 1 WHERE id = $1",
+            )
+            .arg(pitch_id),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(pitch_id))
+    }
+
+    /// Updates the notes of a saved row; `false` when the user has no such row.
+    pub async fn set_saved_notes(
+        &self,
+        user_id: i64,
+        saved_id: i64,
+        notes: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let q = Sql::new(
+            "save_set_notes",
+            "UPDATE saved_pitches SET notes = $1 WHERE id = $2 AND user_id = $3",
+        )
+        .arg(notes)
+        .arg(saved_id)
+        .arg(user_id);
+        Ok(self.db.exec(q).await? == 1)
+    }
+
+    /// A user's saved pitches, newest first. Pitches that stopped being visible (unpublished by their
+    /// owner) are left out.
+    pub async fn saved_pitches(
+        &self,
+        user_id: i64,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Page<SavedPitch>, StoreError> {
+        let q = Sql::new(
+            "saved_list",
+            concat!(
+                "SELECT s.id AS saved_id, s.user_id AS saved_user_id, s.notes, s.saved_at, ",
+                pitch_columns!(card),
+                " FROM saved_pitches s JOIN pitches p ON p.id = s.pitch_id JOIN users u ON u.id = p.user_id \
+                 WHERE s.user_id = $1 AND (p.status = 'published' OR p.user_id = $1) \
+                 ORDER BY s.saved_at DESC, s.id DESC LIMIT $2 OFFSET $3"
+            ),
+        )
+        .arg(user_id)
+        .arg(limit)
+        .arg(offset);
+        let items = self.db.primary_all(q).await?;
+        let (total,): (i64,) = self
+            .db
+            .primary_one(
+                Sql::new(
+                    "saved_count",
+                    "SELECT COUNT(*) FROM saved_pitches s JOIN pitches p ON p.id = s.pitch_id \
+                     WHERE s.user_id = $1 AND (p.status = 'published' OR p.user_id = $1)",
+                )
+                .arg(user_id),
+            )
+            .await?;
+        Ok(Page { items, total })
+    }
+
+    /// The saved row of a pitch, if the user saved it: `(saved id, saved at)`.
+    pub async fn saved_entry(
+        &self,
+        user_id: i64,
+        pitch_id: i64,
+    ) -> Result<Option<(i64, DateTime<Utc>)>, StoreError> {
+        let q = Sql::new(
+            "save_check",
+            "SELECT id, saved_at FROM saved_pitches WHERE user_id = $1 AND pitch_id = $2",
+        )
+        .arg(user_id)
+        .arg(pitch_id);
+        self.db.primary_opt(q).await
+    }
+
+    /// Follows or unfollows a user; returns whether anything changed, or `None` if the target does not exist.
+    pub async fn set_follow(
+        &self,
+        follower: i64,
+        target: i64,
+        follow: bool,
+    ) -> Result<Option<bool>, StoreError> {
+        if self.user_by_id(target).await?.is_none() {
+            return Ok(None);
+        }
+        let n = if follow {
+            self.db
+                .exec(
+                    Sql::new(
+                        "follow_insert",
+                        "INSERT INTO follows (follower_id, following_id, created_at) VALUES ($1, $2, $3) \
+                         ON CONFLICT (follower_id, following_id) DO NOTHING",
+                    )
+                    .arg(follower)
+                    .arg(target)
+                    .arg(now()),
+                )
+                .await?
+        } else {
+            self.db
+                .exec(
+                    Sql::new(
+                        "follow_delete",
+                        "DELETE FROM follows WHERE follower_id = $1 AND following_id = $2",
+                    )
+                    .arg(follower)
+                    .arg(target),
+                )
+                .await?
+        };
+        Ok(Some(n == 1))
+    }
+
+    /// Follows or unfollows a pitch; `None` if the pitch does not exist.
+    pub async fn set_pitch_follow(
+        &self,
+        user_id: i64,
+        pitch_id: i64,
+        follow: bool,
+    ) -> Result<Option<bool>, StoreError> {
+        let n = if follow {
+            self.db
+                .exec(
+                    Sql::new(
+                        "pitch_follow_insert",
+                        "INSERT INTO pitch_follows (user_id, pitch_id, created_at) SELECT $1, id, $3 FROM pitches WHERE id = $2 \
+                         ON CONFLICT (user_id, pitch_id) DO NOTHING",
+                    )
+                    .arg(user_id)
+                    .arg(pitch_id)
+                    .arg(now()),
+                )
+                .await?
+        } else {
+            self.db
+                .exec(
+                    Sql::new(
+                        "pitch_follow_delete",
+                        "DELETE FROM pitch_follows WHERE user_id = $1 AND pitch_id = $2",
+                    )
+                    .arg(user_id)
+                    .arg(pitch_id),
+                )
+                .await?
+        };
+        if n == 0 && self.pitch_owner(pitch_id).await?.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(n == 1))
+    }
+
+    /// Does `follower` follow `target`?
+    pub async fn is_following(&self, follower: i64, target: i64) -> Result<bool, StoreError> {
+        let q = Sql::new(
+            "follow_check",
+            "SELECT 1 FROM follows WHERE follower_id = $1 AND following_id = $2",
+        )
+        .arg(follower)
+        .arg(target);
+        Ok(self.db.primary_opt::<(i32,)>(q).await?.is_some())
+    }
+
+    /// Follower, following and mutual counts.
+    pub async fn follow_stats(&self, user_id: i64) -> Result<FollowStats, StoreError> {
+        let q = Sql::new(
+            "follow_stats",
+            "SELECT (SELECT COUNT(*) FROM follows WHERE following_id = $1), \
+                    (SELECT COUNT(*) FROM follows WHERE follower_id = $1), \
+                    (SELECT COUNT(*) FROM follows a JOIN follows b ON b.follower_id = a.following_id AND b.following_id = $1 \
+                     WHERE a.follower_id = $1)",
+        )
+        .arg(user_id);
+        let (followers, following, mutual): (i64, i64, i64) = self.db.primary_one(q).await?;
+        Ok(FollowStats {
+            followers,
+            following,
+            mutual,
+        })
+    }
+
+    /// Users following `user_id` (`followers = true`) or followed by them, newest first.
+    pub async fn follow_list(
+        &self,
+        user_id: i64,
+        followers: bool,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<FollowUser>, StoreError> {
+        let q = if followers {
+            Sql::new(
+                "follow_list_followers",
+                "SELECT u.id, u.username, u.user_type, u.first_name, u.last_name, u.company_name, u.profile_image, u.bio, \
+                 f.created_at AS followed_at FROM follows f JOIN users u ON u.id = f.follower_id \
+                 WHERE f.following_id = $1 ORDER BY f.created_at DESC, u.id DESC LIMIT $2 OFFSET $3",
+            )
+        } else {
+            Sql::new(
+                "follow_list_following",
+                "SELECT u.id, u.username, u.user_type, u.first_name, u.last_name, u.company_name, u.profile_image, u.bio, \
+                 f.created_at AS followed_at FROM follows f JOIN users u ON u.id = f.following_id \
+                 WHERE f.follower_id = $1 ORDER BY f.created_at DESC, u.id DESC LIMIT $2 OFFSET $3",
+            )
+        };
+        self.db
+            .primary_all(q.arg(user_id).arg(limit).arg(offset))
+            .await
+    }
+}
