@@ -27,12 +27,7 @@ pub enum PitchAccess {
 
 impl PitchAccess {
     /// Decides access. `nda` is the viewer's latest NDA for this pitch in its effective state (expiry applied).
-    pub fn decide(
-        viewer: Option<Viewer>,
-        owner_id: i64,
-        status: PitchStatus,
-        nda: Option<NdaStatus>,
-    ) -> PitchAccess {
+    pub fn decide(viewer: Option<Viewer>, owner_id: i64, status: PitchStatus, nda: Option<NdaStatus>) -> PitchAccess {
         let is_owner = viewer.is_some_and(|v| v.user_id == owner_id);
         if is_owner {
             return PitchAccess::Owner;
@@ -70,10 +65,7 @@ mod tests {
     const OWNER: i64 = 7;
 
     fn viewer(id: i64) -> Option<Viewer> {
-        Some(Viewer {
-            user_id: id,
-            user_type: UserType::Investor,
-        })
+        Some(Viewer { user_id: id, user_type: UserType::Investor })
     }
 
     #[test]
@@ -85,27 +77,14 @@ mod tests {
 
     #[test]
     fn strangers_never_see_drafts_and_need_an_nda() {
-        assert_eq!(
-            PitchAccess::decide(viewer(1), OWNER, PitchStatus::Draft, None),
-            PitchAccess::Hidden
-        );
+        assert_eq!(PitchAccess::decide(viewer(1), OWNER, PitchStatus::Draft, None), PitchAccess::Hidden);
         let public = PitchAccess::decide(None, OWNER, PitchStatus::Published, None);
         assert!(!public.protected());
         assert!(!public.shows_creator(true));
         assert!(public.shows_creator(false));
-        let pending = PitchAccess::decide(
-            viewer(1),
-            OWNER,
-            PitchStatus::Published,
-            Some(NdaStatus::Pending),
-        );
+        let pending = PitchAccess::decide(viewer(1), OWNER, PitchStatus::Published, Some(NdaStatus::Pending));
         assert_eq!(pending, PitchAccess::Public);
-        let signed = PitchAccess::decide(
-            viewer(1),
-            OWNER,
-            PitchStatus::Published,
-            Some(NdaStatus::Signed),
-        );
+        let signed = PitchAccess::decide(viewer(1), OWNER, PitchStatus::Published, Some(NdaStatus::Signed));
         assert_eq!(signed, PitchAccess::Nda);
     }
 

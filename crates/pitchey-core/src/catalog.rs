@@ -74,57 +74,22 @@ pub const FORMAT_CATEGORIES: &[&str] = &[
 ];
 
 /// Budget labels of `/api/config/budget-ranges`.
-pub const BUDGET_RANGES: &[&str] = &[
-    "Under $1M",
-    "$1M-$5M",
-    "$5M-$15M",
-    "$15M-$30M",
-    "$30M-$50M",
-    "$50M-$100M",
-    "Over $100M",
-];
+pub const BUDGET_RANGES: &[&str] =
+    &["Under $1M", "$1M-$5M", "$5M-$15M", "$15M-$30M", "$30M-$50M", "$50M-$100M", "Over $100M"];
 
 /// `budget_range` values the create form stores.
-pub const BUDGET_RANGE_VALUES: &[&str] = &[
-    "0-100k",
-    "100k-500k",
-    "500k-1m",
-    "1m-5m",
-    "5m-20m",
-    "20m-50m",
-    "50m+",
-];
+pub const BUDGET_RANGE_VALUES: &[&str] = &["0-100k", "100k-500k", "500k-1m", "1m-5m", "5m-20m", "20m-50m", "50m+"];
 
 /// Stage labels of `/api/config/stages`.
-pub const STAGES: &[&str] = &[
-    "Development",
-    "Pre-Production",
-    "Production",
-    "Post-Production",
-    "Distribution",
-];
+pub const STAGES: &[&str] = &["Development", "Pre-Production", "Production", "Post-Production", "Distribution"];
 
 /// `production_stage` values stored on pitches.
-pub const PRODUCTION_STAGES: &[&str] = &[
-    "concept",
-    "pre-production",
-    "script development",
-    "financing",
-    "production",
-    "post-production",
-];
+pub const PRODUCTION_STAGES: &[&str] =
+    &["concept", "pre-production", "script development", "financing", "production", "post-production"];
 
 /// `development_stage` values of the create form.
-pub const DEVELOPMENT_STAGES: &[&str] = &[
-    "pitch",
-    "treatment",
-    "script",
-    "semi_packaged",
-    "fully_packaged",
-    "semi_funded",
-    "fully_funded",
-    "other",
-];
+pub const DEVELOPMENT_STAGES: &[&str] =
+    &["pitch", "treatment", "script", "semi_packaged", "fully_packaged", "semi_funded", "fully_funded", "other"];
 
 /// Maps a genre label (or an already stored value) to the stored value, as the web client does before it
 /// sends a pitch: broad labels collapse onto the legacy set, anything else is stored lower-cased.
@@ -153,9 +118,7 @@ pub fn normalize_format(label: &str) -> String {
     let mapped = match l.as_str() {
         "feature film" | "feature" => "feature",
         "short film" | "short" => "short",
-        "tv series" | "tv movie" | "mini-series" | "documentary series" | "reality show" | "tv" => {
-            "tv"
-        }
+        "tv series" | "tv movie" | "mini-series" | "documentary series" | "reality show" | "tv" => "tv",
         "web series" | "webseries" => "webseries",
         _ => return l,
     };

@@ -39,19 +39,12 @@ impl NdaStatus {
 
     /// Is this NDA finished, so that the requester may ask again?
     pub fn allows_new_request(self) -> bool {
-        matches!(
-            self,
-            NdaStatus::Rejected | NdaStatus::Expired | NdaStatus::Revoked
-        )
+        matches!(self, NdaStatus::Rejected | NdaStatus::Expired | NdaStatus::Revoked)
     }
 
     /// The state as seen at a moment: an approved or signed NDA past its expiry reads as expired.
     pub fn effective(self, expired: bool) -> NdaStatus {
-        if expired && self.grants_access() {
-            NdaStatus::Expired
-        } else {
-            self
-        }
+        if expired && self.grants_access() { NdaStatus::Expired } else { self }
     }
 }
 
@@ -72,13 +65,8 @@ pub enum NdaAction {
 
 impl NdaAction {
     /// Every action.
-    pub const ALL: &'static [NdaAction] = &[
-        NdaAction::Approve,
-        NdaAction::Reject,
-        NdaAction::Sign,
-        NdaAction::Revoke,
-        NdaAction::Expire,
-    ];
+    pub const ALL: &'static [NdaAction] =
+        &[NdaAction::Approve, NdaAction::Reject, NdaAction::Sign, NdaAction::Revoke, NdaAction::Expire];
 
     fn verb(self) -> &'static str {
         match self {
@@ -136,11 +124,7 @@ pub enum NdaError {
 }
 
 /// May `user_type` (owner of the pitch or not) request an NDA, given the latest existing one, if any?
-pub fn check_request(
-    user_type: UserType,
-    is_owner: bool,
-    latest: Option<NdaStatus>,
-) -> Result<(), NdaError> {
+pub fn check_request(user_type: UserType, is_owner: bool, latest: Option<NdaStatus>) -> Result<(), NdaError> {
     if is_owner {
         return Err(NdaError::OwnPitch);
     }
@@ -154,11 +138,7 @@ pub fn check_request(
 }
 
 /// Applies `action` by `actor` to an NDA whose effective state is `from`; returns the new state.
-pub fn transition(
-    from: NdaStatus,
-    action: NdaAction,
-    actor: NdaActor,
-) -> Result<NdaStatus, NdaError> {
+pub fn transition(from: NdaStatus, action: NdaAction, actor: NdaActor) -> Result<NdaStatus, NdaError> {
     use NdaAction as A;
     use NdaStatus as S;
     let required = match action {
@@ -182,10 +162,7 @@ pub fn transition(
         (S::Approved | S::Signed, A::Expire) => S::Expired,
         (_, A::Sign) => return Err(NdaError::NotApproved),
         (from, action) => {
-            return Err(NdaError::InvalidTransition {
-                from,
-                verb: action.verb(),
-            });
+            return Err(NdaError::InvalidTransition { from, verb: action.verb() });
         }
     };
     Ok(to)
@@ -200,54 +177,27 @@ mod tests {
     fn the_happy_paths() {
         let s = transition(NdaStatus::Pending, NdaAction::Approve, NdaActor::Owner);
         assert_eq!(s, Ok(NdaStatus::Approved));
-        assert_eq!(
-            transition(NdaStatus::Approved, NdaAction::Sign, NdaActor::Requester),
-            Ok(NdaStatus::Signed)
-        );
-        assert_eq!(
-            transition(NdaStatus::Signed, NdaAction::Revoke, NdaActor::Owner),
-            Ok(NdaStatus::Revoked)
-        );
-        assert_eq!(
-            transition(NdaStatus::Pending, NdaAction::Reject, NdaActor::Owner),
-            Ok(NdaStatus::Rejected)
-        );
+        assert_eq!(transition(NdaStatus::Approved, NdaAction::Sign, NdaActor::Requester), Ok(NdaStatus::Signed));
+        assert_eq!(transition(NdaStatus::Signed, NdaAction::Revoke, NdaActor::Owner), Ok(NdaStatus::Revoked));
+        assert_eq!(transition(NdaStatus::Pending, NdaAction::Reject, NdaActor::Owner), Ok(NdaStatus::Rejected));
     }
 
     #[test]
     fn forbidden_moves_get_specific_errors() {
-        assert_eq!(
-            transition(NdaStatus::Pending, NdaAction::Sign, NdaActor::Requester),
-            Err(NdaError::NotApproved)
-        );
+        assert_eq!(transition(NdaStatus::Pending, NdaAction::Sign, NdaActor::Requester), Err(NdaError::NotApproved));
         assert_eq!(
             transition(NdaStatus::Pending, NdaAction::Approve, NdaActor::Requester),
             Err(NdaError::WrongParty("pitch owner"))
         );
-        assert_eq!(
-            transition(NdaStatus::Pending, NdaAction::Approve, NdaActor::Stranger),
-            Err(NdaError::NotFound)
-        );
+        assert_eq!(transition(NdaStatus::Pending, NdaAction::Approve, NdaActor::Stranger), Err(NdaError::NotFound));
         assert!(matches!(
             transition(NdaStatus::Rejected, NdaAction::Approve, NdaActor::Owner),
             Err(NdaError::InvalidTransition { .. })
         ));
-        assert_eq!(
-            check_request(UserType::Creator, false, None),
-            Err(NdaError::RoleNotAllowed)
-        );
-        assert_eq!(
-            check_request(UserType::Investor, true, None),
-            Err(NdaError::OwnPitch)
-        );
-        assert_eq!(
-            check_request(UserType::Investor, false, Some(NdaStatus::Pending)),
-            Err(NdaError::AlreadyExists)
-        );
-        assert_eq!(
-            check_request(UserType::Production, false, Some(NdaStatus::Revoked)),
-            Ok(())
-        );
+        assert_eq!(check_request(UserType::Creator, false, None), Err(NdaError::RoleNotAllowed));
+        assert_eq!(check_request(UserType::Investor, true, None), Err(NdaError::OwnPitch));
+        assert_eq!(check_request(UserType::Investor, false, Some(NdaStatus::Pending)), Err(NdaError::AlreadyExists));
+        assert_eq!(check_request(UserType::Production, false, Some(NdaStatus::Revoked)), Ok(()));
     }
 
     fn any_status() -> impl Strategy<Value = NdaStatus> {
@@ -257,12 +207,7 @@ mod tests {
         proptest::sample::select(NdaAction::ALL.to_vec())
     }
     fn any_actor() -> impl Strategy<Value = NdaActor> {
-        proptest::sample::select(vec![
-            NdaActor::Owner,
-            NdaActor::Requester,
-            NdaActor::Stranger,
-            NdaActor::System,
-        ])
+        proptest::sample::select(vec![NdaActor::Owner, NdaActor::Requester, NdaActor::Stranger, NdaActor::System])
     }
 
     proptest! {

@@ -181,10 +181,7 @@ pitch_fields! {
 
 /// The kind of a field, by column name.
 pub fn field_kind(column: &str) -> Option<FieldKind> {
-    PitchFields::COLUMNS
-        .iter()
-        .find(|(c, _)| *c == column)
-        .map(|(_, k)| *k)
+    PitchFields::COLUMNS.iter().find(|(c, _)| *c == column).map(|(_, k)| *k)
 }
 
 const URL_FIELDS: &[&str] = &[
@@ -206,8 +203,8 @@ fn max_len(column: &str) -> usize {
         "story_breakdown" => 12000,
         "why_now" => 1800,
         "production_location" => 600,
-        "genre" | "format" | "format_category" | "format_subtype" | "development_stage"
-        | "production_stage" | "budget_range" | "budget_bracket" | "video_platform" => 100,
+        "genre" | "format" | "format_category" | "format_subtype" | "development_stage" | "production_stage"
+        | "budget_range" | "budget_bracket" | "video_platform" => 100,
         c if URL_FIELDS.contains(&c) => 2048,
         _ => 20000,
     }
@@ -238,9 +235,7 @@ impl PitchFields {
                         None
                     }
                 }
-                FieldRef::Float(x) if !x.is_finite() || x < 0.0 => {
-                    Some(format!("{col} must be a non-negative number"))
-                }
+                FieldRef::Float(x) if !x.is_finite() || x < 0.0 => Some(format!("{col} must be a non-negative number")),
                 FieldRef::Json(j) if serde_json::to_string(j).map_or(0, |s| s.len()) > 100_000 => {
                     Some(format!("{col} is too large"))
                 }
@@ -253,15 +248,9 @@ impl PitchFields {
 
     /// Checks a new pitch: the update rules plus the required title, logline and genre.
     pub fn validate_new(&self) -> Result<(), ValidationError> {
-        for (name, v) in [
-            ("title", &self.title),
-            ("logline", &self.logline),
-            ("genre", &self.genre),
-        ] {
+        for (name, v) in [("title", &self.title), ("logline", &self.logline), ("genre", &self.genre)] {
             if v.as_deref().is_none_or(|s| s.trim().is_empty()) {
-                return Err(ValidationError::new(format!(
-                    "Pitch validation failed: {name} is required"
-                )));
+                return Err(ValidationError::new(format!("Pitch validation failed: {name} is required")));
             }
         }
         self.validate()
@@ -271,9 +260,7 @@ impl PitchFields {
 /// Only web URLs and same-site paths: never `javascript:` or `data:` links that a page would render.
 fn is_safe_url(s: &str) -> bool {
     let l = s.trim().to_ascii_lowercase();
-    l.starts_with("https://")
-        || l.starts_with("http://")
-        || (l.starts_with('/') && !l.starts_with("//"))
+    l.starts_with("https://") || l.starts_with("http://") || (l.starts_with('/') && !l.starts_with("//"))
 }
 
 #[cfg(test)]

@@ -47,10 +47,7 @@ mod tests {
 
     #[test]
     fn hostile_input_becomes_plain_words() {
-        assert_eq!(
-            terms(r#"" * OR NEAR( ' % -- 🎬 Space"#),
-            vec!["or", "near", "space"]
-        );
+        assert_eq!(terms(r#"" * OR NEAR( ' % -- 🎬 Space"#), vec!["or", "near", "space"]);
         assert_eq!(terms("Midnight  midnight HEIST"), vec!["midnight", "heist"]);
         assert!(terms("\"\"**").is_empty());
         assert_eq!(terms(&"a ".repeat(5000)).len(), 1);

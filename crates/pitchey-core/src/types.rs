@@ -73,26 +73,17 @@ string_enum!(
 impl UserType {
     /// May this kind of account create, edit and publish pitches?
     pub fn can_own_pitches(self) -> bool {
-        matches!(
-            self,
-            UserType::Creator | UserType::Production | UserType::Admin
-        )
+        matches!(self, UserType::Creator | UserType::Production | UserType::Admin)
     }
 
     /// May this kind of account request (and sign) NDAs?
     pub fn can_request_ndas(self) -> bool {
-        matches!(
-            self,
-            UserType::Investor | UserType::Production | UserType::Admin
-        )
+        matches!(self, UserType::Investor | UserType::Production | UserType::Admin)
     }
 
     /// The user types someone may sign up as through the public form.
     pub fn is_self_service(self) -> bool {
-        matches!(
-            self,
-            UserType::Creator | UserType::Investor | UserType::Production
-        )
+        matches!(self, UserType::Creator | UserType::Investor | UserType::Production)
     }
 }
 

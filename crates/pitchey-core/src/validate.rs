@@ -71,16 +71,10 @@ impl Password {
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
         let n = raw.chars().count();
         if n < Self::MIN {
-            return Err(ValidationError::new(format!(
-                "Password must be at least {} characters",
-                Self::MIN
-            )));
+            return Err(ValidationError::new(format!("Password must be at least {} characters", Self::MIN)));
         }
         if n > Self::MAX {
-            return Err(ValidationError::new(format!(
-                "Password must be at most {} characters",
-                Self::MAX
-            )));
+            return Err(ValidationError::new(format!("Password must be at most {} characters", Self::MAX)));
         }
         Ok(Password(raw.to_owned()))
     }
@@ -109,13 +103,8 @@ impl Username {
         if !(3..=50).contains(&n) {
             return Err(ValidationError::new("Username must be 3 to 50 characters"));
         }
-        if !s
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-        {
-            return Err(ValidationError::new(
-                "Username may contain only letters, digits, '_', '.' and '-'",
-            ));
+        if !s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
+            return Err(ValidationError::new("Username may contain only letters, digits, '_', '.' and '-'"));
         }
         Ok(Username(s.to_owned()))
     }
@@ -158,16 +147,7 @@ mod tests {
             Email::parse("  Alex.Creator@Demo.com ").map(|e| e.to_string()),
             Ok("alex.creator@demo.com".to_owned())
         );
-        for bad in [
-            "",
-            "no-at",
-            "@x.com",
-            "a@",
-            "a@b",
-            "a b@c.com",
-            "a@@b.com",
-            "a@.com",
-        ] {
+        for bad in ["", "no-at", "@x.com", "a@", "a@b", "a b@c.com", "a@@b.com", "a@.com"] {
             assert!(Email::parse(bad).is_err(), "{bad} accepted");
         }
     }
@@ -178,10 +158,7 @@ mod tests {
         assert!(Password::parse("12345678").is_ok());
         assert!(Password::parse(&"x".repeat(128)).is_ok());
         assert!(Password::parse(&"x".repeat(129)).is_err());
-        assert_eq!(
-            format!("{:?}", Password::parse("secret123").ok()),
-            "Some(Password(***))"
-        );
+        assert_eq!(format!("{:?}", Password::parse("secret123").ok()), "Some(Password(***))");
     }
 
     #[test]

@@ -41,17 +41,12 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     store.migrate().await?;
     if settings.should_seed_demo() && store.count_users().await? == 0 {
         let report = seed_demo(&store, 0).await?;
-        tracing::info!(
-            users = report.users_created,
-            pitches = report.pitches_created,
-            "seeded demo data"
-        );
+        tracing::info!(users = report.users_created, pitches = report.pitches_created, "seeded demo data");
     }
-    let dummy_hash: Arc<str> =
-        tokio::task::spawn_blocking(|| password::hash("no-such-account-password"))
-            .await?
-            .map_err(anyhow::Error::msg)?
-            .into();
+    let dummy_hash: Arc<str> = tokio::task::spawn_blocking(|| password::hash("no-such-account-password"))
+        .await?
+        .map_err(anyhow::Error::msg)?
+        .into();
     let state = AppState {
         trusted_proxies: Arc::new(settings.trusted_proxy_nets()?),
         login_limiter: LoginLimiter::new(settings.login_rate_per_minute).map(Arc::new),
@@ -66,19 +61,13 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
 }
 
 /// Seeds the demo accounts and catalogue plus `extra_pitches` generated pitches.
-pub async fn seed_demo(
-    store: &Store,
-    extra_pitches: usize,
-) -> anyhow::Result<pitchey_store::seed::SeedReport> {
-    let password_hash = tokio::task::spawn_blocking(|| password::hash(DEMO_PASSWORD))
-        .await?
-        .map_err(anyhow::Error::msg)?;
-    Ok(store
-        .seed_demo(&SeedOptions {
-            password_hash,
-            extra_pitches,
-        })
-        .await?)
+pub async fn seed_demo(store: &Store, extra_pitches: usize) -> anyhow::Result<pitchey_store::seed::SeedReport> {
+    let password_hash =
+        tokio::task::spawn_blocking(|| password::hash(DEMO_PASSWORD)).await?.map_err(anyhow::Error::msg)?;
+    let report = store.seed_demo(&SeedOptions { password_hash, extra_pitches }).await?;
+    // Bulk loads leave the planner without statistics; refresh them so indexes are chosen from the start.
+    store.analyze().await?;
+    Ok(report)
 }
 
 /// Wraps every route (and the fallback) in the HTTP middleware, outermost first.
@@ -91,39 +80,32 @@ fn with_middleware(router: Router<AppState>, s: &Settings) -> anyhow::Result<Rou
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_credentials(true)
-        .allow_methods([
-            Method::GET,
-            Method::POST,
-            Method::PUT,
-            Method::PATCH,
-            Method::DELETE,
-            Method::OPTIONS,
-        ])
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
         .allow_headers(AllowHeaders::mirror_request())
         .expose_headers([HeaderName::from_static("x-request-id")])
         .max_age(Duration::from_secs(86400));
     let timeout = Duration::from_secs(s.request_timeout_secs.max(1));
     Ok(router.layer(
         ServiceBuilder::new()
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|req: &Request| {
-                    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str());
-                    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-                    tracing::info_span!("request", method = %req.method(), route, request_id = id)
-                })
-                .on_request(())
-                .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::DEBUG))
-                .on_failure(tower_http::trace::DefaultOnFailure::new().level(tracing::Level::WARN)),
-        )
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler panicked").into_response()))
-        .layer(middleware::from_fn(preflight_no_content))
-        .layer(cors)
-        .layer(CompressionLayer::new())
-        .layer(middleware::from_fn(move |req: Request, next: Next| deadline(timeout, req, next)))
-        .layer(DefaultBodyLimit::max(s.body_limit_bytes)),
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(|req: &Request| {
+                        let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str());
+                        let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+                        tracing::info_span!("request", method = %req.method(), route, request_id = id)
+                    })
+                    .on_request(())
+                    .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::DEBUG))
+                    .on_failure(tower_http::trace::DefaultOnFailure::new().level(tracing::Level::WARN)),
+            )
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler panicked").into_response()))
+            .layer(middleware::from_fn(preflight_no_content))
+            .layer(cors)
+            .layer(CompressionLayer::new())
+            .layer(middleware::from_fn(move |req: Request, next: Next| deadline(timeout, req, next)))
+            .layer(DefaultBodyLimit::max(s.body_limit_bytes)),
     ))
 }
 
@@ -164,12 +146,8 @@ pub async fn serve(
         tracing::info!("shutting down: draining in-flight requests");
         let _ = stopping_tx.send(());
     };
-    let server = axum::serve(
-        listener,
-        app.router
-            .into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(signal);
+    let server = axum::serve(listener, app.router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(signal);
     let server = std::pin::pin!(server.into_future());
     let drained = async {
         // Only once shutdown has begun does the grace period start counting.

@@ -40,12 +40,27 @@ pub enum Command {
         #[arg(long, default_value_t = 0)]
         pitches: usize,
     },
+    /// Database diagnostics.
+    Db {
+        /// The action.
+        #[command(subcommand)]
+        action: DbCommand,
+    },
     /// Manage accounts.
     User {
         /// The action.
         #[command(subcommand)]
         action: UserCommand,
     },
+}
+
+/// `pitchey db ...`.
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Print the plan of every hot query (docs/INDEXES.md lists which index serves each).
+    Explain,
+    /// Refresh planner statistics (SQLite ANALYZE; PostgreSQL VACUUM ANALYZE).
+    Analyze,
 }
 
 /// `pitchey user ...`.
@@ -88,10 +103,7 @@ pub fn main() -> ExitCode {
         }
     };
     init_logging(&settings);
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start the runtime: {e}");
@@ -123,9 +135,7 @@ fn load_settings(cli: &Cli) -> Result<Settings, crate::config::ConfigError> {
 fn init_logging(s: &Settings) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&s.log_level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
     if s.log_format == "json" {
         builder.json().flatten_event(true).init();
     } else {
@@ -165,32 +175,37 @@ async fn run(cmd: Command, settings: Settings) -> anyhow::Result<()> {
                 store.backend().as_str()
             );
         }
+        Command::Db { action } => {
+            let store = pitchey_store::connect(&settings.store_config()).await?;
+            store.migrate().await?;
+            match action {
+                DbCommand::Explain => {
+                    for plan in store.explain_hot_queries().await? {
+                        println!("{}", plan.name);
+                        for line in plan.lines {
+                            println!("    {line}");
+                        }
+                    }
+                }
+                DbCommand::Analyze => {
+                    store.analyze().await?;
+                    println!("statistics refreshed ({})", store.backend().as_str());
+                }
+            }
+            store.close().await;
+        }
         Command::User {
-            action:
-                UserCommand::Create {
-                    email,
-                    password,
-                    admin,
-                    user_type,
-                    username,
-                    first_name,
-                    last_name,
-                },
+            action: UserCommand::Create { email, password, admin, user_type, username, first_name, last_name },
         } => {
             let email = Email::parse(&email)?;
             let pw = Password::parse(&password)?;
-            let user_type = if admin {
-                UserType::Admin
-            } else {
-                user_type.parse::<UserType>()?
-            };
+            let user_type = if admin { UserType::Admin } else { user_type.parse::<UserType>()? };
             let username = match username {
                 Some(u) => Username::parse(&u)?,
                 None => Username::from_email(&email),
             };
-            let hash = tokio::task::spawn_blocking(move || password::hash(pw.expose()))
-                .await?
-                .map_err(anyhow::Error::msg)?;
+            let hash =
+                tokio::task::spawn_blocking(move || password::hash(pw.expose())).await?.map_err(anyhow::Error::msg)?;
             let store = pitchey_store::connect(&settings.store_config()).await?;
             store.migrate().await?;
             let u = store

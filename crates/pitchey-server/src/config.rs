@@ -95,7 +95,7 @@ impl Default for Settings {
             request_timeout_secs: 30,
             shutdown_grace_secs: 20,
             log_format: "text".to_owned(),
-            log_level: "info".to_owned(),
+            log_level: "info,sqlx=warn".to_owned(),
             environment: "development".to_owned(),
         }
     }
@@ -116,12 +116,7 @@ fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Err
         Many(Vec<String>),
     }
     Ok(match Either::deserialize(d)? {
-        Either::One(s) => s
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        Either::One(s) => s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
         Either::Many(v) => v,
     })
 }
@@ -146,9 +141,7 @@ impl Settings {
         }
         // Only variables that name a setting: PITCHEY_CONFIG names the file, and test harnesses set their own.
         let known = setting_names();
-        fig = fig.merge(
-            Env::prefixed("PITCHEY_").filter(move |k| known.iter().any(|n| k == n.as_str())),
-        );
+        fig = fig.merge(Env::prefixed("PITCHEY_").filter(move |k| known.iter().any(|n| k == n.as_str())));
         let s: Settings = fig.extract().map_err(|e| ConfigError(e.to_string()))?;
         s.check()?;
         Ok(s)
@@ -157,18 +150,12 @@ impl Settings {
     /// Validates values that parse but make no sense.
     pub fn check(&self) -> Result<(), ConfigError> {
         if let Some(u) = &self.database_url
-            && !(u.starts_with("sqlite:")
-                || u.starts_with("postgres://")
-                || u.starts_with("postgresql://"))
+            && !(u.starts_with("sqlite:") || u.starts_with("postgres://") || u.starts_with("postgresql://"))
         {
-            return Err(ConfigError(
-                "database_url must start with sqlite:// or postgres://".into(),
-            ));
+            return Err(ConfigError("database_url must start with sqlite:// or postgres://".into()));
         }
         if !self.database_replica_urls.is_empty() && !self.database_url().starts_with("postgres") {
-            return Err(ConfigError(
-                "database_replica_urls need a PostgreSQL database_url".into(),
-            ));
+            return Err(ConfigError("database_replica_urls need a PostgreSQL database_url".into()));
         }
         self.trusted_proxy_nets()?;
         if !matches!(self.log_format.as_str(), "text" | "json") {
@@ -202,9 +189,7 @@ impl Settings {
             .map(|s| {
                 s.parse::<IpNet>()
                     .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
-                    .map_err(|_| {
-                        ConfigError(format!("trusted_proxies: {s:?} is not an IP or CIDR"))
-                    })
+                    .map_err(|_| ConfigError(format!("trusted_proxies: {s:?} is not an IP or CIDR")))
             })
             .collect()
     }
@@ -226,24 +211,15 @@ impl Settings {
             Ok(serde_json::Value::Object(m)) => m,
             _ => return Vec::new(),
         };
-        v.insert(
-            "database_url".into(),
-            redact_url(self.database_url()).into(),
-        );
+        v.insert("database_url".into(), redact_url(self.database_url()).into());
         v.insert(
             "database_replica_urls".into(),
-            self.database_replica_urls
-                .iter()
-                .map(|u| redact_url(u))
-                .collect::<Vec<_>>()
-                .into(),
+            self.database_replica_urls.iter().map(|u| redact_url(u)).collect::<Vec<_>>().into(),
         );
         if let Some(r) = &self.redis_url {
             v.insert("redis_url".into(), redact_url(r).into());
         }
-        v.into_iter()
-            .map(|(k, val)| format!("{k} = {val}"))
-            .collect()
+        v.into_iter().map(|(k, val)| format!("{k} = {val}")).collect()
     }
 }
 
@@ -267,19 +243,10 @@ mod tests {
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(
-            redact_url("postgres://app:s3cret@db:5432/x"),
-            "postgres://app:***@db:5432/x"
-        );
-        assert_eq!(
-            redact_url("redis://:pw@cache:6379"),
-            "redis://:***@cache:6379"
-        );
+        assert_eq!(redact_url("postgres://app:s3cret@db:5432/x"), "postgres://app:***@db:5432/x");
+        assert_eq!(redact_url("redis://:pw@cache:6379"), "redis://:***@cache:6379");
         assert_eq!(redact_url("postgres://app@db/x"), "postgres://app@db/x");
-        let s = Settings {
-            database_url: Some("postgres://u:hunter2@h/db".into()),
-            ..Default::default()
-        };
+        let s = Settings { database_url: Some("postgres://u:hunter2@h/db".into()), ..Default::default() };
         assert!(s.redacted_lines().iter().all(|l| !l.contains("hunter2")));
     }
 
@@ -287,10 +254,7 @@ mod tests {
     #[allow(clippy::result_large_err)] // figment::Error is large; this is a test
     fn layers_file_then_environment() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file(
-                "pitchey.toml",
-                "bind = \"127.0.0.1:9000\"\nlogin_rate_per_minute = 5\n",
-            )?;
+            jail.create_file("pitchey.toml", "bind = \"127.0.0.1:9000\"\nlogin_rate_per_minute = 5\n")?;
             jail.set_env("PITCHEY_LOGIN_RATE_PER_MINUTE", "0");
             jail.set_env("PITCHEY_CORS_ORIGINS", "http://a.test, http://b.test");
             let s = Settings::load(None).map_err(|e| e.to_string())?;

@@ -27,12 +27,7 @@ pub type ApiResult<T> = Result<T, ApiError>;
 impl ApiError {
     /// Any status and code.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            retry_after: None,
-        }
+        ApiError { status, code, message: message.into(), retry_after: None }
     }
 
     /// 400 BAD_REQUEST.
@@ -47,20 +42,12 @@ impl ApiError {
 
     /// 401 UNAUTHORIZED ("Authentication required").
     pub fn unauthorized() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHORIZED",
-            "Authentication required",
-        )
+        Self::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Authentication required")
     }
 
     /// 401 INVALID_CREDENTIALS.
     pub fn invalid_credentials() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "INVALID_CREDENTIALS",
-            "Invalid credentials",
-        )
+        Self::new(StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS", "Invalid credentials")
     }
 
     /// 403 FORBIDDEN.
@@ -105,11 +92,7 @@ impl ApiError {
     /// 500 INTERNAL_ERROR; `detail` is logged, not sent.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL_ERROR",
-            "Internal server error",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "Internal server error")
     }
 }
 
@@ -123,9 +106,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => ApiError::not_found("Not found"),
-            StoreError::Conflict(_) => {
-                ApiError::conflict("ALREADY_EXISTS", "Resource already exists")
-            }
+            StoreError::Conflict(_) => ApiError::conflict("ALREADY_EXISTS", "Resource already exists"),
             StoreError::ForeignKey => ApiError::validation("A referenced record does not exist"),
             StoreError::Check => ApiError::validation("A value is out of range"),
             StoreError::Unavailable(_) | StoreError::Timeout => ApiError::unavailable(5),
@@ -142,8 +123,7 @@ impl IntoResponse for ApiError {
         });
         let mut res = (self.status, axum::Json(body)).into_response();
         if let Some(s) = self.retry_after {
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(s));
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
         res
     }

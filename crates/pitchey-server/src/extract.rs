@@ -43,15 +43,10 @@ fn json_rejection(r: JsonRejection) -> ApiError {
             "UNSUPPORTED_MEDIA_TYPE",
             "Expected a JSON body with Content-Type: application/json",
         ),
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "PAYLOAD_TOO_LARGE",
-            "Request body is too large",
-        ),
-        other => ApiError::bad_request(format!(
-            "Could not read the request body: {}",
-            other.body_text()
-        )),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "Request body is too large")
+        }
+        other => ApiError::bad_request(format!("Could not read the request body: {}", other.body_text())),
     }
 }
 
@@ -68,16 +63,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| ApiQuery(q.0))
-            .map_err(|e: QueryRejection| {
+        axum::extract::Query::<T>::from_request_parts(parts, state).await.map(|q| ApiQuery(q.0)).map_err(
+            |e: QueryRejection| {
                 ApiError::new(
                     StatusCode::BAD_REQUEST,
                     "INVALID_QUERY",
                     format!("Invalid query string: {}", inner_text(&e.body_text())),
                 )
-            })
+            },
+        )
     }
 }
 
@@ -89,15 +83,9 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Path::<T>::from_request_parts(parts, state)
-            .await
-            .map(|p| ApiPath(p.0))
-            .map_err(|e: PathRejection| {
-                ApiError::bad_request(format!(
-                    "Invalid path parameter: {}",
-                    inner_text(&e.body_text())
-                ))
-            })
+        axum::extract::Path::<T>::from_request_parts(parts, state).await.map(|p| ApiPath(p.0)).map_err(
+            |e: PathRejection| ApiError::bad_request(format!("Invalid path parameter: {}", inner_text(&e.body_text()))),
+        )
     }
 }
 
@@ -109,14 +97,8 @@ pub struct ClientIp(pub IpAddr);
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
         let xff = parts
             .headers
             .get_all("x-forwarded-for")
@@ -135,16 +117,8 @@ pub fn client_ip(peer: IpAddr, xff: &str, trusted: &[IpNet]) -> IpAddr {
         return peer;
     }
     // Walk from the nearest hop outwards; the first address not ours is the client.
-    let hops: Vec<IpAddr> = xff
-        .split(',')
-        .filter_map(|h| h.trim().parse().ok())
-        .collect();
-    hops.iter()
-        .rev()
-        .find(|ip| !is_trusted(ip))
-        .or(hops.first())
-        .copied()
-        .unwrap_or(peer)
+    let hops: Vec<IpAddr> = xff.split(',').filter_map(|h| h.trim().parse().ok()).collect();
+    hops.iter().rev().find(|ip| !is_trusted(ip)).or(hops.first()).copied().unwrap_or(peer)
 }
 
 #[cfg(test)]

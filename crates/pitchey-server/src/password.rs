@@ -22,20 +22,13 @@ pub enum Verdict {
 
 /// Hashes with argon2id and a random salt (CPU-heavy: call on the blocking pool).
 pub fn hash(password: &str) -> Result<String, String> {
-    Argon2::default()
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+    Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(|e| e.to_string())
 }
 
 /// Checks `password` against `stored` in any supported format (CPU-heavy: call on the blocking pool).
 pub fn verify(password: &str, stored: &str) -> Verdict {
     let ok = |b: bool| {
-        if b {
-            Verdict::ValidNeedsRehash
-        } else {
-            Verdict::Invalid
-        }
+        if b { Verdict::ValidNeedsRehash } else { Verdict::Invalid }
     };
     if stored.starts_with("$argon2") {
         match Argon2::default().verify_password(password.as_bytes(), stored) {
@@ -44,8 +37,7 @@ pub fn verify(password: &str, stored: &str) -> Verdict {
         }
     } else if let Some(b64) = stored.strip_prefix("pbkdf2:") {
         ok(verify_pbkdf2(password, b64))
-    } else if stored.starts_with("$2a$") || stored.starts_with("$2b$") || stored.starts_with("$2y$")
-    {
+    } else if stored.starts_with("$2a$") || stored.starts_with("$2b$") || stored.starts_with("$2y$") {
         ok(bcrypt::verify(password, stored).unwrap_or(false))
     } else {
         Verdict::Invalid
@@ -65,10 +57,7 @@ fn verify_pbkdf2(password: &str, b64: &str) -> bool {
     let mut got = [0u8; 32];
     pbkdf2::pbkdf2_hmac::<Sha256>(password.as_bytes(), salt, PBKDF2_ROUNDS, &mut got);
     // Constant-time comparison.
-    got.iter()
-        .zip(expected)
-        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-        == 0
+    got.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
 /// Produces a legacy `pbkdf2:` hash (tests and import tooling only; never used for new passwords).
@@ -82,9 +71,7 @@ pub fn legacy_pbkdf2(password: &str, salt: [u8; 16]) -> String {
 
 /// Produces a bcrypt hash in the `$2a$` spelling the original platform's seed data used (tests only).
 pub fn legacy_bcrypt_for_tests(password: &str) -> String {
-    bcrypt::hash(password, 4)
-        .map(|h| h.replacen("$2b$", "$2a$", 1))
-        .unwrap_or_default()
+    bcrypt::hash(password, 4).map(|h| h.replacen("$2b$", "$2a$", 1)).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -104,9 +91,7 @@ mod tests {
         let p = legacy_pbkdf2("Demo123", [7; 16]);
         assert_eq!(verify("Demo123", &p), Verdict::ValidNeedsRehash);
         assert_eq!(verify("demo123", &p), Verdict::Invalid);
-        let b = bcrypt::hash("Demo123", 4)
-            .unwrap_or_default()
-            .replacen("$2b$", "$2a$", 1);
+        let b = bcrypt::hash("Demo123", 4).unwrap_or_default().replacen("$2b$", "$2a$", 1);
         assert_eq!(verify("Demo123", &b), Verdict::ValidNeedsRehash);
         assert_eq!(verify("nope", &b), Verdict::Invalid);
         // Plaintext and garbage never verify.

@@ -15,10 +15,7 @@ impl LoginLimiter {
     /// A limiter, or `None` when `per_minute` is 0 (disabled).
     pub fn new(per_minute: u32) -> Option<Self> {
         let n = NonZeroU32::new(per_minute)?;
-        Some(LoginLimiter {
-            limiter: RateLimiter::keyed(Quota::per_minute(n)),
-            clock: DefaultClock::default(),
-        })
+        Some(LoginLimiter { limiter: RateLimiter::keyed(Quota::per_minute(n)), clock: DefaultClock::default() })
     }
 
     /// Counts one attempt; `Err(seconds)` when over the limit, with the wait until the next is allowed.

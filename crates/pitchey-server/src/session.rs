@@ -40,9 +40,7 @@ pub fn session_cookie(token: &str, max_age_secs: u64, secure: bool) -> HeaderVal
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(secure)
-        .max_age(cookie::time::Duration::seconds(
-            i64::try_from(max_age_secs).unwrap_or(i64::MAX),
-        ))
+        .max_age(cookie::time::Duration::seconds(i64::try_from(max_age_secs).unwrap_or(i64::MAX)))
         .build();
     header_value(&c.to_string())
 }
@@ -74,10 +72,8 @@ pub fn token_from_headers(headers: &HeaderMap) -> Option<String> {
     for v in headers.get_all(header::COOKIE) {
         let Ok(s) = v.to_str() else { continue };
         for c in Cookie::split_parse(s).flatten() {
-            let plausible = c.value().len() == 43
-                && c.value()
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            let plausible =
+                c.value().len() == 43 && c.value().bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if !plausible {
                 continue;
             }
@@ -107,10 +103,7 @@ pub struct AuthUser {
 impl AuthUser {
     /// The user as an access-rule viewer.
     pub fn viewer(&self) -> Viewer {
-        Viewer {
-            user_id: self.user.id,
-            user_type: self.user.user_type,
-        }
+        Viewer { user_id: self.user.id, user_type: self.user.user_type }
     }
 }
 
@@ -130,16 +123,12 @@ async fn resolve(parts: &mut Parts, state: &AppState) -> Result<Option<AuthUser>
         None => None,
         Some(token) => {
             let token_hash = hash_token(&token);
-            state
-                .store
-                .session_by_token_hash(&token_hash)
-                .await?
-                .map(|s| AuthUser {
-                    user: s.user,
-                    session_id: s.id,
-                    token_hash,
-                    expires_at: s.expires_at,
-                })
+            state.store.session_by_token_hash(&token_hash).await?.map(|s| AuthUser {
+                user: s.user,
+                session_id: s.id,
+                token_hash,
+                expires_at: s.expires_at,
+            })
         }
     };
     parts.extensions.insert(Resolved(found.clone()));
@@ -149,23 +138,15 @@ async fn resolve(parts: &mut Parts, state: &AppState) -> Result<Option<AuthUser>
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        resolve(parts, state)
-            .await?
-            .ok_or_else(ApiError::unauthorized)
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        resolve(parts, state).await?.ok_or_else(ApiError::unauthorized)
     }
 }
 
 impl FromRequestParts<AppState> for MaybeUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         resolve(parts, state).await.map(MaybeUser)
     }
 }
@@ -182,34 +163,19 @@ mod tests {
         assert_eq!(h.len(), 64);
         let c = session_cookie(&t, 604800, false);
         let s = c.to_str().unwrap_or_default();
-        for part in [
-            "pitchey-session=",
-            "HttpOnly",
-            "Path=/",
-            "SameSite=Lax",
-            "Max-Age=604800",
-        ] {
+        for part in ["pitchey-session=", "HttpOnly", "Path=/", "SameSite=Lax", "Max-Age=604800"] {
             assert!(s.contains(part), "{s}");
         }
         assert!(!s.contains("Secure"));
-        assert!(
-            session_cookie(&t, 1, true)
-                .to_str()
-                .unwrap_or_default()
-                .contains("Secure")
-        );
+        assert!(session_cookie(&t, 1, true).to_str().unwrap_or_default().contains("Secure"));
 
         let mut h = HeaderMap::new();
         h.insert(
             header::COOKIE,
-            HeaderValue::from_str(&format!("a=1; {LEGACY_COOKIE}={t}"))
-                .unwrap_or_else(|_| unreachable!()),
+            HeaderValue::from_str(&format!("a=1; {LEGACY_COOKIE}={t}")).unwrap_or_else(|_| unreachable!()),
         );
         assert_eq!(token_from_headers(&h), Some(t.clone()));
-        h.insert(
-            header::COOKIE,
-            HeaderValue::from_static("pitchey-session=short"),
-        );
+        h.insert(header::COOKIE, HeaderValue::from_static("pitchey-session=short"));
         assert_eq!(token_from_headers(&h), None);
     }
 }

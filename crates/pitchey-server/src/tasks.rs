@@ -20,13 +20,8 @@ impl Background {
 }
 
 /// Runs `f` every `every` until cancelled (the first run after one interval).
-fn every<F, Fut>(
-    set: &mut JoinSet<()>,
-    cancel: &CancellationToken,
-    name: &'static str,
-    every: Duration,
-    f: F,
-) where
+fn every<F, Fut>(set: &mut JoinSet<()>, cancel: &CancellationToken, name: &'static str, every: Duration, f: F)
+where
     F: Fn() -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {

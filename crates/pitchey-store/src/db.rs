@@ -86,21 +86,13 @@ pub struct Sql {
 impl Sql {
     /// A query with fixed text. `name` labels its timing (low cardinality: one per call site).
     pub fn new(name: &'static str, text: &'static str) -> Self {
-        Sql {
-            name,
-            text: Cow::Borrowed(text),
-            args: Vec::new(),
-        }
+        Sql { name, text: Cow::Borrowed(text), args: Vec::new() }
     }
 
     /// A query whose text is assembled at run time. Only code (never input) may contribute text: values
     /// must go through [`Sql::arg`] / [`Sql::push_arg`].
     pub fn dynamic(name: &'static str, text: String) -> Self {
-        Sql {
-            name,
-            text: Cow::Owned(text),
-            args: Vec::new(),
-        }
+        Sql { name, text: Cow::Owned(text), args: Vec::new() }
     }
 
     /// Binds the next `$n` parameter.
@@ -132,14 +124,8 @@ impl Sql {
 }
 
 /// A row type decodable from both backends (what `#[derive(sqlx::FromRow)]` gives).
-pub trait DbRow:
-    for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
-{
-}
-impl<T> DbRow for T where
-    T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
-{
-}
+pub trait DbRow: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+impl<T> DbRow for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
 
 /// Where a statement runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,13 +147,8 @@ impl Role {
 
 #[derive(Debug)]
 enum Pools {
-    Sqlite {
-        writer: SqlitePool,
-        reader: SqlitePool,
-    },
-    Postgres {
-        primary: PgPool,
-    },
+    Sqlite { writer: SqlitePool, reader: SqlitePool },
+    Postgres { primary: PgPool },
 }
 
 #[derive(Debug)]
@@ -237,40 +218,23 @@ where
 /// Runs one statement against an executor of either backend, as `$kind` (`all`, `opt` or `exec`).
 macro_rules! run {
     (all, $db:ty, $exec:expr, $q:expr) => {
-        bind_as(sqlx::query_as::<$db, T>(AssertSqlSafe($q.text)), $q.args)
-            .fetch_all($exec)
-            .await
+        bind_as(sqlx::query_as::<$db, T>(AssertSqlSafe($q.text)), $q.args).fetch_all($exec).await
     };
     (opt, $db:ty, $exec:expr, $q:expr) => {
-        bind_as(sqlx::query_as::<$db, T>(AssertSqlSafe($q.text)), $q.args)
-            .fetch_optional($exec)
-            .await
+        bind_as(sqlx::query_as::<$db, T>(AssertSqlSafe($q.text)), $q.args).fetch_optional($exec).await
     };
     (exec, $db:ty, $exec:expr, $q:expr) => {
-        bind(sqlx::query::<$db>(AssertSqlSafe($q.text)), $q.args)
-            .execute($exec)
-            .await
-            .map(|r| r.rows_affected())
+        bind(sqlx::query::<$db>(AssertSqlSafe($q.text)), $q.args).execute($exec).await.map(|r| r.rows_affected())
     };
 }
 
 impl Db {
     pub(crate) fn sqlite(writer: SqlitePool, reader: SqlitePool, slow: Duration) -> Self {
-        Db {
-            inner: Arc::new(Inner {
-                pools: Pools::Sqlite { writer, reader },
-                slow,
-            }),
-        }
+        Db { inner: Arc::new(Inner { pools: Pools::Sqlite { writer, reader }, slow }) }
     }
 
     pub(crate) fn postgres(primary: PgPool, slow: Duration) -> Self {
-        Db {
-            inner: Arc::new(Inner {
-                pools: Pools::Postgres { primary },
-                slow,
-            }),
-        }
+        Db { inner: Arc::new(Inner { pools: Pools::Postgres { primary }, slow }) }
     }
 
     /// The engine in use.
@@ -352,13 +316,36 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         let t0 = Instant::now();
         let r = match &self.inner.pools {
-            Pools::Sqlite { writer, .. } => {
-                writer.begin_with("BEGIN IMMEDIATE").await.map(Tx::Sqlite)
-            }
+            Pools::Sqlite { writer, .. } => writer.begin_with("BEGIN IMMEDIATE").await.map(Tx::Sqlite),
             Pools::Postgres { primary } => primary.begin().await.map(Tx::Postgres),
         };
         let tx = self.finish("begin", Role::Primary, t0, r)?;
         Ok(tx)
+    }
+
+    /// The query plan of a statement, one line per plan node (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN`
+    /// on PostgreSQL), run where reads run.
+    pub async fn explain(&self, q: Sql) -> Result<Vec<String>, StoreError> {
+        match &self.inner.pools {
+            Pools::Sqlite { reader, .. } => {
+                let text = format!("EXPLAIN QUERY PLAN {}", q.text);
+                let rows: Vec<(i64, i64, i64, String)> =
+                    bind_as(sqlx::query_as::<sqlx::Sqlite, (i64, i64, i64, String)>(AssertSqlSafe(text)), q.args)
+                        .fetch_all(reader)
+                        .await
+                        .map_err(StoreError::from)?;
+                Ok(rows.into_iter().map(|r| r.3).collect())
+            }
+            Pools::Postgres { primary } => {
+                let text = format!("EXPLAIN {}", q.text);
+                let rows: Vec<(String,)> =
+                    bind_as(sqlx::query_as::<sqlx::Postgres, (String,)>(AssertSqlSafe(text)), q.args)
+                        .fetch_all(primary)
+                        .await
+                        .map_err(StoreError::from)?;
+                Ok(rows.into_iter().map(|r| r.0).collect())
+            }
+        }
     }
 
     /// Executes a multi-statement script outside the prepared-statement cache (maintenance only).
@@ -402,14 +389,7 @@ impl Db {
         t0: Instant,
         r: Result<R, sqlx::Error>,
     ) -> Result<R, StoreError> {
-        record(
-            self.backend(),
-            name,
-            role,
-            t0.elapsed(),
-            self.inner.slow,
-            r.is_ok(),
-        );
+        record(self.backend(), name, role, t0.elapsed(), self.inner.slow, r.is_ok());
         r.map_err(|e| {
             let e = StoreError::from(e);
             if e.is_unexpected() {
@@ -420,14 +400,7 @@ impl Db {
     }
 }
 
-fn record(
-    backend: Backend,
-    name: &'static str,
-    role: Role,
-    took: Duration,
-    slow: Duration,
-    ok: bool,
-) {
+fn record(backend: Backend, name: &'static str, role: Role, took: Duration, slow: Duration, ok: bool) {
     if took >= slow {
         // Never log parameters: they may hold personal data.
         tracing::warn!(
@@ -502,31 +475,12 @@ impl Tx {
             Tx::Sqlite(tx) => tx.commit().await,
             Tx::Postgres(tx) => tx.commit().await,
         };
-        record(
-            backend,
-            "commit",
-            Role::Primary,
-            t0.elapsed(),
-            Duration::MAX,
-            r.is_ok(),
-        );
+        record(backend, "commit", Role::Primary, t0.elapsed(), Duration::MAX, r.is_ok());
         r.map_err(StoreError::from)
     }
 
-    fn finish<R>(
-        &self,
-        name: &'static str,
-        t0: Instant,
-        r: Result<R, sqlx::Error>,
-    ) -> Result<R, StoreError> {
-        record(
-            self.backend(),
-            name,
-            Role::Primary,
-            t0.elapsed(),
-            Duration::from_millis(100),
-            r.is_ok(),
-        );
+    fn finish<R>(&self, name: &'static str, t0: Instant, r: Result<R, sqlx::Error>) -> Result<R, StoreError> {
+        record(self.backend(), name, Role::Primary, t0.elapsed(), Duration::from_millis(100), r.is_ok());
         r.map_err(|e| {
             let e = StoreError::from(e);
             if e.is_unexpected() {
@@ -540,9 +494,5 @@ impl Tx {
 /// Builds `($a, $b, ...)` for an `IN` list, binding each value.
 pub fn in_list<A: Into<Arg>>(q: &mut Sql, values: impl IntoIterator<Item = A>) -> String {
     let parts: Vec<String> = values.into_iter().map(|v| q.push_arg(v)).collect();
-    if parts.is_empty() {
-        "(NULL)".to_owned()
-    } else {
-        format!("({})", parts.join(", "))
-    }
+    if parts.is_empty() { "(NULL)".to_owned() } else { format!("({})", parts.join(", ")) }
 }

@@ -75,24 +75,59 @@ pub struct FollowStats {
 /// Locks a pitch row for the rest of the transaction (a no-op update works on both engines; SQLite's
 /// `BEGIN IMMEDIATE` already serialises writers) and returns its owner if it is published.
 async fn lock_published(tx: &mut Tx, pitch_id: i64) -> Result<Option<i64>, StoreError> {
-    tx.exec(
-        Sql::new(
-            "pitch_lock",
-            "UPDATE pitches SET view_count = view_count WHERE id = $1",
-        )
-        .arg(pitch_id),
-    )
-    .await?;
+    tx.exec(Sql::new("pitch_lock", "UPDATE pitches SET view_count = view_count WHERE id = $1").arg(pitch_id)).await?;
     Ok(tx
         .opt::<(i64,)>(
-            Sql::new(
-                "pitch_published_owner",
-                "SELECT user_id FROM pitches WHERE id = $1 AND status = 'published'",
-            )
-            .arg(pitch_id),
+            Sql::new("pitch_published_owner", "SELECT user_id FROM pitches WHERE id = $1 AND status = 'published'")
+                .arg(pitch_id),
         )
         .await?
         .map(|r| r.0))
+}
+
+pub(crate) fn view_find_anon_sql(pitch_id: i64, anon_key: &str, since: DateTime<Utc>) -> Sql {
+    Sql::new(
+        "view_find_anon",
+        "SELECT id FROM views WHERE pitch_id = $1 AND anon_key = $2 AND user_id IS NULL AND viewed_at > $3 LIMIT 1",
+    )
+    .arg(pitch_id)
+    .arg(anon_key)
+    .arg(since)
+}
+
+pub(crate) fn saved_list_sql(user_id: i64, limit: i64, offset: i64) -> Sql {
+    Sql::new(
+        "saved_list",
+        concat!(
+            "SELECT s.id AS saved_id, s.user_id AS saved_user_id, s.notes, s.saved_at, ",
+            pitch_columns!(card),
+            " FROM saved_pitches s JOIN pitches p ON p.id = s.pitch_id JOIN users u ON u.id = p.user_id \
+             WHERE s.user_id = $1 AND (p.status = 'published' OR p.user_id = $1) \
+             ORDER BY s.saved_at DESC, s.id DESC LIMIT $2 OFFSET $3"
+        ),
+    )
+    .arg(user_id)
+    .arg(limit)
+    .arg(offset)
+}
+
+pub(crate) fn follow_list_sql(user_id: i64, followers: bool, limit: i64, offset: i64) -> Sql {
+    let q = if followers {
+        Sql::new(
+            "follow_list_followers",
+            "SELECT u.id, u.username, u.user_type, u.first_name, u.last_name, u.company_name, u.profile_image, u.bio, \
+             f.created_at AS followed_at FROM follows f JOIN users u ON u.id = f.follower_id \
+             WHERE f.following_id = $1 ORDER BY f.created_at DESC, u.id DESC LIMIT $2 OFFSET $3",
+        )
+    } else {
+        Sql::new(
+            "follow_list_following",
+            "SELECT u.id, u.username, u.user_type, u.first_name, u.last_name, u.company_name, u.profile_image, u.bio, \
+             f.created_at AS followed_at FROM follows f JOIN users u ON u.id = f.following_id \
+             WHERE f.follower_id = $1 ORDER BY f.created_at DESC, u.id DESC LIMIT $2 OFFSET $3",
+        )
+    };
+    q.arg(user_id).arg(limit).arg(offset)
 }
 
 impl Store {
@@ -141,18 +176,7 @@ impl Store {
             }
             None => {
                 // The pitch row lock makes this check-then-insert safe against concurrent duplicates.
-                let recent = tx
-                    .opt::<(i64,)>(
-                        Sql::new(
-                            "view_find_anon",
-                            "SELECT id FROM views WHERE pitch_id = $1 AND anon_key = $2 AND user_id IS NULL \
-                             AND viewed_at > $3 LIMIT 1",
-                        )
-                        .arg(pitch_id)
-                        .arg(anon_key)
-                        .arg(t - Duration::hours(24)),
-                    )
-                    .await?;
+                let recent = tx.opt::<(i64,)>(view_find_anon_sql(pitch_id, anon_key, t - Duration::hours(24))).await?;
                 match recent {
                     Some(_) => None,
                     None => Some(
@@ -173,17 +197,11 @@ impl Store {
         let outcome = match new_id {
             Some((view_id,)) => {
                 tx.exec(
-                    Sql::new(
-                        "pitch_view_inc",
-                        "UPDATE pitches SET view_count = view_count + 1 WHERE id = $1",
-                    )
-                    .arg(pitch_id),
+                    Sql::new("pitch_view_inc", "UPDATE pitches SET view_count = view_count + 1 WHERE id = $1")
+                        .arg(pitch_id),
                 )
                 .await?;
-                ViewOutcome::Counted {
-                    view_id,
-                    viewed_at: t,
-                }
+                ViewOutcome::Counted { view_id, viewed_at: t }
             }
             None => ViewOutcome::Duplicate,
         };
@@ -193,12 +211,7 @@ impl Store {
 
     /// Likes (`true`) or unlikes a pitch; returns whether it is now liked and the pitch's like count,
     /// or `None` if the pitch does not exist.
-    pub async fn set_like(
-        &self,
-        pitch_id: i64,
-        user_id: i64,
-        like: bool,
-    ) -> Result<Option<(bool, i64)>, StoreError> {
+    pub async fn set_like(&self, pitch_id: i64, user_id: i64, like: bool) -> Result<Option<(bool, i64)>, StoreError> {
         let mut tx = self.db.begin().await?;
         let changed = if like {
             let ins = Sql::new(
@@ -212,12 +225,9 @@ impl Store {
             tx.exec(ins).await?
         } else {
             tx.exec(
-                Sql::new(
-                    "like_delete",
-                    "DELETE FROM likes WHERE user_id = $1 AND pitch_id = $2",
-                )
-                .arg(user_id)
-                .arg(pitch_id),
+                Sql::new("like_delete", "DELETE FROM likes WHERE user_id = $1 AND pitch_id = $2")
+                    .arg(user_id)
+                    .arg(pitch_id),
             )
             .await?
         };
@@ -227,16 +237,11 @@ impl Store {
             } else {
                 "UPDATE pitches SET like_count = like_count - 1 WHERE id = $1"
             };
-            tx.exec(Sql::new("pitch_like_count", text).arg(pitch_id))
-                .await?;
+            tx.exec(Sql::new("pitch_like_count", text).arg(pitch_id)).await?;
         }
         let count = tx
             .opt::<(i64,)>(
-                Sql::new(
-                    "pitch_like_count_read",
-                    "SELECT like_count FROM pitches WHERE id = $1",
-                )
-                .arg(pitch_id),
+                Sql::new("pitch_like_count_read", "SELECT like_count FROM pitches WHERE id = $1").arg(pitch_id),
             )
             .await?;
         tx.commit().await?;
@@ -267,33 +272,24 @@ impl Store {
             .await?;
         if inserted == 1 {
             tx.exec(
-                Sql::new(
-                    "pitch_save_inc",
-                    "UPDATE pitches SET save_count = save_count + 1 WHERE id = $1",
-                )
-                .arg(pitch_id),
+                Sql::new("pitch_save_inc", "UPDATE pitches SET save_count = save_count + 1 WHERE id = $1")
+                    .arg(pitch_id),
             )
             .await?;
         } else if let Some(n) = notes {
             tx.exec(
-                Sql::new(
-                    "save_notes",
-                    "UPDATE saved_pitches SET notes = $1 WHERE user_id = $2 AND pitch_id = $3",
-                )
-                .arg(n)
-                .arg(user_id)
-                .arg(pitch_id),
+                Sql::new("save_notes", "UPDATE saved_pitches SET notes = $1 WHERE user_id = $2 AND pitch_id = $3")
+                    .arg(n)
+                    .arg(user_id)
+                    .arg(pitch_id),
             )
             .await?;
         }
         let row = tx
             .opt::<(i64, DateTime<Utc>)>(
-                Sql::new(
-                    "save_find",
-                    "SELECT id, saved_at FROM saved_pitches WHERE user_id = $1 AND pitch_id = $2",
-                )
-                .arg(user_id)
-                .arg(pitch_id),
+                Sql::new("save_find", "SELECT id, saved_at FROM saved_pitches WHERE user_id = $1 AND pitch_id = $2")
+                    .arg(user_id)
+                    .arg(pitch_id),
             )
             .await?;
         tx.commit().await?;
@@ -301,23 +297,15 @@ impl Store {
     }
 
     /// Removes a saved pitch, matched by saved-row id first and then by pitch id; returns the pitch id.
-    pub async fn unsave(
-        &self,
-        user_id: i64,
-        id_or_pitch: i64,
-        by_pitch_only: bool,
-    ) -> Result<Option<i64>, StoreError> {
+    pub async fn unsave(&self, user_id: i64, id_or_pitch: i64, by_pitch_only: bool) -> Result<Option<i64>, StoreError> {
         let mut tx = self.db.begin().await?;
         let mut found = None;
         if !by_pitch_only {
             found = tx
                 .opt::<(i64,)>(
-                    Sql::new(
-                        "save_by_id",
-                        "SELECT pitch_id FROM saved_pitches WHERE id = $1 AND user_id = $2",
-                    )
-                    .arg(id_or_pitch)
-                    .arg(user_id),
+                    Sql::new("save_by_id", "SELECT pitch_id FROM saved_pitches WHERE id = $1 AND user_id = $2")
+                        .arg(id_or_pitch)
+                        .arg(user_id),
                 )
                 .await?;
         }
@@ -337,20 +325,13 @@ impl Store {
             return Ok(None);
         };
         tx.exec(
-            Sql::new(
-                "save_delete",
-                "DELETE FROM saved_pitches WHERE pitch_id = $1 AND user_id = $2",
-            )
-            .arg(pitch_id)
-            .arg(user_id),
+            Sql::new("save_delete", "DELETE FROM saved_pitches WHERE pitch_id = $1 AND user_id = $2")
+                .arg(pitch_id)
+                .arg(user_id),
         )
         .await?;
         tx.exec(
-            Sql::new(
-                "pitch_save_dec",
-                "UPDATE pitches SET save_count = save_count - 1 WHERE id = $1",
-            )
-            .arg(pitch_id),
+            Sql::new("pitch_save_dec", "UPDATE pitches SET save_count = save_count - 1 WHERE id = $1").arg(pitch_id),
         )
         .await?;
         tx.commit().await?;
@@ -358,43 +339,18 @@ impl Store {
     }
 
     /// Updates the notes of a saved row; `false` when the user has no such row.
-    pub async fn set_saved_notes(
-        &self,
-        user_id: i64,
-        saved_id: i64,
-        notes: Option<&str>,
-    ) -> Result<bool, StoreError> {
-        let q = Sql::new(
-            "save_set_notes",
-            "UPDATE saved_pitches SET notes = $1 WHERE id = $2 AND user_id = $3",
-        )
-        .arg(notes)
-        .arg(saved_id)
-        .arg(user_id);
+    pub async fn set_saved_notes(&self, user_id: i64, saved_id: i64, notes: Option<&str>) -> Result<bool, StoreError> {
+        let q = Sql::new("save_set_notes", "UPDATE saved_pitches SET notes = $1 WHERE id = $2 AND user_id = $3")
+            .arg(notes)
+            .arg(saved_id)
+            .arg(user_id);
         Ok(self.db.exec(q).await? == 1)
     }
 
     /// A user's saved pitches, newest first. Pitches that stopped being visible (unpublished by their
     /// owner) are left out.
-    pub async fn saved_pitches(
-        &self,
-        user_id: i64,
-        limit: i64,
-        offset: i64,
-    ) -> Result<Page<SavedPitch>, StoreError> {
-        let q = Sql::new(
-            "saved_list",
-            concat!(
-                "SELECT s.id AS saved_id, s.user_id AS saved_user_id, s.notes, s.saved_at, ",
-                pitch_columns!(card),
-                " FROM saved_pitches s JOIN pitches p ON p.id = s.pitch_id JOIN users u ON u.id = p.user_id \
-                 WHERE s.user_id = $1 AND (p.status = 'published' OR p.user_id = $1) \
-                 ORDER BY s.saved_at DESC, s.id DESC LIMIT $2 OFFSET $3"
-            ),
-        )
-        .arg(user_id)
-        .arg(limit)
-        .arg(offset);
+    pub async fn saved_pitches(&self, user_id: i64, limit: i64, offset: i64) -> Result<Page<SavedPitch>, StoreError> {
+        let q = saved_list_sql(user_id, limit, offset);
         let items = self.db.primary_all(q).await?;
         let (total,): (i64,) = self
             .db
@@ -411,27 +367,15 @@ impl Store {
     }
 
     /// The saved row of a pitch, if the user saved it: `(saved id, saved at)`.
-    pub async fn saved_entry(
-        &self,
-        user_id: i64,
-        pitch_id: i64,
-    ) -> Result<Option<(i64, DateTime<Utc>)>, StoreError> {
-        let q = Sql::new(
-            "save_check",
-            "SELECT id, saved_at FROM saved_pitches WHERE user_id = $1 AND pitch_id = $2",
-        )
-        .arg(user_id)
-        .arg(pitch_id);
+    pub async fn saved_entry(&self, user_id: i64, pitch_id: i64) -> Result<Option<(i64, DateTime<Utc>)>, StoreError> {
+        let q = Sql::new("save_check", "SELECT id, saved_at FROM saved_pitches WHERE user_id = $1 AND pitch_id = $2")
+            .arg(user_id)
+            .arg(pitch_id);
         self.db.primary_opt(q).await
     }
 
     /// Follows or unfollows a user; returns whether anything changed, or `None` if the target does not exist.
-    pub async fn set_follow(
-        &self,
-        follower: i64,
-        target: i64,
-        follow: bool,
-    ) -> Result<Option<bool>, StoreError> {
+    pub async fn set_follow(&self, follower: i64, target: i64, follow: bool) -> Result<Option<bool>, StoreError> {
         if self.user_by_id(target).await?.is_none() {
             return Ok(None);
         }
@@ -451,12 +395,9 @@ impl Store {
         } else {
             self.db
                 .exec(
-                    Sql::new(
-                        "follow_delete",
-                        "DELETE FROM follows WHERE follower_id = $1 AND following_id = $2",
-                    )
-                    .arg(follower)
-                    .arg(target),
+                    Sql::new("follow_delete", "DELETE FROM follows WHERE follower_id = $1 AND following_id = $2")
+                        .arg(follower)
+                        .arg(target),
                 )
                 .await?
         };
@@ -486,12 +427,9 @@ impl Store {
         } else {
             self.db
                 .exec(
-                    Sql::new(
-                        "pitch_follow_delete",
-                        "DELETE FROM pitch_follows WHERE user_id = $1 AND pitch_id = $2",
-                    )
-                    .arg(user_id)
-                    .arg(pitch_id),
+                    Sql::new("pitch_follow_delete", "DELETE FROM pitch_follows WHERE user_id = $1 AND pitch_id = $2")
+                        .arg(user_id)
+                        .arg(pitch_id),
                 )
                 .await?
         };
@@ -503,12 +441,9 @@ impl Store {
 
     /// Does `follower` follow `target`?
     pub async fn is_following(&self, follower: i64, target: i64) -> Result<bool, StoreError> {
-        let q = Sql::new(
-            "follow_check",
-            "SELECT 1 FROM follows WHERE follower_id = $1 AND following_id = $2",
-        )
-        .arg(follower)
-        .arg(target);
+        let q = Sql::new("follow_check", "SELECT 1 FROM follows WHERE follower_id = $1 AND following_id = $2")
+            .arg(follower)
+            .arg(target);
         Ok(self.db.primary_opt::<(i32,)>(q).await?.is_some())
     }
 
@@ -523,11 +458,7 @@ impl Store {
         )
         .arg(user_id);
         let (followers, following, mutual): (i64, i64, i64) = self.db.primary_one(q).await?;
-        Ok(FollowStats {
-            followers,
-            following,
-            mutual,
-        })
+        Ok(FollowStats { followers, following, mutual })
     }
 
     /// Users following `user_id` (`followers = true`) or followed by them, newest first.
@@ -538,23 +469,7 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<FollowUser>, StoreError> {
-        let q = if followers {
-            Sql::new(
-                "follow_list_followers",
-                "SELECT u.id, u.username, u.user_type, u.first_name, u.last_name, u.company_name, u.profile_image, u.bio, \
-                 f.created_at AS followed_at FROM follows f JOIN users u ON u.id = f.follower_id \
-                 WHERE f.following_id = $1 ORDER BY f.created_at DESC, u.id DESC LIMIT $2 OFFSET $3",
-            )
-        } else {
-            Sql::new(
-                "follow_list_following",
-                "SELECT u.id, u.username, u.user_type, u.first_name, u.last_name, u.company_name, u.profile_image, u.bio, \
-                 f.created_at AS followed_at FROM follows f JOIN users u ON u.id = f.following_id \
-                 WHERE f.follower_id = $1 ORDER BY f.created_at DESC, u.id DESC LIMIT $2 OFFSET $3",
-            )
-        };
-        self.db
-            .primary_all(q.arg(user_id).arg(limit).arg(offset))
-            .await
+        let q = follow_list_sql(user_id, followers, limit, offset);
+        self.db.primary_all(q.arg(user_id).arg(limit).arg(offset)).await
     }
 }

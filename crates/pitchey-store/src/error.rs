@@ -29,10 +29,7 @@ pub enum StoreError {
 impl StoreError {
     /// Is this an error worth logging as a fault (rather than an expected outcome such as a conflict)?
     pub fn is_unexpected(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Internal(_) | StoreError::Unavailable(_) | StoreError::Timeout
-        )
+        matches!(self, StoreError::Internal(_) | StoreError::Unavailable(_) | StoreError::Timeout)
     }
 
     /// Did the database (not the request) fail? Used by circuit breaking and health.
@@ -61,8 +58,7 @@ impl From<sqlx::Error> for StoreError {
                     // PostgreSQL: connection exceptions, admin shutdown, cannot connect now, too many
                     // connections; SQLite: SQLITE_BUSY / SQLITE_LOCKED.
                     Some(c)
-                        if c.starts_with("08")
-                            || matches!(c, "57P01" | "57P02" | "57P03" | "53300" | "5" | "6") =>
+                        if c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03" | "53300" | "5" | "6") =>
                     {
                         StoreError::Unavailable(db.message().to_owned())
                     }

@@ -7,6 +7,7 @@
 pub mod db;
 pub mod engagement;
 pub mod error;
+pub mod explain;
 mod listing;
 pub mod models;
 mod open;

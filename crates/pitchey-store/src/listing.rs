@@ -50,18 +50,15 @@ pub enum Scope {
 impl Scope {
     /// The predicate, written exactly like the partial indexes' predicates so the planners use them.
     fn predicate(&self, q: &mut Sql) -> String {
-        const MARKET: &str =
-            "p.status = 'published' AND p.visibility IN ('public', 'investors_only')";
+        const MARKET: &str = "p.status = 'published' AND p.visibility IN ('public', 'investors_only')";
         match self {
             Scope::Market => MARKET.to_owned(),
             Scope::Public => "p.status = 'published' AND p.visibility = 'public'".to_owned(),
             Scope::Published => "p.status = 'published'".to_owned(),
             Scope::Owner(u) => format!("p.user_id = {}", q.push_arg(*u)),
-            Scope::OwnerStatus(u, s) => format!(
-                "p.user_id = {} AND p.status = {}",
-                q.push_arg(*u),
-                q.push_arg(s.as_str())
-            ),
+            Scope::OwnerStatus(u, s) => {
+                format!("p.user_id = {} AND p.status = {}", q.push_arg(*u), q.push_arg(s.as_str()))
+            }
             Scope::MarketOrOwn(u) => format!("(({MARKET}) OR p.user_id = {})", q.push_arg(*u)),
             Scope::FollowedBy(u) => format!(
                 "{MARKET} AND p.user_id IN (SELECT following_id FROM follows WHERE follower_id = {})",
@@ -141,8 +138,11 @@ pub struct ListQuery {
     pub updated_since: Option<DateTime<Utc>>,
     /// Only this owner's pitches (within the scope).
     pub owner: Option<i64>,
-    /// Full-text terms from [`pitchey_core::search::terms`] (matched as prefixes, any term).
+    /// Full-text terms from [`pitchey_core::search::terms`], matched as prefixes: pitches with every term;
+    /// when none has them all, pitches with any term (see [`Store::list_pitches`]).
     pub terms: Vec<String>,
+    /// Match any term instead of every term.
+    pub any_term: bool,
     /// Sort key.
     pub order: Order,
     /// Descending?
@@ -172,6 +172,7 @@ impl ListQuery {
             updated_since: None,
             owner: None,
             terms: Vec::new(),
+            any_term: false,
             order: Order::Published,
             descending: true,
             limit: 20,
@@ -183,14 +184,11 @@ impl ListQuery {
 }
 
 /// The full-text parts of a query for one backend: a join and a rank expression.
-fn fts(backend: Backend, q: &mut Sql, terms: &[String]) -> (String, String, bool) {
+fn fts(backend: Backend, q: &mut Sql, terms: &[String], any: bool) -> (String, String, bool) {
     match backend {
         Backend::Sqlite => {
-            let m = terms
-                .iter()
-                .map(|t| format!("\"{t}\"*"))
-                .collect::<Vec<_>>()
-                .join(" OR ");
+            let m =
+                terms.iter().map(|t| format!("\"{t}\"*")).collect::<Vec<_>>().join(if any { " OR " } else { " AND " });
             let p = q.push_arg(m);
             (
                 format!(
@@ -202,11 +200,7 @@ fn fts(backend: Backend, q: &mut Sql, terms: &[String]) -> (String, String, bool
             )
         }
         Backend::Postgres => {
-            let m = terms
-                .iter()
-                .map(|t| format!("{t}:*"))
-                .collect::<Vec<_>>()
-                .join(" | ");
+            let m = terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>().join(if any { " | " } else { " & " });
             let p = q.push_arg(m);
             (
                 format!(" CROSS JOIN to_tsquery('english', {p}) fts_q"),
@@ -219,15 +213,12 @@ fn fts(backend: Backend, q: &mut Sql, terms: &[String]) -> (String, String, bool
 
 /// Builds `FROM ... WHERE ...` (shared by the page and the count) and the ORDER BY clause.
 fn from_where(backend: Backend, q: &mut Sql, lq: &ListQuery, join_owner: bool) -> (String, String) {
-    let mut from = String::from(if join_owner {
-        " FROM pitches p JOIN users u ON u.id = p.user_id"
-    } else {
-        " FROM pitches p"
-    });
+    let mut from =
+        String::from(if join_owner { " FROM pitches p JOIN users u ON u.id = p.user_id" } else { " FROM pitches p" });
     let mut conds = vec![lq.scope.predicate(q)];
     let mut rank = None;
     if !lq.terms.is_empty() {
-        let (join, expr, desc) = fts(backend, q, &lq.terms);
+        let (join, expr, desc) = fts(backend, q, &lq.terms, lq.any_term);
         from.push_str(&join);
         if backend == Backend::Postgres {
             conds.push("p.search_vector @@ fts_q".to_owned());
@@ -263,10 +254,7 @@ fn from_where(backend: Backend, q: &mut Sql, lq: &ListQuery, join_owner: bool) -
     let dir = if lq.descending { "DESC" } else { "ASC" };
     let order = match (lq.order, rank) {
         (Order::Relevance, Some((expr, desc))) => {
-            format!(
-                " ORDER BY {expr} {}, p.id DESC",
-                if desc { "DESC" } else { "ASC" }
-            )
+            format!(" ORDER BY {expr} {}, p.id DESC", if desc { "DESC" } else { "ASC" })
         }
         // Titles compare byte-wise on both engines (PostgreSQL's default collation would not).
         (Order::Title, _) if backend == Backend::Postgres => {
@@ -281,8 +269,18 @@ fn from_where(backend: Backend, q: &mut Sql, lq: &ListQuery, join_owner: bool) -
 }
 
 impl Store {
-    /// Runs a list query: one page of rows and, when asked, the total.
+    /// Runs a list query: one page of rows and, when asked, the total. A search whose terms all match no
+    /// pitch together is retried matching any of them (so "zebra crossing" finds both words first, and
+    /// still finds something when no pitch has both).
     pub async fn list_pitches(&self, lq: &ListQuery) -> Result<Page<PitchRow>, StoreError> {
+        let page = self.list_once(lq).await?;
+        if page.total == 0 && lq.terms.len() > 1 && !lq.any_term {
+            return self.list_once(&ListQuery { any_term: true, ..lq.clone() }).await;
+        }
+        Ok(page)
+    }
+
+    async fn list_once(&self, lq: &ListQuery) -> Result<Page<PitchRow>, StoreError> {
         let (page, count) = self.list_sql(lq);
         let items: Vec<PitchRow> = self.db.all(page).await?;
         let total = match count {
@@ -299,14 +297,8 @@ impl Store {
         let (where_, order) = from_where(backend, &mut page, lq, true);
         let lim = page.push_arg(lq.limit.clamp(0, 500));
         let off = page.push_arg(lq.offset.max(0));
-        let cols = if lq.full_rows {
-            pitch_columns!(full)
-        } else {
-            pitch_columns!(card)
-        };
-        page.push(&format!(
-            "SELECT {cols}{where_}{order} LIMIT {lim} OFFSET {off}"
-        ));
+        let cols = if lq.full_rows { pitch_columns!(full) } else { pitch_columns!(card) };
+        page.push(&format!("SELECT {cols}{where_}{order} LIMIT {lim} OFFSET {off}"));
         let count = lq.with_total.then(|| {
             let mut c = Sql::dynamic("pitch_count", String::new());
             let (where_, _) = from_where(backend, &mut c, lq, false);
@@ -322,11 +314,7 @@ impl Store {
     pub async fn all_pitch_rows(&self) -> Result<Vec<PitchRow>, StoreError> {
         let q = Sql::new(
             "pitch_all",
-            concat!(
-                "SELECT ",
-                pitch_columns!(full),
-                " FROM pitches p JOIN users u ON u.id = p.user_id ORDER BY p.id"
-            ),
+            concat!("SELECT ", pitch_columns!(full), " FROM pitches p JOIN users u ON u.id = p.user_id ORDER BY p.id"),
         );
         self.db.primary_all(q).await
     }

@@ -163,19 +163,12 @@ impl PitchRow {
         {
             return c.to_owned();
         }
-        let full = [
-            self.creator_first_name.as_deref(),
-            self.creator_last_name.as_deref(),
-        ]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
-        if full.trim().is_empty() {
-            self.creator_username.clone()
-        } else {
-            full
-        }
+        let full = [self.creator_first_name.as_deref(), self.creator_last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if full.trim().is_empty() { self.creator_username.clone() } else { full }
     }
 }
 

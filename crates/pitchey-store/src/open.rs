@@ -1,6 +1,7 @@
 //! Connecting to a database and running its migrations.
 
 use crate::{Db, Store, StoreError};
+use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::path::Path;
@@ -46,28 +47,20 @@ pub async fn connect(cfg: &StoreConfig) -> Result<Store, StoreError> {
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         open_postgres(url, cfg)?
     } else {
-        return Err(StoreError::Internal(
-            "database URL must start with sqlite:// or postgres://".to_owned(),
-        ));
+        return Err(StoreError::Internal("database URL must start with sqlite:// or postgres://".to_owned()));
     };
     Ok(Store { db })
 }
 
 fn sqlite_path(url: &str) -> Option<&str> {
-    url.strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
+    url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))
 }
 
 async fn open_sqlite(path: &str, cfg: &StoreConfig) -> Result<Db, StoreError> {
     if path.is_empty() || path.contains(":memory:") {
-        return Err(StoreError::Internal(
-            "SQLite needs a file path (sqlite://PATH)".to_owned(),
-        ));
+        return Err(StoreError::Internal("SQLite needs a file path (sqlite://PATH)".to_owned()));
     }
-    if let Some(dir) = Path::new(path)
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-    {
+    if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Internal(format!("cannot create {}: {e}", dir.display())))?;
     }
@@ -80,7 +73,10 @@ async fn open_sqlite(path: &str, cfg: &StoreConfig) -> Result<Db, StoreError> {
         .busy_timeout(cfg.statement_timeout)
         .statement_cache_capacity(512)
         .pragma("temp_store", "memory")
-        .pragma("cache_size", "-32768");
+        .pragma("cache_size", "-32768")
+        // Our door logs slow queries with their names; sqlx's own statement logging would duplicate it.
+        .log_statements(log::LevelFilter::Trace)
+        .log_slow_statements(log::LevelFilter::Off, Duration::from_secs(1));
     // One writer: SQLite serialises writers anyway, and one connection means no SQLITE_BUSY between ours.
     let writer = SqlitePoolOptions::new()
         .max_connections(1)
@@ -102,7 +98,9 @@ fn open_postgres(url: &str, cfg: &StoreConfig) -> Result<Db, StoreError> {
         .map_err(|e| StoreError::Internal(format!("invalid PostgreSQL URL: {e}")))?
         .application_name("pitchey")
         .statement_cache_capacity(512)
-        .options([("statement_timeout", timeout_ms.as_str())]);
+        .options([("statement_timeout", timeout_ms.as_str())])
+        .log_statements(log::LevelFilter::Trace)
+        .log_slow_statements(log::LevelFilter::Off, Duration::from_secs(1));
     // Lazy: the server can start (and report itself unready) while PostgreSQL is still coming up.
     let primary = PgPoolOptions::new()
         .max_connections(cfg.max_connections.max(1))

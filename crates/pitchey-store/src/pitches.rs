@@ -44,15 +44,8 @@ pub(crate) fn field_arg(v: FieldRef<'_>) -> Arg {
     }
 }
 
-const META_COLUMNS: [&str; 7] = [
-    "user_id",
-    "status",
-    "visibility",
-    "published_at",
-    "view_count",
-    "created_at",
-    "updated_at",
-];
+const META_COLUMNS: [&str; 7] =
+    ["user_id", "status", "visibility", "published_at", "view_count", "created_at", "updated_at"];
 
 fn meta_args(m: &PitchMeta) -> [Arg; 7] {
     [
@@ -77,11 +70,7 @@ const MAX_PARAMS: usize = 30_000;
 
 impl Store {
     /// Inserts one pitch and returns its id.
-    pub async fn insert_pitch(
-        &self,
-        meta: &PitchMeta,
-        fields: &PitchFields,
-    ) -> Result<i64, StoreError> {
+    pub async fn insert_pitch(&self, meta: &PitchMeta, fields: &PitchFields) -> Result<i64, StoreError> {
         let mut tx = self.db.begin().await?;
         let ids = insert_pitches(&mut tx, &[(meta.clone(), fields.clone())]).await?;
         tx.commit().await?;
@@ -91,10 +80,7 @@ impl Store {
 
 /// Inserts pitches in multi-row statements (rows with the same set of fields share a statement) and
 /// returns their ids in order.
-pub(crate) async fn insert_pitches(
-    tx: &mut Tx,
-    rows: &[(PitchMeta, PitchFields)],
-) -> Result<Vec<i64>, StoreError> {
+pub(crate) async fn insert_pitches(tx: &mut Tx, rows: &[(PitchMeta, PitchFields)]) -> Result<Vec<i64>, StoreError> {
     let mut ids = Vec::with_capacity(rows.len());
     let mut start = 0;
     while start < rows.len() {
@@ -150,89 +136,71 @@ pub struct PitchUpdate {
 fn status_sets(q: &mut Sql, status: PitchStatus, sets: &mut Vec<String>) {
     sets.push(format!("status = {}", q.push_arg(status.as_str())));
     if status == PitchStatus::Published {
-        sets.push(format!(
-            "visibility = {}",
-            q.push_arg(Visibility::Public.as_str())
-        ));
+        sets.push(format!("visibility = {}", q.push_arg(Visibility::Public.as_str())));
         sets.push(format!("published_at = {}", q.push_arg(now())));
     }
+}
+
+pub(crate) fn pitch_by_id_sql(id: i64) -> Sql {
+    Sql::new(
+        "pitch_by_id",
+        concat!("SELECT ", pitch_columns!(full), " FROM pitches p JOIN users u ON u.id = p.user_id WHERE p.id = $1"),
+    )
+    .arg(id)
+}
+
+pub(crate) fn protected_sql(id: i64) -> Sql {
+    Sql::new(
+        "pitch_protected",
+        "SELECT pitch_deck_url, script_url, video_password, budget_breakdown, attached_talent, \
+         financial_projections, distribution_plan, marketing_strategy, revenue_model, private_attachments, \
+         contact_details, production_timeline FROM pitches WHERE id = $1",
+    )
+    .arg(id)
+}
+
+pub(crate) fn viewer_nda_sql(pitch_id: i64, viewer_id: i64) -> Sql {
+    Sql::new(
+        "nda_viewer_status",
+        "SELECT status, expires_at FROM ndas WHERE pitch_id = $1 AND requester_id = $2 \
+         ORDER BY CASE WHEN status IN ('approved', 'signed') THEN 0 ELSE 1 END, created_at DESC, id DESC LIMIT 1",
+    )
+    .arg(pitch_id)
+    .arg(viewer_id)
 }
 
 impl Store {
     /// One pitch with all public columns (no access check: callers apply the access rule).
     pub async fn pitch(&self, id: i64) -> Result<Option<PitchRow>, StoreError> {
-        let q = Sql::new(
-            "pitch_by_id",
-            concat!(
-                "SELECT ",
-                pitch_columns!(full),
-                " FROM pitches p JOIN users u ON u.id = p.user_id WHERE p.id = $1"
-            ),
-        )
-        .arg(id);
-        self.db.opt(q).await
+        self.db.opt(pitch_by_id_sql(id)).await
     }
 
     /// One pitch read from the primary (right after the caller changed it).
     pub async fn pitch_fresh(&self, id: i64) -> Result<Option<PitchRow>, StoreError> {
-        let q = Sql::new(
-            "pitch_by_id",
-            concat!(
-                "SELECT ",
-                pitch_columns!(full),
-                " FROM pitches p JOIN users u ON u.id = p.user_id WHERE p.id = $1"
-            ),
-        )
-        .arg(id);
-        self.db.primary_opt(q).await
+        self.db.primary_opt(pitch_by_id_sql(id)).await
     }
 
     /// The protected columns of a pitch. Call only after the access rule said yes.
     pub async fn pitch_protected(&self, id: i64) -> Result<Option<ProtectedFields>, StoreError> {
-        let q = Sql::new(
-            "pitch_protected",
-            "SELECT pitch_deck_url, script_url, video_password, budget_breakdown, attached_talent, \
-             financial_projections, distribution_plan, marketing_strategy, revenue_model, private_attachments, \
-             contact_details, production_timeline FROM pitches WHERE id = $1",
-        )
-        .arg(id);
-        self.db.opt(q).await
+        self.db.opt(protected_sql(id)).await
     }
 
     /// The viewer's NDA for a pitch that currently grants access, in its effective state (expiry applied),
     /// or the latest other one. Read from the primary: an approval or revocation must apply at once.
-    pub async fn viewer_nda(
-        &self,
-        pitch_id: i64,
-        viewer_id: i64,
-    ) -> Result<Option<NdaStatus>, StoreError> {
+    pub async fn viewer_nda(&self, pitch_id: i64, viewer_id: i64) -> Result<Option<NdaStatus>, StoreError> {
         #[derive(sqlx::FromRow)]
         struct Row {
             #[sqlx(try_from = "String")]
             status: NdaStatus,
             expires_at: Option<DateTime<Utc>>,
         }
-        let q = Sql::new(
-            "nda_viewer_status",
-            "SELECT status, expires_at FROM ndas WHERE pitch_id = $1 AND requester_id = $2 \
-             ORDER BY CASE WHEN status IN ('approved', 'signed') THEN 0 ELSE 1 END, created_at DESC, id DESC LIMIT 1",
-        )
-        .arg(pitch_id)
-        .arg(viewer_id);
+        let q = viewer_nda_sql(pitch_id, viewer_id);
         let t = now();
-        Ok(self
-            .db
-            .primary_opt::<Row>(q)
-            .await?
-            .map(|r| r.status.effective(r.expires_at.is_some_and(|e| e <= t))))
+        Ok(self.db.primary_opt::<Row>(q).await?.map(|r| r.status.effective(r.expires_at.is_some_and(|e| e <= t))))
     }
 
     /// Has the user liked / saved this pitch?
-    pub async fn viewer_flags(
-        &self,
-        pitch_id: i64,
-        user_id: i64,
-    ) -> Result<(bool, bool), StoreError> {
+    pub async fn viewer_flags(&self, pitch_id: i64, user_id: i64) -> Result<(bool, bool), StoreError> {
         let q = Sql::new(
             "pitch_viewer_flags",
             "SELECT EXISTS (SELECT 1 FROM likes WHERE pitch_id = $1 AND user_id = $2), \
@@ -245,16 +213,10 @@ impl Store {
     }
 
     /// Applies a partial update to a pitch the user owns; `false` when no such pitch is owned.
-    pub async fn update_pitch(
-        &self,
-        id: i64,
-        owner_id: i64,
-        u: &PitchUpdate,
-    ) -> Result<bool, StoreError> {
+    pub async fn update_pitch(&self, id: i64, owner_id: i64, u: &PitchUpdate) -> Result<bool, StoreError> {
         let mut q = Sql::dynamic("pitch_update", String::new());
         let mut sets = Vec::new();
-        u.fields
-            .for_each_set(|col, v| sets.push(format!("{col} = {}", q.push_arg(field_arg(v)))));
+        u.fields.for_each_set(|col, v| sets.push(format!("{col} = {}", q.push_arg(field_arg(v)))));
         if let Some(s) = u.status {
             status_sets(&mut q, s, &mut sets);
         }
@@ -270,31 +232,13 @@ impl Store {
     }
 
     /// Sets a pitch's status (publish, archive); `false` when the user owns no such pitch.
-    pub async fn set_pitch_status(
-        &self,
-        id: i64,
-        owner_id: i64,
-        status: PitchStatus,
-    ) -> Result<bool, StoreError> {
-        self.update_pitch(
-            id,
-            owner_id,
-            &PitchUpdate {
-                fields: PitchFields::default(),
-                status: Some(status),
-            },
-        )
-        .await
+    pub async fn set_pitch_status(&self, id: i64, owner_id: i64, status: PitchStatus) -> Result<bool, StoreError> {
+        self.update_pitch(id, owner_id, &PitchUpdate { fields: PitchFields::default(), status: Some(status) }).await
     }
 
     /// Deletes a pitch the user owns (its likes, saves, views and NDAs go with it); `false` when none.
     pub async fn delete_pitch(&self, id: i64, owner_id: i64) -> Result<bool, StoreError> {
-        let q = Sql::new(
-            "pitch_delete",
-            "DELETE FROM pitches WHERE id = $1 AND user_id = $2",
-        )
-        .arg(id)
-        .arg(owner_id);
+        let q = Sql::new("pitch_delete", "DELETE FROM pitches WHERE id = $1 AND user_id = $2").arg(id).arg(owner_id);
         Ok(self.db.exec(q).await? == 1)
     }
 
@@ -306,15 +250,7 @@ impl Store {
             #[sqlx(try_from = "String")]
             status: PitchStatus,
         }
-        let q = Sql::new(
-            "pitch_owner",
-            "SELECT user_id, status FROM pitches WHERE id = $1",
-        )
-        .arg(id);
-        Ok(self
-            .db
-            .primary_opt::<Row>(q)
-            .await?
-            .map(|r| (r.user_id, r.status)))
+        let q = Sql::new("pitch_owner", "SELECT user_id, status FROM pitches WHERE id = $1").arg(id);
+        Ok(self.db.primary_opt::<Row>(q).await?.map(|r| (r.user_id, r.status)))
     }
 }

@@ -49,6 +49,66 @@ pub struct Facets {
     pub production_stages: Vec<Facet>,
 }
 
+pub(crate) fn title_suggestions_sql(backend: Backend, terms: &[String], raw: &str, limit: i64) -> Sql {
+    match backend {
+        Backend::Sqlite => {
+            // Every term as a prefix within the title column, ranked by bm25.
+            let m = terms.iter().map(|t| format!("title : \"{t}\"*")).collect::<Vec<_>>().join(" AND ");
+            Sql::new(
+                "suggest_titles",
+                "SELECT p.title FROM pitches_fts f JOIN pitches p ON p.id = f.rowid \
+                 WHERE pitches_fts MATCH $1 AND p.status = 'published' AND p.visibility IN ('public', 'investors_only') \
+                 ORDER BY bm25(pitches_fts) LIMIT $2",
+            )
+            .arg(m)
+            .arg(limit)
+        }
+        Backend::Postgres => {
+            let typed: String = raw.chars().take(100).collect();
+            Sql::new(
+                "suggest_titles",
+                "SELECT p.title FROM pitches p \
+                 WHERE p.status = 'published' AND p.visibility IN ('public', 'investors_only') \
+                 AND (p.title ILIKE $1 ESCAPE '\\' OR p.title % $2) \
+                 ORDER BY similarity(p.title, $2) DESC, p.id DESC LIMIT $3",
+            )
+            .arg(format!("{}%", like_escape(&typed)))
+            .arg(typed)
+            .arg(limit)
+        }
+    }
+}
+
+pub(crate) fn facet_sql(column: &str) -> Option<Sql> {
+    let (name, text) = match column {
+        "genre" => (
+            "facet_genre",
+            "SELECT genre AS value, COUNT(*) AS count FROM pitches \
+            WHERE status = 'published' AND visibility IN ('public', 'investors_only') GROUP BY genre ORDER BY count DESC, value",
+        ),
+        "format" => (
+            "facet_format",
+            "SELECT format AS value, COUNT(*) AS count FROM pitches \
+            WHERE status = 'published' AND visibility IN ('public', 'investors_only') AND format IS NOT NULL \
+            GROUP BY format ORDER BY count DESC, value",
+        ),
+        "budget_range" => (
+            "facet_budget",
+            "SELECT budget_range AS value, COUNT(*) AS count FROM pitches \
+            WHERE status = 'published' AND visibility IN ('public', 'investors_only') AND budget_range IS NOT NULL \
+            GROUP BY budget_range ORDER BY count DESC, value",
+        ),
+        "production_stage" => (
+            "facet_stage",
+            "SELECT production_stage AS value, COUNT(*) AS count FROM pitches \
+            WHERE status = 'published' AND visibility IN ('public', 'investors_only') \
+            GROUP BY production_stage ORDER BY count DESC, value",
+        ),
+        _ => return None,
+    };
+    Some(Sql::new(name, text))
+}
+
 impl Store {
     /// Users whose username, name or company contains every term (case-insensitive), optionally of one
     /// type, marketplace accounts only (no admins).
@@ -80,46 +140,11 @@ impl Store {
     }
 
     /// Marketplace titles starting with (or, on PostgreSQL, close to) the typed text, best first.
-    pub async fn title_suggestions(
-        &self,
-        terms: &[String],
-        raw: &str,
-        limit: i64,
-    ) -> Result<Vec<String>, StoreError> {
+    pub async fn title_suggestions(&self, terms: &[String], raw: &str, limit: i64) -> Result<Vec<String>, StoreError> {
         if terms.is_empty() {
             return Ok(Vec::new());
         }
-        let q = match self.backend() {
-            Backend::Sqlite => {
-                // Every term as a prefix within the title column, ranked by bm25.
-                let m = terms
-                    .iter()
-                    .map(|t| format!("title : \"{t}\"*"))
-                    .collect::<Vec<_>>()
-                    .join(" AND ");
-                Sql::new(
-                    "suggest_titles",
-                    "SELECT p.title FROM pitches_fts f JOIN pitches p ON p.id = f.rowid \
-                     WHERE pitches_fts MATCH $1 AND p.status = 'published' AND p.visibility IN ('public', 'investors_only') \
-                     ORDER BY bm25(pitches_fts) LIMIT $2",
-                )
-                .arg(m)
-                .arg(limit)
-            }
-            Backend::Postgres => {
-                let typed: String = raw.chars().take(100).collect();
-                Sql::new(
-                    "suggest_titles",
-                    "SELECT p.title FROM pitches p \
-                     WHERE p.status = 'published' AND p.visibility IN ('public', 'investors_only') \
-                     AND (p.title ILIKE $1 ESCAPE '\\' OR p.title % $2) \
-                     ORDER BY similarity(p.title, $2) DESC, p.id DESC LIMIT $3",
-                )
-                .arg(format!("{}%", like_escape(&typed)))
-                .arg(typed)
-                .arg(limit)
-            }
-        };
+        let q = title_suggestions_sql(self.backend(), terms, raw, limit);
         let rows: Vec<(String,)> = self.db.all(q).await?;
         let mut out: Vec<String> = Vec::new();
         for (t,) in rows {
@@ -132,24 +157,13 @@ impl Store {
 
     /// Facet counts of the marketplace.
     pub async fn facets(&self) -> Result<Facets, StoreError> {
-        let one = |name: &'static str, sql: &'static str| Sql::new(name, sql);
-        Ok(Facets {
-            genres: self
-                .db
-                .all(one("facet_genre", "SELECT genre AS value, COUNT(*) AS count FROM pitches WHERE status = 'published' AND visibility IN ('public', 'investors_only') GROUP BY genre ORDER BY count DESC, value"))
-                .await?,
-            formats: self
-                .db
-                .all(one("facet_format", "SELECT format AS value, COUNT(*) AS count FROM pitches WHERE status = 'published' AND visibility IN ('public', 'investors_only') AND format IS NOT NULL GROUP BY format ORDER BY count DESC, value"))
-                .await?,
-            budget_ranges: self
-                .db
-                .all(one("facet_budget", "SELECT budget_range AS value, COUNT(*) AS count FROM pitches WHERE status = 'published' AND visibility IN ('public', 'investors_only') AND budget_range IS NOT NULL GROUP BY budget_range ORDER BY count DESC, value"))
-                .await?,
-            production_stages: self
-                .db
-                .all(one("facet_stage", "SELECT production_stage AS value, COUNT(*) AS count FROM pitches WHERE status = 'published' AND visibility IN ('public', 'investors_only') GROUP BY production_stage ORDER BY count DESC, value"))
-                .await?,
-        })
+        let mut lists = Vec::with_capacity(4);
+        for col in ["genre", "format", "budget_range", "production_stage"] {
+            let q = facet_sql(col).ok_or_else(|| StoreError::Internal(format!("no facet {col}")))?;
+            lists.push(self.db.all::<Facet>(q).await?);
+        }
+        let mut it = lists.into_iter();
+        let mut next = || it.next().unwrap_or_default();
+        Ok(Facets { genres: next(), formats: next(), budget_ranges: next(), production_stages: next() })
     }
 }

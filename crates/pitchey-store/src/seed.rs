@@ -8,9 +8,7 @@
 use crate::pitches::{PitchMeta, insert_pitches};
 use crate::{Sql, Store, StoreError, Tx, now};
 use chrono::{DateTime, Duration, Utc};
-use pitchey_core::catalog::{
-    BUDGET_RANGE_VALUES, DEVELOPMENT_STAGES, GENRES, PRODUCTION_STAGES, normalize_genre,
-};
+use pitchey_core::catalog::{BUDGET_RANGE_VALUES, DEVELOPMENT_STAGES, GENRES, PRODUCTION_STAGES, normalize_genre};
 use pitchey_core::{PitchFields, PitchStatus, UserType, Visibility};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -51,16 +49,7 @@ const fn acct(
     tier: &'static str,
     bio: &'static str,
 ) -> DemoAccount {
-    DemoAccount {
-        email,
-        username,
-        user_type,
-        first_name,
-        last_name,
-        company,
-        tier,
-        bio,
-    }
+    DemoAccount { email, username, user_type, first_name, last_name, company, tier, bio }
 }
 
 /// The contract's three portal demo accounts (§2.9), then the admin, then the supporting cast.
@@ -242,40 +231,24 @@ impl Store {
             ids.push(id);
         }
         let demo_owned: (i64,) = tx
-            .one(
-                Sql::new(
-                    "seed_count_demo_pitches",
-                    "SELECT COUNT(*) FROM pitches WHERE user_id = $1",
-                )
-                .arg(ids[0]),
-            )
+            .one(Sql::new("seed_count_demo_pitches", "SELECT COUNT(*) FROM pitches WHERE user_id = $1").arg(ids[0]))
             .await?;
         if demo_owned.0 == 0 {
             let rows = curated_catalogue(&ids, t);
             report.pitches_created += insert_pitches(&mut tx, &rows).await?.len();
-            report.pitches_created +=
-                generate(&mut tx, &opts.password_hash, DEMO_GENERATED, t).await?;
+            report.pitches_created += generate(&mut tx, &opts.password_hash, DEMO_GENERATED, t).await?;
         }
         if opts.extra_pitches > 0 {
-            report.pitches_created +=
-                generate(&mut tx, &opts.password_hash, opts.extra_pitches, t).await?;
+            report.pitches_created += generate(&mut tx, &opts.password_hash, opts.extra_pitches, t).await?;
         }
         tx.commit().await?;
         Ok(report)
     }
 }
 
-async fn ensure_user(
-    tx: &mut Tx,
-    a: &DemoAccount,
-    hash: &str,
-    t: DateTime<Utc>,
-) -> Result<(i64, bool), StoreError> {
-    if let Some((id,)) = tx
-        .opt::<(i64,)>(
-            Sql::new("seed_find_user", "SELECT id FROM users WHERE email = $1").arg(a.email),
-        )
-        .await?
+async fn ensure_user(tx: &mut Tx, a: &DemoAccount, hash: &str, t: DateTime<Utc>) -> Result<(i64, bool), StoreError> {
+    if let Some((id,)) =
+        tx.opt::<(i64,)>(Sql::new("seed_find_user", "SELECT id FROM users WHERE email = $1").arg(a.email)).await?
     {
         return Ok((id, false));
     }
@@ -335,21 +308,7 @@ const fn cur(
     views: i64,
     age_days: i64,
 ) -> Curated {
-    Curated {
-        owner,
-        title,
-        logline,
-        genre,
-        format,
-        category,
-        stage,
-        budget,
-        estimate,
-        nda,
-        status,
-        views,
-        age_days,
-    }
+    Curated { owner, title, logline, genre, format, category, stage, budget, estimate, nda, status, views, age_days }
 }
 
 use PitchStatus::{Draft, Published};
@@ -683,11 +642,7 @@ fn base_fields(
     format: &str,
     category: &str,
 ) -> PitchFields {
-    let synopsis = format!(
-        "{logline} {} {}",
-        pick(rng, SYNOPSIS_MIDDLE),
-        pick(rng, SYNOPSIS_END)
-    );
+    let synopsis = format!("{logline} {} {}", pick(rng, SYNOPSIS_MIDDLE), pick(rng, SYNOPSIS_END));
     PitchFields {
         title: Some(title.to_owned()),
         logline: Some(logline.to_owned()),
@@ -710,10 +665,7 @@ fn base_fields(
         visibility_settings: Some(
             json!({"showShortSynopsis": true, "showCharacters": true, "showBudget": false, "showMedia": true}),
         ),
-        thumbnail_url: Some(format!(
-            "/api/media/file/demo/thumb-{}.jpg",
-            rng.random_range(1..=24)
-        )),
+        thumbnail_url: Some(format!("/api/media/file/demo/thumb-{}.jpg", rng.random_range(1..=24))),
         ..Default::default()
     }
 }
@@ -728,16 +680,12 @@ fn protect(f: &mut PitchFields, title: &str, estimate: f64) {
         {"name": "Rosa Delgado", "role": "Director", "confirmed": true},
         {"name": "Idris Vale", "role": "Lead", "confirmed": false}
     ]));
-    f.financial_projections = Some(
-        json!({"projectedRevenue": (estimate * 2.4).round(), "breakEvenMonths": 18, "roi": 1.4}),
-    );
-    f.distribution_plan = Some(format!(
-        "Festival premiere for {title}, then a streaming first window and international sales."
-    ));
-    f.marketing_strategy =
-        Some("Festival buzz, a targeted social campaign and talent-led press.".to_owned());
-    f.revenue_model =
-        Some("Streaming licence, international pre-sales and a theatrical window.".to_owned());
+    f.financial_projections =
+        Some(json!({"projectedRevenue": (estimate * 2.4).round(), "breakEvenMonths": 18, "roi": 1.4}));
+    f.distribution_plan =
+        Some(format!("Festival premiere for {title}, then a streaming first window and international sales."));
+    f.marketing_strategy = Some("Festival buzz, a targeted social campaign and talent-led press.".to_owned());
+    f.revenue_model = Some("Streaming licence, international pre-sales and a theatrical window.".to_owned());
     f.private_attachments = Some(
         json!([{"url": "r2://private/script.pdf", "name": "Full script.pdf", "type": "script", "mimeType": "application/pdf"}]),
     );
@@ -769,11 +717,7 @@ fn curated_catalogue(ids: &[i64], t: DateTime<Utc>) -> Vec<(PitchMeta, PitchFiel
             let meta = PitchMeta {
                 user_id: ids[c.owner],
                 status: c.status,
-                visibility: if published {
-                    Visibility::Public
-                } else {
-                    Visibility::Private
-                },
+                visibility: if published { Visibility::Public } else { Visibility::Private },
                 published_at: published.then(|| created + Duration::hours(6).min(t - created)),
                 view_count: c.views,
                 created_at: created,
@@ -785,51 +729,23 @@ fn curated_catalogue(ids: &[i64], t: DateTime<Utc>) -> Vec<(PitchMeta, PitchFiel
 
 /// Generates `n` pitches owned by generated creators and production companies (one account per 500
 /// pitches, at least 20), deterministically for a given database state.
-async fn generate(
-    tx: &mut Tx,
-    hash: &str,
-    n: usize,
-    t: DateTime<Utc>,
-) -> Result<usize, StoreError> {
-    let (existing,): (i64,) = tx
-        .one(Sql::new(
-            "seed_count_pitches",
-            "SELECT COUNT(*) FROM pitches",
-        ))
-        .await?;
+async fn generate(tx: &mut Tx, hash: &str, n: usize, t: DateTime<Utc>) -> Result<usize, StoreError> {
+    let (existing,): (i64,) = tx.one(Sql::new("seed_count_pitches", "SELECT COUNT(*) FROM pitches")).await?;
     let mut rng = ChaCha8Rng::seed_from_u64(0x5eed_0002 ^ existing as u64);
     let owners_wanted = (n / 500).max(20);
     let mut owners = Vec::with_capacity(owners_wanted);
     for i in 0..owners_wanted {
         let production = i % 5 == 4;
         let (kind, first, last) = if production {
-            (
-                UserType::Production,
-                pick(&mut rng, FIRST_NAMES),
-                pick(&mut rng, LAST_NAMES),
-            )
+            (UserType::Production, pick(&mut rng, FIRST_NAMES), pick(&mut rng, LAST_NAMES))
         } else {
-            (
-                UserType::Creator,
-                pick(&mut rng, FIRST_NAMES),
-                pick(&mut rng, LAST_NAMES),
-            )
+            (UserType::Creator, pick(&mut rng, FIRST_NAMES), pick(&mut rng, LAST_NAMES))
         };
-        let email = format!(
-            "{}{}@seed.example.com",
-            if production { "studio" } else { "creator" },
-            i + 1
-        );
-        let username = format!(
-            "{}_{}",
-            if production { "studio" } else { "creator" },
-            i + 1
-        );
+        let email = format!("{}{}@seed.example.com", if production { "studio" } else { "creator" }, i + 1);
+        let username = format!("{}_{}", if production { "studio" } else { "creator" }, i + 1);
         let company = production.then(|| format!("{last} {}", pick(&mut rng, STUDIO_SUFFIX)));
         let id = match tx
-            .opt::<(i64,)>(
-                Sql::new("seed_find_user", "SELECT id FROM users WHERE email = $1").arg(&email),
-            )
+            .opt::<(i64,)>(Sql::new("seed_find_user", "SELECT id FROM users WHERE email = $1").arg(&email))
             .await?
         {
             Some((id,)) => id,
@@ -863,19 +779,13 @@ async fn generate(
     let mut made = 0;
     while made < n {
         let k = BATCH.min(n - made);
-        let rows: Vec<(PitchMeta, PitchFields)> = (0..k)
-            .map(|_| generated_pitch(&mut rng, &owners, t))
-            .collect();
+        let rows: Vec<(PitchMeta, PitchFields)> = (0..k).map(|_| generated_pitch(&mut rng, &owners, t)).collect();
         made += insert_pitches(tx, &rows).await?.len();
     }
     Ok(made)
 }
 
-fn generated_pitch(
-    rng: &mut ChaCha8Rng,
-    owners: &[i64],
-    t: DateTime<Utc>,
-) -> (PitchMeta, PitchFields) {
+fn generated_pitch(rng: &mut ChaCha8Rng, owners: &[i64], t: DateTime<Utc>) -> (PitchMeta, PitchFields) {
     let title = match rng.random_range(0..3) {
         0 => format!("The {} {}", pick(rng, ADJECTIVES), pick(rng, NOUNS)),
         1 => format!("{} of the {}", pick(rng, NOUNS), pick(rng, PLACES)),
@@ -893,15 +803,7 @@ fn generated_pitch(
     let (format, category) = pick(rng, FORMAT_PAIRS);
     let mut f = base_fields(rng, &title, &logline, genre, format, category);
     let bi = rng.random_range(0..BUDGET_RANGE_VALUES.len());
-    let estimate = [
-        50_000.0,
-        300_000.0,
-        750_000.0,
-        3_000_000.0,
-        12_000_000.0,
-        35_000_000.0,
-        80_000_000.0,
-    ][bi];
+    let estimate = [50_000.0, 300_000.0, 750_000.0, 3_000_000.0, 12_000_000.0, 35_000_000.0, 80_000_000.0][bi];
     f.budget_range = Some(BUDGET_RANGE_VALUES[bi].to_owned());
     f.budget_bracket = Some(BUDGET_RANGE_VALUES[bi].to_owned());
     f.estimated_budget = Some(estimate);
@@ -919,21 +821,12 @@ fn generated_pitch(
         user_id: owners[rng.random_range(0..owners.len())],
         status: if published { Published } else { Draft },
         visibility: if published {
-            if rng.random_bool(0.9) {
-                Visibility::Public
-            } else {
-                Visibility::InvestorsOnly
-            }
+            if rng.random_bool(0.9) { Visibility::Public } else { Visibility::InvestorsOnly }
         } else {
             Visibility::Private
         },
-        published_at: published
-            .then(|| created + Duration::minutes(rng.random_range(0..(72 * 60))).min(age)),
-        view_count: if published {
-            rng.random_range(0..5_000)
-        } else {
-            0
-        },
+        published_at: published.then(|| created + Duration::minutes(rng.random_range(0..(72 * 60))).min(age)),
+        view_count: if published { rng.random_range(0..5_000) } else { 0 },
         created_at: created,
     };
     (meta, f)
@@ -1063,13 +956,8 @@ const SYNOPSIS_END: &[&str] = &[
     "Funny, tense and surprisingly tender.",
     "A crowd-pleaser with a sharp edge.",
 ];
-const AUDIENCES: &[&str] = &[
-    "Adults 18-49",
-    "Young adults 16-30",
-    "Families",
-    "Genre fans 18-34",
-    "Prestige drama audiences 25-54",
-];
+const AUDIENCES: &[&str] =
+    &["Adults 18-49", "Young adults 16-30", "Families", "Genre fans 18-34", "Prestige drama audiences 25-54"];
 const THEMES: &[&str] = &[
     "Identity, belonging and family",
     "Power and corruption",
@@ -1091,11 +979,11 @@ const COMPS: &[&str] = &[
 ];
 const TIMELINES: &[&str] = &["6-12 months", "12-18 months", "18-24 months"];
 const FIRST_NAMES: &[&str] = &[
-    "Ava", "Ben", "Chloe", "Diego", "Elif", "Femi", "Grace", "Hugo", "Ines", "Jonas", "Kemi",
-    "Luca", "Mira", "Nikhil", "Olga", "Pablo", "Quinn", "Rhea", "Soren", "Tara",
+    "Ava", "Ben", "Chloe", "Diego", "Elif", "Femi", "Grace", "Hugo", "Ines", "Jonas", "Kemi", "Luca", "Mira", "Nikhil",
+    "Olga", "Pablo", "Quinn", "Rhea", "Soren", "Tara",
 ];
 const LAST_NAMES: &[&str] = &[
-    "Adams", "Bauer", "Costa", "Dubois", "Evans", "Fischer", "Garcia", "Hughes", "Ivanova",
-    "Jensen", "Kaur", "Larsen", "Moreau", "Novak", "Osei", "Price",
+    "Adams", "Bauer", "Costa", "Dubois", "Evans", "Fischer", "Garcia", "Hughes", "Ivanova", "Jensen", "Kaur", "Larsen",
+    "Moreau", "Novak", "Osei", "Price",
 ];
 const STUDIO_SUFFIX: &[&str] = &["Pictures", "Films", "Studios", "Entertainment", "Media"];

@@ -21,6 +21,20 @@ pub struct NewSession<'a> {
     pub user_agent: Option<String>,
 }
 
+pub(crate) fn session_lookup_sql(token_hash: &str) -> Sql {
+    Sql::new(
+        "session_lookup",
+        concat!(
+            "SELECT s.id AS session_id, s.expires_at AS session_expires_at, ",
+            user_columns!(),
+            " FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.is_active = TRUE"
+        ),
+    )
+    .arg(token_hash)
+    .arg(now())
+}
+
 impl Store {
     /// Stores a new session.
     pub async fn create_session(&self, s: &NewSession<'_>) -> Result<(), StoreError> {
@@ -41,10 +55,7 @@ impl Store {
 
     /// The unexpired session with this token hash, with its user. Read from the primary: a session
     /// created a moment ago on another node must be found.
-    pub async fn session_by_token_hash(
-        &self,
-        token_hash: &str,
-    ) -> Result<Option<Session>, StoreError> {
+    pub async fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<Session>, StoreError> {
         #[derive(sqlx::FromRow)]
         struct Row {
             session_id: String,
@@ -52,17 +63,7 @@ impl Store {
             #[sqlx(flatten)]
             user: User,
         }
-        let q = Sql::new(
-            "session_lookup",
-            concat!(
-                "SELECT s.id AS session_id, s.expires_at AS session_expires_at, ",
-                user_columns!(),
-                " FROM sessions s JOIN users u ON u.id = s.user_id \
-                 WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.is_active = TRUE"
-            ),
-        )
-        .arg(token_hash)
-        .arg(now());
+        let q = session_lookup_sql(token_hash);
         Ok(self.db.primary_opt::<Row>(q).await?.map(|r| Session {
             id: r.session_id,
             expires_at: r.session_expires_at,
@@ -72,11 +73,7 @@ impl Store {
 
     /// Deletes one session; returns whether it existed.
     pub async fn delete_session(&self, token_hash: &str) -> Result<bool, StoreError> {
-        let q = Sql::new(
-            "session_delete",
-            "DELETE FROM sessions WHERE token_hash = $1",
-        )
-        .arg(token_hash);
+        let q = Sql::new("session_delete", "DELETE FROM sessions WHERE token_hash = $1").arg(token_hash);
         Ok(self.db.exec(q).await? > 0)
     }
 
@@ -98,12 +95,9 @@ impl Store {
             )
             .await?;
         tx.exec(
-            Sql::new(
-                "session_delete_user",
-                "DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2",
-            )
-            .arg(user_id)
-            .arg(except_token_hash.unwrap_or("")),
+            Sql::new("session_delete_user", "DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+                .arg(user_id)
+                .arg(except_token_hash.unwrap_or("")),
         )
         .await?;
         tx.commit().await?;
@@ -112,11 +106,7 @@ impl Store {
 
     /// Removes expired sessions; returns how many.
     pub async fn delete_expired_sessions(&self) -> Result<u64, StoreError> {
-        let q = Sql::new(
-            "session_delete_expired",
-            "DELETE FROM sessions WHERE expires_at <= $1",
-        )
-        .arg(now());
+        let q = Sql::new("session_delete_expired", "DELETE FROM sessions WHERE expires_at <= $1").arg(now());
         self.db.exec(q).await
     }
 }

@@ -62,10 +62,7 @@ impl Store {
         .arg(&u.subscription_tier)
         .arg(t);
         match self.db.write_opt::<(i64,)>(q).await {
-            Ok(Some((id,))) => self
-                .user_by_id_primary(id)
-                .await?
-                .ok_or(StoreError::NotFound.into()),
+            Ok(Some((id,))) => self.user_by_id_primary(id).await?.ok_or(StoreError::NotFound.into()),
             Ok(None) => Err(StoreError::NotFound.into()),
             Err(StoreError::Conflict(_)) => {
                 // Which unique index fired? Ask, rather than parse driver messages.
@@ -81,10 +78,7 @@ impl Store {
 
     /// The account with this email and its password hash, read from the primary (logins must see a
     /// password change at once).
-    pub async fn user_credentials(
-        &self,
-        email: &Email,
-    ) -> Result<Option<(User, String)>, StoreError> {
+    pub async fn user_credentials(&self, email: &Email) -> Result<Option<(User, String)>, StoreError> {
         #[derive(sqlx::FromRow)]
         struct Row {
             #[sqlx(flatten)]
@@ -93,68 +87,41 @@ impl Store {
         }
         let q = Sql::new(
             "user_credentials",
-            concat!(
-                "SELECT ",
-                user_columns!(),
-                ", u.password_hash FROM users u WHERE u.email = $1"
-            ),
+            concat!("SELECT ", user_columns!(), ", u.password_hash FROM users u WHERE u.email = $1"),
         )
         .arg(email.as_str());
-        Ok(self
-            .db
-            .primary_opt::<Row>(q)
-            .await?
-            .map(|r| (r.user, r.password_hash)))
+        Ok(self.db.primary_opt::<Row>(q).await?.map(|r| (r.user, r.password_hash)))
     }
 
     /// The password hash of a user (for change-password).
     pub async fn password_hash(&self, user_id: i64) -> Result<Option<String>, StoreError> {
-        let q = Sql::new(
-            "user_password_hash",
-            "SELECT password_hash FROM users WHERE id = $1",
-        )
-        .arg(user_id);
+        let q = Sql::new("user_password_hash", "SELECT password_hash FROM users WHERE id = $1").arg(user_id);
         Ok(self.db.primary_opt::<(String,)>(q).await?.map(|r| r.0))
     }
 
     /// A user by id.
     pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
-        let q = Sql::new(
-            "user_by_id",
-            concat!("SELECT ", user_columns!(), " FROM users u WHERE u.id = $1"),
-        )
-        .arg(id);
+        let q = Sql::new("user_by_id", concat!("SELECT ", user_columns!(), " FROM users u WHERE u.id = $1")).arg(id);
         self.db.opt(q).await
     }
 
     async fn user_by_id_primary(&self, id: i64) -> Result<Option<User>, StoreError> {
-        let q = Sql::new(
-            "user_by_id",
-            concat!("SELECT ", user_columns!(), " FROM users u WHERE u.id = $1"),
-        )
-        .arg(id);
+        let q = Sql::new("user_by_id", concat!("SELECT ", user_columns!(), " FROM users u WHERE u.id = $1")).arg(id);
         self.db.primary_opt(q).await
     }
 
     /// Is this username taken?
     pub async fn username_taken(&self, name: &str) -> Result<bool, StoreError> {
-        let q = Sql::new(
-            "user_username_taken",
-            "SELECT id FROM users WHERE username = $1",
-        )
-        .arg(name);
+        let q = Sql::new("user_username_taken", "SELECT id FROM users WHERE username = $1").arg(name);
         Ok(self.db.primary_opt::<(i64,)>(q).await?.is_some())
     }
 
     /// Replaces a user's password hash.
     pub async fn set_password_hash(&self, user_id: i64, hash: &str) -> Result<(), StoreError> {
-        let q = Sql::new(
-            "user_set_password",
-            "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3",
-        )
-        .arg(hash)
-        .arg(now())
-        .arg(user_id);
+        let q = Sql::new("user_set_password", "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+            .arg(hash)
+            .arg(now())
+            .arg(user_id);
         match self.db.exec(q).await? {
             0 => Err(StoreError::NotFound),
             _ => Ok(()),
@@ -163,12 +130,7 @@ impl Store {
 
     /// Replaces a user's password hash only if it is still `old` (a legacy-hash upgrade racing a password
     /// change must not undo the change).
-    pub async fn upgrade_password_hash(
-        &self,
-        user_id: i64,
-        old: &str,
-        new: &str,
-    ) -> Result<bool, StoreError> {
+    pub async fn upgrade_password_hash(&self, user_id: i64, old: &str, new: &str) -> Result<bool, StoreError> {
         let q = Sql::new(
             "user_upgrade_password",
             "UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3",
@@ -181,12 +143,8 @@ impl Store {
 
     /// Records a successful login.
     pub async fn touch_login(&self, user_id: i64) -> Result<(), StoreError> {
-        let q = Sql::new(
-            "user_touch_login",
-            "UPDATE users SET last_login_at = $1 WHERE id = $2",
-        )
-        .arg(now())
-        .arg(user_id);
+        let q =
+            Sql::new("user_touch_login", "UPDATE users SET last_login_at = $1 WHERE id = $2").arg(now()).arg(user_id);
         self.db.exec(q).await.map(|_| ())
     }
 

@@ -30,10 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/sign-out", post(sign_out))
         .route("/api/auth/logout", post(sign_out))
         .route("/api/auth/session", get(current_session))
-        .route(
-            "/api/auth/session/refresh",
-            post(current_session).get(current_session),
-        )
+        .route("/api/auth/session/refresh", post(current_session).get(current_session))
         .route("/api/auth/change-password", post(change_password))
 }
 
@@ -46,20 +43,10 @@ struct LoginBody {
     user_type: Option<String>,
 }
 
-async fn login_creator(
-    s: State<AppState>,
-    ip: ClientIp,
-    h: HeaderMap,
-    b: ApiJson<LoginBody>,
-) -> ApiResult<Response> {
+async fn login_creator(s: State<AppState>, ip: ClientIp, h: HeaderMap, b: ApiJson<LoginBody>) -> ApiResult<Response> {
     login(s, ip, h, b, Some(UserType::Creator)).await
 }
-async fn login_investor(
-    s: State<AppState>,
-    ip: ClientIp,
-    h: HeaderMap,
-    b: ApiJson<LoginBody>,
-) -> ApiResult<Response> {
+async fn login_investor(s: State<AppState>, ip: ClientIp, h: HeaderMap, b: ApiJson<LoginBody>) -> ApiResult<Response> {
     login(s, ip, h, b, Some(UserType::Investor)).await
 }
 async fn login_production(
@@ -72,17 +59,9 @@ async fn login_production(
 }
 
 /// Generic sign-in: any account type (admins included); `userType`, when sent, must match the account.
-async fn login_any(
-    s: State<AppState>,
-    ip: ClientIp,
-    h: HeaderMap,
-    b: ApiJson<LoginBody>,
-) -> ApiResult<Response> {
+async fn login_any(s: State<AppState>, ip: ClientIp, h: HeaderMap, b: ApiJson<LoginBody>) -> ApiResult<Response> {
     let portal = match b.0.user_type.as_deref().filter(|t| !t.is_empty()) {
-        Some(t) => Some(
-            t.parse::<UserType>()
-                .map_err(|_| ApiError::validation("Unknown userType"))?,
-        ),
+        Some(t) => Some(t.parse::<UserType>().map_err(|_| ApiError::validation("Unknown userType"))?),
         None => None,
     };
     login(s, ip, h, b, portal).await
@@ -97,23 +76,14 @@ fn check_rate(state: &AppState, ip: ClientIp) -> ApiResult<()> {
 
 /// Runs password hashing or verification on the blocking pool.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(ApiError::internal)
+    tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)
 }
 
 /// Verifies credentials for `portal` (any portal when `None`). Unknown email, wrong password and wrong
 /// portal are indistinguishable to the caller (same error, same hashing cost).
-async fn authenticate(
-    state: &AppState,
-    email: &Email,
-    password: String,
-    portal: Option<UserType>,
-) -> ApiResult<User> {
+async fn authenticate(state: &AppState, email: &Email, password: String, portal: Option<UserType>) -> ApiResult<User> {
     let found = state.store.user_credentials(email).await?;
-    let stored = found
-        .as_ref()
-        .map_or_else(|| state.dummy_hash.to_string(), |(_, h)| h.clone());
+    let stored = found.as_ref().map_or_else(|| state.dummy_hash.to_string(), |(_, h)| h.clone());
     let pw = password.clone();
     let stored_for_check = stored.clone();
     let verdict = blocking(move || password::verify(&pw, &stored_for_check)).await?;
@@ -127,11 +97,7 @@ async fn authenticate(
         // Upgrade legacy hashes on a successful login; failure to upgrade must not fail the login.
         match blocking(move || password::hash(&password)).await? {
             Ok(fresh) => {
-                if let Err(e) = state
-                    .store
-                    .upgrade_password_hash(user.id, &stored, &fresh)
-                    .await
-                {
+                if let Err(e) = state.store.upgrade_password_hash(user.id, &stored, &fresh).await {
                     tracing::warn!(error = %e, "could not upgrade legacy password hash");
                 }
             }
@@ -149,10 +115,9 @@ async fn login(
     portal: Option<UserType>,
 ) -> ApiResult<Response> {
     check_rate(&state, ip)?;
-    let (Some(email), Some(password)) = (
-        body.email.filter(|e| !e.trim().is_empty()),
-        body.password.filter(|p| !p.is_empty()),
-    ) else {
+    let (Some(email), Some(password)) =
+        (body.email.filter(|e| !e.trim().is_empty()), body.password.filter(|p| !p.is_empty()))
+    else {
         return Err(ApiError::validation("Email and password are required"));
     };
     let email = Email::parse(&email)?;
@@ -163,12 +128,8 @@ async fn login(
     let (token, token_hash) = session::new_token();
     let session_id = uuid::Uuid::new_v4().to_string();
     let ttl = state.settings.session_ttl_secs;
-    let expires_at = pitchey_store::now()
-        + chrono::Duration::seconds(i64::try_from(ttl).unwrap_or(i64::MAX / 2));
-    let user_agent = headers
-        .get(USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.chars().take(256).collect());
+    let expires_at = pitchey_store::now() + chrono::Duration::seconds(i64::try_from(ttl).unwrap_or(i64::MAX / 2));
+    let user_agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(256).collect());
     state
         .store
         .create_session(&NewSession {
@@ -183,19 +144,12 @@ async fn login(
     if let Err(e) = state.store.touch_login(user.id).await {
         tracing::warn!(error = %e, "could not record login time");
     }
-    tracing::info!(
-        user_id = user.id,
-        user_type = user.user_type.as_str(),
-        "login"
-    );
+    tracing::info!(user_id = user.id, user_type = user.user_type.as_str(), "login");
     let u = AuthUserBody::from(&user);
     let sess = json!({ "id": session_id, "expiresAt": iso(expires_at) });
     let body = json!({ "success": true, "user": u, "session": sess, "data": { "user": u, "session": sess } });
     let mut res = Json(body).into_response();
-    res.headers_mut().append(
-        SET_COOKIE,
-        session::session_cookie(&token, ttl, state.settings.cookie_secure),
-    );
+    res.headers_mut().append(SET_COOKIE, session::session_cookie(&token, ttl, state.settings.cookie_secure));
     Ok(res)
 }
 
@@ -222,14 +176,9 @@ fn non_empty(s: Option<String>) -> Option<String> {
 }
 
 /// Registration. Creates the account only: no session, since the client asks the user to sign in.
-async fn sign_up(
-    State(state): State<AppState>,
-    ip: ClientIp,
-    ApiJson(b): ApiJson<SignUpBody>,
-) -> ApiResult<Response> {
+async fn sign_up(State(state): State<AppState>, ip: ClientIp, ApiJson(b): ApiJson<SignUpBody>) -> ApiResult<Response> {
     check_rate(&state, ip)?;
-    let (Some(email), Some(password)) = (non_empty(b.email), b.password.filter(|p| !p.is_empty()))
-    else {
+    let (Some(email), Some(password)) = (non_empty(b.email), b.password.filter(|p| !p.is_empty())) else {
         return Err(ApiError::validation("Email and password are required"));
     };
     let email = Email::parse(&email)?;
@@ -240,13 +189,9 @@ async fn sign_up(
             .parse::<UserType>()
             .ok()
             .filter(|t| t.is_self_service())
-            .ok_or_else(|| {
-                ApiError::validation("userType must be creator, investor or production")
-            })?,
+            .ok_or_else(|| ApiError::validation("userType must be creator, investor or production"))?,
     };
-    let chosen = non_empty(b.username)
-        .map(|u| Username::parse(&u))
-        .transpose()?;
+    let chosen = non_empty(b.username).map(|u| Username::parse(&u)).transpose()?;
     let (mut first, mut last) = (non_empty(b.first_name), non_empty(b.last_name));
     if first.is_none()
         && last.is_none()
@@ -254,19 +199,12 @@ async fn sign_up(
     {
         let mut parts = n.splitn(2, ' ');
         first = parts.next().map(str::to_owned);
-        last = parts
-            .next()
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty());
+        last = parts.next().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     }
     let pw = password.expose().to_owned();
-    let password_hash = blocking(move || password::hash(&pw))
-        .await?
-        .map_err(ApiError::internal)?;
+    let password_hash = blocking(move || password::hash(&pw)).await?.map_err(ApiError::internal)?;
     let mut new = NewUser {
-        username: chosen
-            .clone()
-            .unwrap_or_else(|| Username::from_email(&email)),
+        username: chosen.clone().unwrap_or_else(|| Username::from_email(&email)),
         email,
         password_hash,
         user_type,
@@ -282,52 +220,32 @@ async fn sign_up(
         match state.store.create_user(&new).await {
             Ok(u) => break u,
             Err(CreateUserError::EmailTaken) => {
-                return Err(ApiError::conflict(
-                    "EMAIL_EXISTS",
-                    "An account with this email already exists",
-                ));
+                return Err(ApiError::conflict("EMAIL_EXISTS", "An account with this email already exists"));
             }
             Err(CreateUserError::UsernameTaken) if chosen.is_none() && attempts < 5 => {
                 attempts += 1;
                 new.username = Username::from_email(&new.email).with_suffix(&random_suffix());
             }
             Err(CreateUserError::UsernameTaken) => {
-                return Err(ApiError::conflict(
-                    "USERNAME_EXISTS",
-                    "This username is already taken",
-                ));
+                return Err(ApiError::conflict("USERNAME_EXISTS", "This username is already taken"));
             }
             Err(CreateUserError::Store(e)) => return Err(e.into()),
         }
     };
-    tracing::info!(
-        user_id = user.id,
-        user_type = user.user_type.as_str(),
-        "sign-up"
-    );
-    Ok((
-        StatusCode::OK,
-        ok(json!({ "user": AuthUserBody::from(&user) })),
-    )
-        .into_response())
+    tracing::info!(user_id = user.id, user_type = user.user_type.as_str(), "sign-up");
+    Ok((StatusCode::OK, ok(json!({ "user": AuthUserBody::from(&user) }))).into_response())
 }
 
 fn random_suffix() -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let bytes: [u8; 6] = rand::random();
-    bytes
-        .iter()
-        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
-        .collect()
+    bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect()
 }
 
 /// Ends the session (if any) and clears both cookie names. Always 200.
 async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
     if let Some(token) = session::token_from_headers(&headers) {
-        state
-            .store
-            .delete_session(&session::hash_token(&token))
-            .await?;
+        state.store.delete_session(&session::hash_token(&token)).await?;
     }
     let mut res = ok(json!({ "message": "Logged out successfully" })).into_response();
     for c in session::clearing_cookies(state.settings.cookie_secure) {
@@ -340,9 +258,7 @@ async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> ApiResul
 async fn current_session(auth: AuthUser) -> Json<serde_json::Value> {
     let u = AuthUserBody::from(&auth.user);
     let sess = json!({ "id": auth.session_id, "expiresAt": iso(auth.expires_at) });
-    Json(
-        json!({ "success": true, "user": u, "session": sess, "data": { "user": u, "session": sess } }),
-    )
+    Json(json!({ "success": true, "user": u, "session": sess, "data": { "user": u, "session": sess } }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -364,35 +280,20 @@ async fn change_password(
     ApiJson(b): ApiJson<ChangePasswordBody>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let (Some(current), Some(new)) = (b.current_password, b.new_password) else {
-        return Err(ApiError::validation(
-            "currentPassword and newPassword are required",
-        ));
+        return Err(ApiError::validation("currentPassword and newPassword are required"));
     };
     let new = Password::parse(&new)?;
-    let stored = state
-        .store
-        .password_hash(auth.user.id)
-        .await?
-        .ok_or_else(ApiError::unauthorized)?;
+    let stored = state.store.password_hash(auth.user.id).await?.ok_or_else(ApiError::unauthorized)?;
     let verdict = blocking(move || password::verify(&current, &stored)).await?;
     if verdict == Verdict::Invalid {
         // 400, not 401: a 401 would sign the client out.
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "INVALID_PASSWORD",
-            "Current password is incorrect",
-        ));
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "INVALID_PASSWORD", "Current password is incorrect"));
     }
     let pw = new.expose().to_owned();
-    let hash = blocking(move || password::hash(&pw))
-        .await?
-        .map_err(ApiError::internal)?;
+    let hash = blocking(move || password::hash(&pw)).await?.map_err(ApiError::internal)?;
     state.store.set_password_hash(auth.user.id, &hash).await?;
     if b.revoke_other_sessions.unwrap_or(true) {
-        state
-            .store
-            .delete_user_sessions(auth.user.id, Some(&auth.token_hash))
-            .await?;
+        state.store.delete_user_sessions(auth.user.id, Some(&auth.token_hash)).await?;
     }
     Ok(ok(json!({ "message": "Password changed successfully" })))
 }

@@ -37,24 +37,14 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The home-page lists: published and public, ordered per list.
-async fn home_list(
-    state: &AppState,
-    p: &ListParams,
-    order: Order,
-    max: i64,
-) -> ApiResult<(Vec<Value>, i64, i64, i64)> {
+async fn home_list(state: &AppState, p: &ListParams, order: Order, max: i64) -> ApiResult<(Vec<Value>, i64, i64, i64)> {
     let paging = p.paging(20, max);
     let mut lq = ListQuery::new(Scope::Public);
     lq.order = order;
     lq.limit = paging.limit;
     lq.offset = paging.offset;
     let page = state.store.list_pitches(&lq).await?;
-    Ok((
-        public_cards(&page.items),
-        page.total,
-        paging.page,
-        paging.limit,
-    ))
+    Ok((public_cards(&page.items), page.total, paging.page, paging.limit))
 }
 
 fn home_body(items: Vec<Value>, total: i64, page: Option<(i64, i64)>) -> Json<Value> {
@@ -66,47 +56,28 @@ fn home_body(items: Vec<Value>, total: i64, page: Option<(i64, i64)>) -> Json<Va
     Json(json!({ "success": true, "data": data, "timestamp": iso(chrono::Utc::now()) }))
 }
 
-async fn public_trending(
-    State(s): State<AppState>,
-    ApiQuery(p): ApiQuery<ListParams>,
-) -> ApiResult<Json<Value>> {
+async fn public_trending(State(s): State<AppState>, ApiQuery(p): ApiQuery<ListParams>) -> ApiResult<Json<Value>> {
     let (items, total, page, size) = home_list(&s, &p, Order::PublicTrending, 50).await?;
     Ok(home_body(items, total, Some((page, size))))
 }
 
-async fn public_new(
-    State(s): State<AppState>,
-    ApiQuery(p): ApiQuery<ListParams>,
-) -> ApiResult<Json<Value>> {
+async fn public_new(State(s): State<AppState>, ApiQuery(p): ApiQuery<ListParams>) -> ApiResult<Json<Value>> {
     let (items, total, page, size) = home_list(&s, &p, Order::Created, 50).await?;
     Ok(home_body(items, total, Some((page, size))))
 }
 
-async fn public_featured(
-    State(s): State<AppState>,
-    ApiQuery(p): ApiQuery<ListParams>,
-) -> ApiResult<Json<Value>> {
-    let p = ListParams {
-        limit: Some(p.limit.unwrap_or(6)),
-        ..p
-    };
+async fn public_featured(State(s): State<AppState>, ApiQuery(p): ApiQuery<ListParams>) -> ApiResult<Json<Value>> {
+    let p = ListParams { limit: Some(p.limit.unwrap_or(6)), ..p };
     let (items, total, _, _) = home_list(&s, &p, Order::PublicFeatured, 12).await?;
     Ok(home_body(items, total, None))
 }
 
 /// `GET /api/pitches/public`: published pitches, newest first, with `genre`, `format` and `search`.
-async fn public_all(
-    State(s): State<AppState>,
-    ApiQuery(p): ApiQuery<ListParams>,
-) -> ApiResult<Json<Value>> {
+async fn public_all(State(s): State<AppState>, ApiQuery(p): ApiQuery<ListParams>) -> ApiResult<Json<Value>> {
     let paging = p.paging(20, 100);
     let mut lq = ListQuery::new(Scope::Published);
     p.apply_filters(&mut lq);
-    lq.order = if lq.terms.is_empty() {
-        Order::Created
-    } else {
-        Order::Relevance
-    };
+    lq.order = if lq.terms.is_empty() { Order::Created } else { Order::Relevance };
     lq.limit = paging.limit;
     lq.offset = paging.offset;
     let page = s.store.list_pitches(&lq).await?;
@@ -150,17 +121,8 @@ fn tab_query(tab: &str) -> (ListQuery, &'static str) {
 }
 
 /// `GET /api/browse`: top-level `items` (and the same under `data`), every filter honoured.
-async fn browse(
-    State(s): State<AppState>,
-    ApiQuery(p): ApiQuery<ListParams>,
-) -> ApiResult<Json<Value>> {
-    let tab = p
-        .tab
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .unwrap_or("trending")
-        .to_ascii_lowercase();
+async fn browse(State(s): State<AppState>, ApiQuery(p): ApiQuery<ListParams>) -> ApiResult<Json<Value>> {
+    let tab = p.tab.as_deref().map(str::trim).filter(|t| !t.is_empty()).unwrap_or("trending").to_ascii_lowercase();
     let (mut lq, tab_name) = tab_query(&tab);
     p.apply_filters(&mut lq);
     if let Some((o, d)) = p.sort()? {
@@ -187,10 +149,7 @@ async fn browse(
 }
 
 /// Trending within `days` (default 7): `data.trending` with each pitch's `trending_score`.
-async fn trending(
-    State(s): State<AppState>,
-    ApiQuery(p): ApiQuery<ListParams>,
-) -> ApiResult<Json<Value>> {
+async fn trending(State(s): State<AppState>, ApiQuery(p): ApiQuery<ListParams>) -> ApiResult<Json<Value>> {
     let days = p.days.unwrap_or(7);
     if !(1..=365).contains(&days) {
         return Err(ApiError::bad_request("days must be between 1 and 365"));
@@ -221,19 +180,12 @@ async fn trending(
 /// `GET /api/browse/genres`: bare `{"genres":[{genre, pitch_count}]}`.
 async fn genres(State(s): State<AppState>) -> ApiResult<Json<Value>> {
     let f = s.store.facets().await?;
-    let genres: Vec<Value> = f
-        .genres
-        .iter()
-        .map(|g| json!({ "genre": g.value, "pitch_count": g.count }))
-        .collect();
+    let genres: Vec<Value> = f.genres.iter().map(|g| json!({ "genre": g.value, "pitch_count": g.count })).collect();
     Ok(Json(json!({ "genres": genres })))
 }
 
 /// `GET /api/browse/top-rated`: bare `{"items","total","totalPages"}`, most liked first.
-async fn top_rated(
-    State(s): State<AppState>,
-    ApiQuery(p): ApiQuery<ListParams>,
-) -> ApiResult<Json<Value>> {
+async fn top_rated(State(s): State<AppState>, ApiQuery(p): ApiQuery<ListParams>) -> ApiResult<Json<Value>> {
     let paging = p.paging(20, 100);
     let mut lq = ListQuery::new(Scope::Market);
     p.apply_filters(&mut lq);
@@ -260,8 +212,5 @@ async fn following(
     lq.offset = paging.offset;
     let page = s.store.list_pitches(&lq).await?;
     let items = cards_for(&page.items, Some(auth.user.id));
-    Ok(private(
-        Json(json!({ "success": true, "data": { "pitches": items, "total": page.total } }))
-            .into_response(),
-    ))
+    Ok(private(Json(json!({ "success": true, "data": { "pitches": items, "total": page.total } })).into_response()))
 }

@@ -13,15 +13,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/config/all", get(all))
         .route("/api/config/genres", get(|| async { ok(GENRES) }))
         .route("/api/config/formats", get(|| async { ok(FORMATS) }))
-        .route(
-            "/api/config/budget-ranges",
-            get(|| async { ok(BUDGET_RANGES) }),
-        )
+        .route("/api/config/budget-ranges", get(|| async { ok(BUDGET_RANGES) }))
         .route("/api/config/stages", get(|| async { ok(STAGES) }))
 }
 
 async fn all() -> Json<Value> {
-    ok(
-        json!({ "genres": GENRES, "formats": FORMATS, "budgetRanges": BUDGET_RANGES, "stages": STAGES }),
-    )
+    ok(json!({ "genres": GENRES, "formats": FORMATS, "budgetRanges": BUDGET_RANGES, "stages": STAGES }))
 }

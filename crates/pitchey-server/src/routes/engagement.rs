@@ -24,17 +24,11 @@ pub fn router() -> Router<AppState> {
         .route("/api/creator/pitches/{id}/like", post(like).delete(unlike))
         .route("/api/pitches/{id}/like", post(like).delete(unlike))
         .route("/api/pitches/{id}/like-status", get(like_status))
-        .route(
-            "/api/pitches/{id}/save",
-            post(save_toggle_on).delete(save_toggle_off),
-        )
+        .route("/api/pitches/{id}/save", post(save_toggle_on).delete(save_toggle_off))
         .route("/api/saved-pitches", get(saved_list).post(save_add))
         .route("/api/saved-pitches/stats", get(saved_stats))
         .route("/api/saved-pitches/check/{pitch_id}", get(saved_check))
-        .route(
-            "/api/saved-pitches/{id}",
-            put(saved_notes).delete(saved_remove),
-        )
+        .route("/api/saved-pitches/{id}", put(saved_notes).delete(saved_remove))
         .route("/api/follows/action", post(follow_action))
         .route("/api/follows/followers", get(followers))
         .route("/api/follows/following", get(following))
@@ -71,63 +65,42 @@ async fn track_view(
 ) -> ApiResult<Json<Value>> {
     let pitch_id = flex_id(body.get("pitchId").or_else(|| body.get("pitch_id")))
         .ok_or_else(|| ApiError::bad_request("Invalid pitchId"))?;
-    let anon_key = match headers
-        .get("x-session-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-    {
-        Some(sid) => format!("s:{}", sid.chars().take(128).collect::<String>()),
-        None => format!("ip:{}", ip.0),
-    };
+    let anon_key =
+        match headers.get("x-session-id").and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty()) {
+            Some(sid) => format!("s:{}", sid.chars().take(128).collect::<String>()),
+            None => format!("ip:{}", ip.0),
+        };
     let user_id = user.0.as_ref().map(|a| a.user.id);
-    Ok(Json(
-        match s.store.track_view(pitch_id, user_id, &anon_key).await? {
-            ViewOutcome::Counted { view_id, viewed_at } => {
-                json!({ "success": true, "data": { "viewId": view_id, "viewedAt": iso(viewed_at) } })
-            }
-            ViewOutcome::Duplicate => {
-                json!({ "success": true, "message": "View already tracked", "duplicate": true })
-            }
-            ViewOutcome::Owner => {
-                json!({ "success": true, "message": "Owner views are not counted", "duplicate": true })
-            }
-            ViewOutcome::NotFound => return Err(ApiError::not_found("Pitch not found")),
-        },
-    ))
+    Ok(Json(match s.store.track_view(pitch_id, user_id, &anon_key).await? {
+        ViewOutcome::Counted { view_id, viewed_at } => {
+            json!({ "success": true, "data": { "viewId": view_id, "viewedAt": iso(viewed_at) } })
+        }
+        ViewOutcome::Duplicate => {
+            json!({ "success": true, "message": "View already tracked", "duplicate": true })
+        }
+        ViewOutcome::Owner => {
+            json!({ "success": true, "message": "Owner views are not counted", "duplicate": true })
+        }
+        ViewOutcome::NotFound => return Err(ApiError::not_found("Pitch not found")),
+    }))
 }
 
 async fn set_like(s: &AppState, auth: &AuthUser, id: i64, like: bool) -> ApiResult<Json<Value>> {
     visible_to(s, id, auth.user.id).await?;
-    let (liked, count) = s
-        .store
-        .set_like(id, auth.user.id, like)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Pitch not found"))?;
+    let (liked, count) =
+        s.store.set_like(id, auth.user.id, like).await?.ok_or_else(|| ApiError::not_found("Pitch not found"))?;
     Ok(ok(json!({ "liked": liked, "likeCount": count })))
 }
 
-async fn like(
-    State(s): State<AppState>,
-    auth: AuthUser,
-    ApiPath(id): ApiPath<i64>,
-) -> ApiResult<Json<Value>> {
+async fn like(State(s): State<AppState>, auth: AuthUser, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Value>> {
     set_like(&s, &auth, id, true).await
 }
 
-async fn unlike(
-    State(s): State<AppState>,
-    auth: AuthUser,
-    ApiPath(id): ApiPath<i64>,
-) -> ApiResult<Json<Value>> {
+async fn unlike(State(s): State<AppState>, auth: AuthUser, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Value>> {
     set_like(&s, &auth, id, false).await
 }
 
-async fn like_status(
-    State(s): State<AppState>,
-    user: MaybeUser,
-    ApiPath(id): ApiPath<i64>,
-) -> ApiResult<Response> {
+async fn like_status(State(s): State<AppState>, user: MaybeUser, ApiPath(id): ApiPath<i64>) -> ApiResult<Response> {
     let liked = match &user.0 {
         Some(a) => s.store.viewer_flags(id, a.user.id).await?.0,
         None => false,
@@ -141,10 +114,7 @@ async fn save_toggle_on(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Value>> {
     visible_to(&s, id, auth.user.id).await?;
-    s.store
-        .save_pitch(id, auth.user.id, None)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Pitch not found"))?;
+    s.store.save_pitch(id, auth.user.id, None).await?.ok_or_else(|| ApiError::not_found("Pitch not found"))?;
     Ok(ok(json!({ "saved": true })))
 }
 
@@ -165,10 +135,7 @@ async fn saved_list(
     ApiQuery(p): ApiQuery<ListParams>,
 ) -> ApiResult<Response> {
     let paging = p.paging(50, 100);
-    let page = s
-        .store
-        .saved_pitches(auth.user.id, paging.limit, paging.offset)
-        .await?;
+    let page = s.store.saved_pitches(auth.user.id, paging.limit, paging.offset).await?;
     let rows: Vec<_> = page.items.iter().map(|sp| sp.pitch.clone()).collect();
     let cards = cards_for(&rows, Some(auth.user.id));
     let items: Vec<Value> = page
@@ -189,46 +156,27 @@ async fn saved_list(
         })
         .collect();
     Ok(private(
-        Json(json!({ "success": true, "savedPitches": items, "data": items, "total": page.total }))
-            .into_response(),
+        Json(json!({ "success": true, "savedPitches": items, "data": items, "total": page.total })).into_response(),
     ))
 }
 
-async fn save_add(
-    State(s): State<AppState>,
-    auth: AuthUser,
-    ApiJson(body): ApiJson<Value>,
-) -> ApiResult<Json<Value>> {
+async fn save_add(State(s): State<AppState>, auth: AuthUser, ApiJson(body): ApiJson<Value>) -> ApiResult<Json<Value>> {
     let pitch_id = flex_id(body.get("pitchId").or_else(|| body.get("pitch_id")))
         .ok_or_else(|| ApiError::validation("pitchId is required"))?;
-    let notes = body
-        .get("notes")
-        .and_then(Value::as_str)
-        .map(|n| n.chars().take(5000).collect::<String>());
+    let notes = body.get("notes").and_then(Value::as_str).map(|n| n.chars().take(5000).collect::<String>());
     visible_to(&s, pitch_id, auth.user.id).await?;
     let (id, saved_at) = s
         .store
         .save_pitch(pitch_id, auth.user.id, notes.as_deref())
         .await?
         .ok_or_else(|| ApiError::not_found("Pitch not found"))?;
-    Ok(ok(
-        json!({ "id": id, "userId": auth.user.id, "pitchId": pitch_id, "notes": notes, "savedAt": iso(saved_at) }),
-    ))
+    Ok(ok(json!({ "id": id, "userId": auth.user.id, "pitchId": pitch_id, "notes": notes, "savedAt": iso(saved_at) })))
 }
 
-async fn saved_remove(
-    State(s): State<AppState>,
-    auth: AuthUser,
-    ApiPath(id): ApiPath<i64>,
-) -> ApiResult<Json<Value>> {
-    let pitch_id = s
-        .store
-        .unsave(auth.user.id, id, false)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Saved pitch not found"))?;
-    Ok(ok(
-        json!({ "message": "Pitch removed from saved", "pitchId": pitch_id }),
-    ))
+async fn saved_remove(State(s): State<AppState>, auth: AuthUser, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Value>> {
+    let pitch_id =
+        s.store.unsave(auth.user.id, id, false).await?.ok_or_else(|| ApiError::not_found("Saved pitch not found"))?;
+    Ok(ok(json!({ "message": "Pitch removed from saved", "pitchId": pitch_id })))
 }
 
 async fn saved_notes(
@@ -258,9 +206,7 @@ async fn saved_check(
 
 async fn saved_stats(State(s): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
     let page = s.store.saved_pitches(auth.user.id, 1, 0).await?;
-    Ok(private(
-        ok(json!({ "total": page.total, "totalSaved": page.total })).into_response(),
-    ))
+    Ok(private(ok(json!({ "total": page.total, "totalSaved": page.total })).into_response()))
 }
 
 /// `POST /api/follows/action`: `{userId, action}` or `{targetId, targetType: "user"|"pitch", action}`.
@@ -269,29 +215,16 @@ async fn follow_action(
     auth: AuthUser,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Json<Value>> {
-    let target = flex_id(
-        body.get("targetId")
-            .or_else(|| body.get("userId"))
-            .or_else(|| body.get("user_id")),
-    )
-    .ok_or_else(|| ApiError::validation("userId or targetId is required"))?;
-    let follow = match body
-        .get("action")
-        .and_then(Value::as_str)
-        .unwrap_or("follow")
-    {
+    let target = flex_id(body.get("targetId").or_else(|| body.get("userId")).or_else(|| body.get("user_id")))
+        .ok_or_else(|| ApiError::validation("userId or targetId is required"))?;
+    let follow = match body.get("action").and_then(Value::as_str).unwrap_or("follow") {
         "follow" => true,
         "unfollow" => false,
         other => {
-            return Err(ApiError::validation(format!(
-                "Unknown action {other:?} (follow or unfollow)"
-            )));
+            return Err(ApiError::validation(format!("Unknown action {other:?} (follow or unfollow)")));
         }
     };
-    let target_type = body
-        .get("targetType")
-        .and_then(Value::as_str)
-        .unwrap_or("user");
+    let target_type = body.get("targetType").and_then(Value::as_str).unwrap_or("user");
     if target_type == "pitch" {
         let changed = s
             .store
@@ -314,11 +247,8 @@ async fn follow_action(
     if target == auth.user.id {
         return Err(ApiError::bad_request("Cannot follow yourself"));
     }
-    let changed = s
-        .store
-        .set_follow(auth.user.id, target, follow)
-        .await?
-        .ok_or_else(|| ApiError::not_found("User not found"))?;
+    let changed =
+        s.store.set_follow(auth.user.id, target, follow).await?.ok_or_else(|| ApiError::not_found("User not found"))?;
     let stats = s.store.follow_stats(target).await?;
     let message = match (follow, changed) {
         (true, true) => "Successfully followed",
@@ -334,11 +264,7 @@ async fn follow_action(
 }
 
 fn follow_user_json(u: &FollowUser) -> Value {
-    let name = [u.first_name.as_deref(), u.last_name.as_deref()]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let name = [u.first_name.as_deref(), u.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
     json!({
         "id": u.id, "username": u.username, "name": if name.trim().is_empty() { u.username.clone() } else { name },
         "user_type": u.user_type, "userType": u.user_type, "company_name": u.company_name,
@@ -359,15 +285,10 @@ async fn followers(
 ) -> ApiResult<Response> {
     let paging = p.paging(50, 100);
     let who = subject(&p, &auth);
-    let list = s
-        .store
-        .follow_list(who, true, paging.limit, paging.offset)
-        .await?;
+    let list = s.store.follow_list(who, true, paging.limit, paging.offset).await?;
     let count = s.store.follow_stats(who).await?.followers;
     let users: Vec<Value> = list.iter().map(follow_user_json).collect();
-    Ok(private(
-        ok(json!({ "followers": users, "count": count })).into_response(),
-    ))
+    Ok(private(ok(json!({ "followers": users, "count": count })).into_response()))
 }
 
 async fn following(
@@ -377,15 +298,10 @@ async fn following(
 ) -> ApiResult<Response> {
     let paging = p.paging(50, 100);
     let who = subject(&p, &auth);
-    let list = s
-        .store
-        .follow_list(who, false, paging.limit, paging.offset)
-        .await?;
+    let list = s.store.follow_list(who, false, paging.limit, paging.offset).await?;
     let count = s.store.follow_stats(who).await?.following;
     let users: Vec<Value> = list.iter().map(follow_user_json).collect();
-    Ok(private(
-        ok(json!({ "following": users, "count": count })).into_response(),
-    ))
+    Ok(private(ok(json!({ "following": users, "count": count })).into_response()))
 }
 
 async fn follow_stats(
@@ -398,18 +314,9 @@ async fn follow_stats(
     let (is_following, follows_you) = if who == auth.user.id {
         (false, false)
     } else {
-        (
-            s.store.is_following(auth.user.id, who).await?,
-            s.store.is_following(who, auth.user.id).await?,
-        )
+        (s.store.is_following(auth.user.id, who).await?, s.store.is_following(who, auth.user.id).await?)
     };
-    let recent: Vec<Value> = s
-        .store
-        .follow_list(who, true, 5, 0)
-        .await?
-        .iter()
-        .map(follow_user_json)
-        .collect();
+    let recent: Vec<Value> = s.store.follow_list(who, true, 5, 0).await?.iter().map(follow_user_json).collect();
     Ok(private(
         ok(json!({
             "stats": { "followers": stats.followers, "following": stats.following, "mutual": stats.mutual,
@@ -432,27 +339,13 @@ async fn follow_list(
         "followers" => true,
         "following" => false,
         other => {
-            return Err(ApiError::bad_request(format!(
-                "Unknown type {other:?} (followers or following)"
-            )));
+            return Err(ApiError::bad_request(format!("Unknown type {other:?} (followers or following)")));
         }
     };
     let stats = s.store.follow_stats(who).await?;
-    let total = if followers {
-        stats.followers
-    } else {
-        stats.following
-    };
-    let users: Vec<Value> = s
-        .store
-        .follow_list(who, followers, paging.limit, paging.offset)
-        .await?
-        .iter()
-        .map(follow_user_json)
-        .collect();
+    let total = if followers { stats.followers } else { stats.following };
+    let users: Vec<Value> =
+        s.store.follow_list(who, followers, paging.limit, paging.offset).await?.iter().map(follow_user_json).collect();
     let has_more = paging.offset + (users.len() as i64) < total;
-    Ok(private(
-        ok(json!({ "users": users, "total": total, "hasMore": has_more, "mutualFollows": [] }))
-            .into_response(),
-    ))
+    Ok(private(ok(json!({ "users": users, "total": total, "hasMore": has_more, "mutualFollows": [] })).into_response()))
 }

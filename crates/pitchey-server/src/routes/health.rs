@@ -25,15 +25,10 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     if state.is_ready() {
         (StatusCode::OK, Json(json!({ "status": "ready" })))
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "not ready" })),
-        )
+        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "not ready" })))
     }
 }
 
 async fn ping() -> Json<Value> {
-    Json(
-        json!({ "status": "ok", "timestamp": iso(chrono::Utc::now()), "version": env!("CARGO_PKG_VERSION") }),
-    )
+    Json(json!({ "status": "ok", "timestamp": iso(chrono::Utc::now()), "version": env!("CARGO_PKG_VERSION") }))
 }

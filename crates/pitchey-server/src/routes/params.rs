@@ -12,10 +12,7 @@ fn opt_num<'de, D: Deserializer<'de>, T: std::str::FromStr>(d: D) -> Result<Opti
     let s: Option<String> = Option::deserialize(d)?;
     match s.as_deref().map(str::trim) {
         None | Some("") | Some("undefined") | Some("null") => Ok(None),
-        Some(v) => v
-            .parse()
-            .map(Some)
-            .map_err(|_| serde::de::Error::custom(format!("{v:?} is not a number"))),
+        Some(v) => v.parse().map(Some).map_err(|_| serde::de::Error::custom(format!("{v:?} is not a number"))),
     }
 }
 
@@ -71,50 +68,25 @@ impl ListParams {
     pub fn paging(&self, default: i64, max: i64) -> Paging {
         let limit = self.limit.unwrap_or(default).clamp(1, max);
         let page = self.page.unwrap_or(1).max(1);
-        let offset = self
-            .offset
-            .unwrap_or((page - 1).saturating_mul(limit))
-            .clamp(0, MAX_OFFSET);
-        Paging {
-            limit,
-            offset,
-            page: offset / limit + 1,
-        }
+        let offset = self.offset.unwrap_or((page - 1).saturating_mul(limit)).clamp(0, MAX_OFFSET);
+        Paging { limit, offset, page: offset / limit + 1 }
     }
 
     /// The search text (`q` or `search`), trimmed.
     pub fn text(&self) -> Option<&str> {
-        self.q
-            .as_deref()
-            .or(self.search.as_deref())
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
+        self.q.as_deref().or(self.search.as_deref()).map(str::trim).filter(|s| !s.is_empty())
     }
 
     /// Applies the filters (genre, format, stage, budget, owner) to a query.
     pub fn apply_filters(&self, lq: &mut ListQuery) {
         let list = |s: &Option<String>| -> Vec<String> {
             s.as_deref().map_or_else(Vec::new, |s| {
-                s.split(',')
-                    .map(str::trim)
-                    .filter(|x| !x.is_empty())
-                    .map(str::to_owned)
-                    .collect()
+                s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(str::to_owned).collect()
             })
         };
-        lq.genres = list(&self.genre)
-            .into_iter()
-            .chain(list(&self.genres))
-            .map(|g| normalize_genre(&g))
-            .collect();
-        lq.formats = list(&self.format)
-            .into_iter()
-            .map(|f| normalize_format(&f))
-            .collect();
-        lq.stages = list(&self.production_stage)
-            .into_iter()
-            .map(|s| s.to_lowercase())
-            .collect();
+        lq.genres = list(&self.genre).into_iter().chain(list(&self.genres)).map(|g| normalize_genre(&g)).collect();
+        lq.formats = list(&self.format).into_iter().map(|f| normalize_format(&f)).collect();
+        lq.stages = list(&self.production_stage).into_iter().map(|s| s.to_lowercase()).collect();
         for b in list(&self.budget_range) {
             match budget_label(&b) {
                 Some((min, max)) => {
@@ -138,19 +110,12 @@ impl ListParams {
 
     /// The explicit sort, if any: `(order, descending)`.
     pub fn sort(&self) -> Result<Option<(Order, bool)>, ApiError> {
-        let Some(key) = self
-            .sort
-            .as_deref()
-            .or(self.sort_by.as_deref())
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
+        let Some(key) = self.sort.as_deref().or(self.sort_by.as_deref()).map(str::trim).filter(|s| !s.is_empty())
         else {
             return Ok(None);
         };
         let (order, desc) = match key.to_ascii_lowercase().as_str() {
-            "date" | "newest" | "recent" | "published" | "published_at" | "new" => {
-                (Order::Published, true)
-            }
+            "date" | "newest" | "recent" | "published" | "published_at" | "new" => (Order::Published, true),
             "oldest" => (Order::Published, false),
             "created" | "created_at" => (Order::Created, true),
             "updated" | "updated_at" => (Order::Updated, true),
@@ -165,19 +130,13 @@ impl ListParams {
             "investments" | "investment_count" => (Order::Score, true),
             other => return Err(ApiError::bad_request(format!("Unknown sort {other:?}"))),
         };
-        let dir = self
-            .order
-            .as_deref()
-            .or(self.sort_order.as_deref())
-            .map(str::to_ascii_lowercase);
+        let dir = self.order.as_deref().or(self.sort_order.as_deref()).map(str::to_ascii_lowercase);
         let desc = match dir.as_deref() {
             Some("asc") => false,
             Some("desc") => true,
             None | Some("") => desc,
             Some(o) => {
-                return Err(ApiError::bad_request(format!(
-                    "Unknown order {o:?} (use asc or desc)"
-                )));
+                return Err(ApiError::bad_request(format!("Unknown order {o:?} (use asc or desc)")));
             }
         };
         Ok(Some((order, desc)))
@@ -187,18 +146,16 @@ impl ListParams {
 /// Budget labels of `/api/config/budget-ranges` as estimated-budget bounds `[min, max)`.
 fn budget_label(label: &str) -> Option<(f64, Option<f64>)> {
     const M: f64 = 1_000_000.0;
-    Some(
-        match label.trim().to_ascii_lowercase().replace(' ', "").as_str() {
-            "under$1m" => (0.0, Some(M)),
-            "$1m-$5m" => (M, Some(5.0 * M)),
-            "$5m-$15m" => (5.0 * M, Some(15.0 * M)),
-            "$15m-$30m" => (15.0 * M, Some(30.0 * M)),
-            "$30m-$50m" => (30.0 * M, Some(50.0 * M)),
-            "$50m-$100m" => (50.0 * M, Some(100.0 * M)),
-            "over$100m" => (100.0 * M, None),
-            _ => return None,
-        },
-    )
+    Some(match label.trim().to_ascii_lowercase().replace(' ', "").as_str() {
+        "under$1m" => (0.0, Some(M)),
+        "$1m-$5m" => (M, Some(5.0 * M)),
+        "$5m-$15m" => (5.0 * M, Some(15.0 * M)),
+        "$15m-$30m" => (15.0 * M, Some(30.0 * M)),
+        "$30m-$50m" => (30.0 * M, Some(50.0 * M)),
+        "$50m-$100m" => (50.0 * M, Some(100.0 * M)),
+        "over$100m" => (100.0 * M, None),
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -208,36 +165,11 @@ mod tests {
 
     #[test]
     fn paging_defaults_and_bounds() {
-        let p = ListParams {
-            page: Some(3),
-            limit: Some(10),
-            ..Default::default()
-        };
-        assert_eq!(
-            p.paging(20, 100),
-            Paging {
-                limit: 10,
-                offset: 20,
-                page: 3
-            }
-        );
-        let p = ListParams {
-            limit: Some(10_000),
-            offset: Some(-5),
-            ..Default::default()
-        };
-        assert_eq!(
-            p.paging(20, 100),
-            Paging {
-                limit: 100,
-                offset: 0,
-                page: 1
-            }
-        );
-        let p = ListParams {
-            offset: Some(i64::MAX),
-            ..Default::default()
-        };
+        let p = ListParams { page: Some(3), limit: Some(10), ..Default::default() };
+        assert_eq!(p.paging(20, 100), Paging { limit: 10, offset: 20, page: 3 });
+        let p = ListParams { limit: Some(10_000), offset: Some(-5), ..Default::default() };
+        assert_eq!(p.paging(20, 100), Paging { limit: 100, offset: 0, page: 1 });
+        let p = ListParams { offset: Some(i64::MAX), ..Default::default() };
         assert_eq!(p.paging(20, 100).offset, MAX_OFFSET);
     }
 
@@ -254,21 +186,11 @@ mod tests {
         p.apply_filters(&mut lq);
         assert_eq!(lq.genres, vec!["action", "crime drama"]);
         assert_eq!(lq.formats, vec!["tv"]);
-        assert_eq!(
-            (lq.budget_min, lq.budget_max),
-            (Some(1_000_000.0), Some(5_000_000.0))
-        );
+        assert_eq!((lq.budget_min, lq.budget_max), (Some(1_000_000.0), Some(5_000_000.0)));
         assert_eq!(lq.terms, vec!["midnight", "or"]);
-        let p = ListParams {
-            sort: Some("sideways".into()),
-            ..Default::default()
-        };
+        let p = ListParams { sort: Some("sideways".into()), ..Default::default() };
         assert!(p.sort().is_err());
-        let p = ListParams {
-            sort: Some("title".into()),
-            order: Some("desc".into()),
-            ..Default::default()
-        };
+        let p = ListParams { sort: Some("title".into()), order: Some("desc".into()), ..Default::default() };
         assert_eq!(p.sort().unwrap(), Some((Order::Title, true)));
     }
 }

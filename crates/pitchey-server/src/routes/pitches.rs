@@ -24,10 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/pitches", get(generic_list).post(create))
         .route("/api/pitches/{id}", get(detail).put(update).delete(remove))
         .route("/api/creator/pitches", get(my_pitches).post(create))
-        .route(
-            "/api/creator/pitches/{id}",
-            get(detail).put(update).delete(remove),
-        )
+        .route("/api/creator/pitches/{id}", get(detail).put(update).delete(remove))
         .route("/api/pitches/public/{id}", get(public_detail))
         .route("/api/pitches/{id}/publish", post(publish))
         .route("/api/pitches/{id}/archive", post(archive))
@@ -49,18 +46,9 @@ pub fn require_pitch_owner_type(auth: &AuthUser) -> ApiResult<()> {
 
 /// The owner's full view of one of their pitches, read fresh from the primary.
 async fn owner_view(state: &AppState, id: i64) -> ApiResult<Map<String, Value>> {
-    let row = state
-        .store
-        .pitch_fresh(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Pitch not found"))?;
+    let row = state.store.pitch_fresh(id).await?.ok_or_else(|| ApiError::not_found("Pitch not found"))?;
     let protected = state.store.pitch_protected(id).await?;
-    Ok(pitch_json(
-        &row,
-        PitchAccess::Owner,
-        protected.as_ref(),
-        Detail::Full,
-    ))
+    Ok(pitch_json(&row, PitchAccess::Owner, protected.as_ref(), Detail::Full))
 }
 
 async fn create(
@@ -71,10 +59,7 @@ async fn create(
     require_pitch_owner_type(&auth)?;
     let input = pitch_input::parse(body)?;
     input.fields.validate_new()?;
-    let id = state
-        .store
-        .insert_pitch(&PitchMeta::new_draft(auth.user.id), &input.fields)
-        .await?;
+    let id = state.store.insert_pitch(&PitchMeta::new_draft(auth.user.id), &input.fields).await?;
     tracing::info!(pitch_id = id, user_id = auth.user.id, "pitch created");
     Ok(ok(json!({ "pitch": owner_view(&state, id).await? })))
 }
@@ -84,9 +69,7 @@ async fn create(
 async fn owned(state: &AppState, id: i64, user_id: i64) -> ApiResult<()> {
     match state.store.pitch_owner(id).await? {
         Some((owner, _)) if owner == user_id => Ok(()),
-        Some((_, PitchStatus::Published)) => {
-            Err(ApiError::forbidden("Not authorized to update this pitch"))
-        }
+        Some((_, PitchStatus::Published)) => Err(ApiError::forbidden("Not authorized to update this pitch")),
         _ => Err(ApiError::not_found("Pitch not found")),
     }
 }
@@ -101,26 +84,17 @@ async fn update(
     let input = pitch_input::parse(body)?;
     input.fields.validate()?;
     if input.status == Some(PitchStatus::Hidden) {
-        return Err(ApiError::validation(
-            "status hidden is set by moderation only",
-        ));
+        return Err(ApiError::validation("status hidden is set by moderation only"));
     }
     owned(&state, id, auth.user.id).await?;
-    let update = PitchUpdate {
-        fields: input.fields,
-        status: input.status,
-    };
+    let update = PitchUpdate { fields: input.fields, status: input.status };
     if !state.store.update_pitch(id, auth.user.id, &update).await? {
         return Err(ApiError::not_found("Pitch not found"));
     }
     Ok(ok(json!({ "pitch": owner_view(&state, id).await? })))
 }
 
-async fn remove(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    ApiPath(id): ApiPath<i64>,
-) -> ApiResult<Json<Value>> {
+async fn remove(State(state): State<AppState>, auth: AuthUser, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Value>> {
     if !state.store.delete_pitch(id, auth.user.id).await? {
         return Err(ApiError::not_found("Pitch not found or not authorized"));
     }
@@ -128,46 +102,25 @@ async fn remove(
     Ok(ok(json!({ "message": "Pitch deleted", "id": id })))
 }
 
-async fn set_status(
-    state: &AppState,
-    auth: &AuthUser,
-    id: i64,
-    status: PitchStatus,
-) -> ApiResult<Json<Value>> {
-    if !state
-        .store
-        .set_pitch_status(id, auth.user.id, status)
-        .await?
-    {
+async fn set_status(state: &AppState, auth: &AuthUser, id: i64, status: PitchStatus) -> ApiResult<Json<Value>> {
+    if !state.store.set_pitch_status(id, auth.user.id, status).await? {
         return Err(ApiError::not_found("Pitch not found or not owned by you"));
     }
     Ok(ok(json!({ "pitch": owner_view(state, id).await? })))
 }
 
-async fn publish(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    ApiPath(id): ApiPath<i64>,
-) -> ApiResult<Json<Value>> {
+async fn publish(State(state): State<AppState>, auth: AuthUser, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Value>> {
     set_status(&state, &auth, id, PitchStatus::Published).await
 }
 
-async fn archive(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    ApiPath(id): ApiPath<i64>,
-) -> ApiResult<Json<Value>> {
+async fn archive(State(state): State<AppState>, auth: AuthUser, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Value>> {
     set_status(&state, &auth, id, PitchStatus::Archived).await
 }
 
 /// Per-user responses must not be stored by shared caches.
 pub fn private(mut res: Response) -> Response {
-    res.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store"),
-    );
-    res.headers_mut()
-        .insert(header::VARY, HeaderValue::from_static("Cookie"));
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    res.headers_mut().insert(header::VARY, HeaderValue::from_static("Cookie"));
     res
 }
 
@@ -182,8 +135,7 @@ async fn my_pitches(
         None => Scope::Owner(auth.user.id),
         Some(s) => Scope::OwnerStatus(
             auth.user.id,
-            s.parse()
-                .map_err(|_| ApiError::bad_request(format!("Unknown status {s:?}")))?,
+            s.parse().map_err(|_| ApiError::bad_request(format!("Unknown status {s:?}")))?,
         ),
     };
     let paging = p.paging(50, 100);
@@ -192,11 +144,8 @@ async fn my_pitches(
     lq.limit = paging.limit;
     lq.offset = paging.offset;
     let page = state.store.list_pitches(&lq).await?;
-    let items: Vec<Value> = page
-        .items
-        .iter()
-        .map(|r| Value::Object(pitch_json(r, PitchAccess::Owner, None, Detail::Card)))
-        .collect();
+    let items: Vec<Value> =
+        page.items.iter().map(|r| Value::Object(pitch_json(r, PitchAccess::Owner, None, Detail::Card))).collect();
     let has_more = paging.offset + (items.len() as i64) < page.total;
     let body = json!({
         "success": true,
@@ -212,11 +161,7 @@ async fn my_pitches(
 pub fn cards_for(rows: &[PitchRow], viewer: Option<i64>) -> Vec<Value> {
     rows.iter()
         .map(|r| {
-            let access = if viewer == Some(r.user_id) {
-                PitchAccess::Owner
-            } else {
-                PitchAccess::Public
-            };
+            let access = if viewer == Some(r.user_id) { PitchAccess::Owner } else { PitchAccess::Public };
             Value::Object(pitch_json(r, access, None, Detail::Card))
         })
         .collect()
@@ -230,24 +175,16 @@ async fn generic_list(
     ApiQuery(p): ApiQuery<ListParams>,
 ) -> ApiResult<Response> {
     let me = user.0.as_ref().map(|a| a.user.id);
-    let status = p
-        .status
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .unwrap_or("published");
+    let status = p.status.as_deref().map(str::trim).filter(|s| !s.is_empty()).unwrap_or("published");
     let scope = match (status, me) {
         ("published", _) => Some(Scope::Market),
         ("all", Some(u)) => Some(Scope::MarketOrOwn(u)),
         ("all", None) => Some(Scope::Market),
-        (s, Some(u)) => Some(Scope::OwnerStatus(
-            u,
-            s.parse()
-                .map_err(|_| ApiError::bad_request(format!("Unknown status {s:?}")))?,
-        )),
+        (s, Some(u)) => {
+            Some(Scope::OwnerStatus(u, s.parse().map_err(|_| ApiError::bad_request(format!("Unknown status {s:?}")))?))
+        }
         (s, None) => {
-            s.parse::<PitchStatus>()
-                .map_err(|_| ApiError::bad_request(format!("Unknown status {s:?}")))?;
+            s.parse::<PitchStatus>().map_err(|_| ApiError::bad_request(format!("Unknown status {s:?}")))?;
             None
         }
     };
@@ -290,11 +227,7 @@ pub async fn visible_pitch(
     id: i64,
     user: &MaybeUser,
 ) -> ApiResult<(PitchRow, PitchAccess, Option<pitchey_core::NdaStatus>)> {
-    let row = state
-        .store
-        .pitch(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Pitch not found"))?;
+    let row = state.store.pitch(id).await?.ok_or_else(|| ApiError::not_found("Pitch not found"))?;
     let viewer = user.0.as_ref().map(AuthUser::viewer);
     let nda = match viewer {
         Some(v) if v.user_id != row.user_id => state.store.viewer_nda(id, v.user_id).await?,
@@ -310,11 +243,7 @@ pub async fn visible_pitch(
 async fn detail_json(state: &AppState, id: i64, user: &MaybeUser) -> ApiResult<Map<String, Value>> {
     let (row, access, nda) = visible_pitch(state, id, user).await?;
     // Protected columns are read only after the access rule allowed them.
-    let protected = if access.protected() {
-        state.store.pitch_protected(id).await?
-    } else {
-        None
-    };
+    let protected = if access.protected() { state.store.pitch_protected(id).await? } else { None };
     let mut m = pitch_json(&row, access, protected.as_ref(), Detail::Full);
     m.insert("hasSignedNDA".into(), access.protected().into());
     m.insert("isOwner".into(), (access == PitchAccess::Owner).into());
@@ -335,11 +264,7 @@ async fn public_detail(
 }
 
 /// `GET /api/pitches/:id`: `data.pitch`, with the viewer's flags.
-async fn detail(
-    State(state): State<AppState>,
-    user: MaybeUser,
-    ApiPath(id): ApiPath<i64>,
-) -> ApiResult<Response> {
+async fn detail(State(state): State<AppState>, user: MaybeUser, ApiPath(id): ApiPath<i64>) -> ApiResult<Response> {
     let mut m = detail_json(&state, id, &user).await?;
     let is_owner = m.get("isOwner").and_then(Value::as_bool).unwrap_or(false);
     let (liked, saved) = match &user.0 {

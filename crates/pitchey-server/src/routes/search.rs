@@ -29,16 +29,8 @@ pub fn router() -> Router<AppState> {
 }
 
 fn user_json(u: &UserHit) -> Value {
-    let name = [u.first_name.as_deref(), u.last_name.as_deref()]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
-    let name = if name.trim().is_empty() {
-        u.username.clone()
-    } else {
-        name
-    };
+    let name = [u.first_name.as_deref(), u.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+    let name = if name.trim().is_empty() { u.username.clone() } else { name };
     json!({
         "id": u.id, "name": name, "username": u.username, "user_type": u.user_type, "userType": u.user_type,
         "bio": u.bio, "company_name": u.company_name, "companyName": u.company_name,
@@ -48,24 +40,15 @@ fn user_json(u: &UserHit) -> Value {
 
 /// `GET /api/search`: `data.pitches`, `data.users`, `data.companies` and `results` (pitches tagged with
 /// `type: "pitch"`). `type` narrows to pitches or one kind of account.
-async fn search(
-    State(s): State<AppState>,
-    ApiQuery(p): ApiQuery<ListParams>,
-) -> ApiResult<Json<Value>> {
-    let kind = p
-        .kind
-        .as_deref()
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_else(|| "all".into());
+async fn search(State(s): State<AppState>, ApiQuery(p): ApiQuery<ListParams>) -> ApiResult<Json<Value>> {
+    let kind = p.kind.as_deref().map(str::to_ascii_lowercase).unwrap_or_else(|| "all".into());
     let (want_pitches, user_type) = match kind.as_str() {
         "all" | "" => (true, None),
         "pitch" | "pitches" => (true, Some("none")),
         "creator" | "production" | "investor" => (false, Some(kind.as_str())),
         "user" | "users" | "people" => (false, None),
         other => {
-            return Err(ApiError::bad_request(format!(
-                "Unknown search type {other:?}"
-            )));
+            return Err(ApiError::bad_request(format!("Unknown search type {other:?}")));
         }
     };
     let text = p.text().unwrap_or("");
@@ -127,15 +110,10 @@ async fn search(
 }
 
 /// `GET /api/pitches/public/search`: at least two characters of query.
-async fn public_search(
-    State(s): State<AppState>,
-    ApiQuery(p): ApiQuery<ListParams>,
-) -> ApiResult<Json<Value>> {
+async fn public_search(State(s): State<AppState>, ApiQuery(p): ApiQuery<ListParams>) -> ApiResult<Json<Value>> {
     let text = p.text().unwrap_or("");
     if text.chars().count() < 2 {
-        return Err(ApiError::bad_request(
-            "Search term must be at least 2 characters",
-        ));
+        return Err(ApiError::bad_request("Search term must be at least 2 characters"));
     }
     let paging = p.paging(20, 50);
     let mut lq = ListQuery::new(Scope::Public);
@@ -166,26 +144,15 @@ struct SuggestParams {
 
 impl SuggestParams {
     fn text(&self) -> &str {
-        self.q
-            .as_deref()
-            .or(self.query.as_deref())
-            .unwrap_or("")
-            .trim()
+        self.q.as_deref().or(self.query.as_deref()).unwrap_or("").trim()
     }
     fn limit(&self, default: i64) -> i64 {
-        self.limit
-            .as_deref()
-            .and_then(|l| l.parse().ok())
-            .unwrap_or(default)
-            .clamp(1, 20)
+        self.limit.as_deref().and_then(|l| l.parse().ok()).unwrap_or(default).clamp(1, 20)
     }
 }
 
 /// `GET /api/search/suggestions`: `{suggestions:[{query, type, count?}]}` from titles, genres and creators.
-async fn suggestions(
-    State(s): State<AppState>,
-    ApiQuery(p): ApiQuery<SuggestParams>,
-) -> ApiResult<Json<Value>> {
+async fn suggestions(State(s): State<AppState>, ApiQuery(p): ApiQuery<SuggestParams>) -> ApiResult<Json<Value>> {
     let text = p.text();
     let limit = p.limit(8);
     let words = terms(text);
@@ -197,11 +164,7 @@ async fn suggestions(
         out.push(json!({ "query": t, "type": "title" }));
     }
     let lower = text.to_lowercase();
-    for g in GENRES
-        .iter()
-        .filter(|g| g.to_lowercase().contains(&lower))
-        .take(3)
-    {
+    for g in GENRES.iter().filter(|g| g.to_lowercase().contains(&lower)).take(3) {
         out.push(json!({ "query": g, "type": "genre" }));
     }
     for u in s.store.search_users(&words, Some("creator"), 3).await? {
@@ -212,10 +175,7 @@ async fn suggestions(
 }
 
 /// `GET /api/search/autocomplete`: `{suggestions:[{value, count}]}` for `field` = title, genre or creator.
-async fn autocomplete(
-    State(s): State<AppState>,
-    ApiQuery(p): ApiQuery<SuggestParams>,
-) -> ApiResult<Json<Value>> {
+async fn autocomplete(State(s): State<AppState>, ApiQuery(p): ApiQuery<SuggestParams>) -> ApiResult<Json<Value>> {
     let text = p.text();
     if text.chars().count() < 2 {
         return Err(ApiError::bad_request("Query must be at least 2 characters"));
@@ -252,18 +212,14 @@ async fn autocomplete(
             .map(|u| json!({ "value": user_json(u)["name"], "count": 1, "id": u.id }))
             .collect(),
         other => {
-            return Err(ApiError::bad_request(format!(
-                "Unknown field {other:?} (title, genre or creator)"
-            )));
+            return Err(ApiError::bad_request(format!("Unknown field {other:?} (title, genre or creator)")));
         }
     };
     Ok(ok(json!({ "suggestions": suggestions })))
 }
 
 fn facet_list(f: &[Facet]) -> Vec<Value> {
-    f.iter()
-        .map(|f| json!({ "value": f.value, "count": f.count }))
-        .collect()
+    f.iter().map(|f| json!({ "value": f.value, "count": f.count })).collect()
 }
 
 /// `GET /api/search/facets`.

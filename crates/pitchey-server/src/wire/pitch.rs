@@ -51,56 +51,24 @@ pub fn pitch_json(
     o.one("tagline", p.tagline.clone());
     o.one("genre", p.genre.as_str());
     o.one("format", p.format.clone());
-    o.both(
-        "format_category",
-        "formatCategory",
-        p.format_category.clone(),
-    );
+    o.both("format_category", "formatCategory", p.format_category.clone());
     o.both("format_subtype", "formatSubtype", p.format_subtype.clone());
     o.both("short_synopsis", "shortSynopsis", p.short_synopsis.clone());
-    o.both(
-        "target_audience",
-        "targetAudience",
-        p.target_audience.clone(),
-    );
+    o.both("target_audience", "targetAudience", p.target_audience.clone());
     o.one("characters", p.characters.clone());
     o.one("themes", p.themes.clone());
-    o.both(
-        "world_description",
-        "worldDescription",
-        p.world_description.clone(),
-    );
+    o.both("world_description", "worldDescription", p.world_description.clone());
     o.both("tone_and_style", "toneAndStyle", p.tone_and_style.clone());
     o.one("comps", p.comps.clone());
-    o.both(
-        "production_location",
-        "productionLocation",
-        p.production_location.clone(),
-    );
-    o.both(
-        "development_stage",
-        "developmentStage",
-        p.development_stage.clone(),
-    );
-    o.both(
-        "production_stage",
-        "productionStage",
-        p.production_stage.as_str(),
-    );
-    o.both(
-        "production_timeline",
-        "productionTimeline",
-        p.production_timeline.clone(),
-    );
+    o.both("production_location", "productionLocation", p.production_location.clone());
+    o.both("development_stage", "developmentStage", p.development_stage.clone());
+    o.both("production_stage", "productionStage", p.production_stage.as_str());
+    o.both("production_timeline", "productionTimeline", p.production_timeline.clone());
     o.both("budget_range", "budgetRange", p.budget_range.clone());
     o.one("budget", p.budget_range.clone());
     o.both("budget_bracket", "budgetBracket", p.budget_bracket.clone());
     o.both("estimated_budget", "estimatedBudget", p.estimated_budget);
-    o.both(
-        "seeking_investment",
-        "seekingInvestment",
-        p.seeking_investment,
-    );
+    o.both("seeking_investment", "seekingInvestment", p.seeking_investment);
     o.both("require_nda", "requireNDA", p.require_nda);
     o.one("requiresNDA", p.require_nda);
     o.both("title_image", "titleImage", p.title_image.clone());
@@ -108,11 +76,7 @@ pub fn pitch_json(
     o.both("poster_url", "posterUrl", p.poster_url.clone());
     o.both("trailer_url", "trailerUrl", p.trailer_url.clone());
     o.both("video_url", "videoUrl", p.video_url.clone());
-    o.both(
-        "visibility_settings",
-        "visibilitySettings",
-        p.visibility_settings.clone(),
-    );
+    o.both("visibility_settings", "visibilitySettings", p.visibility_settings.clone());
     o.one("status", p.status.as_str());
     o.one("visibility", p.visibility.as_str());
     o.both("published_at", "publishedAt", p.published_at.map(iso));
@@ -140,13 +104,7 @@ pub fn pitch_json(
         );
     } else {
         o.one("creator_name", HIDDEN_CREATOR);
-        for k in [
-            "creator_username",
-            "creator_type",
-            "creator_company",
-            "company_name",
-            "creator_avatar",
-        ] {
+        for k in ["creator_username", "creator_type", "creator_company", "company_name", "creator_avatar"] {
             o.one(k, Value::Null);
         }
         o.one(
@@ -157,35 +115,16 @@ pub fn pitch_json(
     if detail == Detail::Full {
         o.both("custom_format", "customFormat", p.custom_format.clone());
         o.both("long_synopsis", "longSynopsis", p.long_synopsis.clone());
-        o.one(
-            "synopsis",
-            p.long_synopsis.clone().or_else(|| p.short_synopsis.clone()),
-        );
+        o.one("synopsis", p.long_synopsis.clone().or_else(|| p.short_synopsis.clone()));
         o.one("opener", p.opener.clone());
         o.one("premise", p.premise.clone());
-        o.both(
-            "episode_breakdown",
-            "episodeBreakdown",
-            p.episode_breakdown.clone(),
-        );
-        o.both(
-            "story_breakdown",
-            "storyBreakdown",
-            p.story_breakdown.clone(),
-        );
+        o.both("episode_breakdown", "episodeBreakdown", p.episode_breakdown.clone());
+        o.both("story_breakdown", "storyBreakdown", p.story_breakdown.clone());
         o.both("why_now", "whyNow", p.why_now.clone());
-        o.both(
-            "development_stage_other",
-            "developmentStageOther",
-            p.development_stage_other.clone(),
-        );
+        o.both("development_stage_other", "developmentStageOther", p.development_stage_other.clone());
         o.both("lookbook_url", "lookbookUrl", p.lookbook_url.clone());
         o.both("video_platform", "videoPlatform", p.video_platform.clone());
-        o.both(
-            "additional_media",
-            "additionalMedia",
-            p.additional_media.clone(),
-        );
+        o.both("additional_media", "additionalMedia", p.additional_media.clone());
         o.both("ai_used", "aiUsed", p.ai_used);
     }
     if let Some(pf) = protected.filter(|_| access.protected()) {
@@ -222,7 +161,5 @@ fn add_protected(o: &mut Obj, pf: &ProtectedFields) {
 
 /// Cards for a public list: everyone sees the public view (the owner and NDA holders included).
 pub fn public_cards(rows: &[PitchRow]) -> Vec<Value> {
-    rows.iter()
-        .map(|p| Value::Object(pitch_json(p, PitchAccess::Public, None, Detail::Card)))
-        .collect()
+    rows.iter().map(|p| Value::Object(pitch_json(p, PitchAccess::Public, None, Detail::Card))).collect()
 }

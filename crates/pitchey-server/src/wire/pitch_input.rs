@@ -20,9 +20,7 @@ pub struct PitchInput {
 /// Spellings that are not plain camelCase of a column.
 fn alias(key: &str) -> Option<&'static str> {
     Some(match key {
-        "requireNDA" | "requiresNDA" | "requireNda" | "requires_nda" | "ndaRequired" => {
-            "require_nda"
-        }
+        "requireNDA" | "requiresNDA" | "requireNda" | "requires_nda" | "ndaRequired" => "require_nda",
         "budget" => "budget_range",
         "titleImageUrl" | "title_image_url" => "title_image",
         "pitchDeck" => "pitch_deck_url",
@@ -40,8 +38,7 @@ fn snake(key: &str) -> String {
     let chars: Vec<char> = key.chars().collect();
     for (i, &c) in chars.iter().enumerate() {
         if c.is_ascii_uppercase() {
-            let prev_lower =
-                i > 0 && (chars[i - 1].is_ascii_lowercase() || chars[i - 1].is_ascii_digit());
+            let prev_lower = i > 0 && (chars[i - 1].is_ascii_lowercase() || chars[i - 1].is_ascii_digit());
             let next_lower = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
             let prev_upper = i > 0 && chars[i - 1].is_ascii_uppercase();
             if i > 0 && (prev_lower || (prev_upper && next_lower)) {
@@ -71,10 +68,7 @@ fn coerce(col: &str, kind: FieldKind, v: Value) -> Result<Option<Value>, ApiErro
         (FieldKind::Text, Value::Bool(b)) => Value::String(b.to_string()),
         (FieldKind::Text, Value::Array(a)) => {
             // Themes and similar arrive as lists of strings in some forms.
-            let parts: Option<Vec<String>> = a
-                .into_iter()
-                .map(|x| x.as_str().map(str::to_owned))
-                .collect();
+            let parts: Option<Vec<String>> = a.into_iter().map(|x| x.as_str().map(str::to_owned)).collect();
             Value::String(parts.ok_or_else(|| invalid(col, "text"))?.join(", "))
         }
         (FieldKind::Text, _) => return Err(invalid(col, "text")),
@@ -100,9 +94,7 @@ fn coerce(col: &str, kind: FieldKind, v: Value) -> Result<Option<Value>, ApiErro
                 return Ok(None);
             }
             let x: f64 = t.parse().map_err(|_| invalid(col, "a number"))?;
-            serde_json::Number::from_f64(x)
-                .map(Value::Number)
-                .ok_or_else(|| invalid(col, "a number"))?
+            serde_json::Number::from_f64(x).map(Value::Number).ok_or_else(|| invalid(col, "a number"))?
         }
         (FieldKind::Float, _) => return Err(invalid(col, "a number")),
     }))
@@ -125,10 +117,7 @@ pub fn parse(body: Value) -> Result<PitchInput, ApiError> {
     for (key, v) in entries {
         if key == "status" {
             let s = v.as_str().ok_or_else(|| invalid("status", "a string"))?;
-            status = Some(
-                s.parse::<PitchStatus>()
-                    .map_err(|_| ApiError::validation(format!("Unknown status {s:?}")))?,
-            );
+            status = Some(s.parse::<PitchStatus>().map_err(|_| ApiError::validation(format!("Unknown status {s:?}")))?);
             continue;
         }
         let col = alias(&key).map_or_else(|| snake(&key), str::to_owned);

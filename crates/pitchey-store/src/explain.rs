@@ -1,0 +1,124 @@
+//! The hot queries of the API with sample arguments, for `pitchey db explain` and the index tests. Each is
+//! built by the same function the store uses to serve it, so the plan shown is the plan served.
+
+use crate::engagement::{follow_list_sql, saved_list_sql, view_find_anon_sql};
+use crate::pitches::{pitch_by_id_sql, protected_sql, viewer_nda_sql};
+use crate::search::{facet_sql, title_suggestions_sql};
+use crate::sessions::session_lookup_sql;
+use crate::{ListQuery, Order, Scope, Sql, Store, StoreError, now};
+use chrono::Duration;
+
+/// A named query and its plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// What the query serves.
+    pub name: String,
+    /// Plan lines.
+    pub lines: Vec<String>,
+}
+
+impl Store {
+    /// The hot queries: `(description, SQL)`. Samples use user 1 and pitch 1.
+    pub fn hot_queries(&self) -> Vec<(String, Sql)> {
+        let t = now();
+        let mut out: Vec<(String, Sql)> = Vec::new();
+        let mut list = |name: &str, lq: ListQuery| {
+            let (page, count) = self.list_sql(&lq);
+            out.push((format!("{name}: page"), page));
+            if let Some(c) = count {
+                out.push((format!("{name}: count"), c));
+            }
+        };
+        let market = |order: Order| {
+            let mut lq = ListQuery::new(Scope::Market);
+            lq.order = order;
+            lq
+        };
+        let mut lq = market(Order::Score);
+        lq.published_since = Some(t - Duration::days(90));
+        list("browse tab=trending", lq);
+        let mut lq = market(Order::Published);
+        lq.published_since = Some(t - Duration::days(30));
+        list("browse tab=new", lq);
+        list("browse tab=popular", market(Order::Score));
+        let mut lq = market(Order::Updated);
+        lq.updated_since = Some(t - Duration::days(90));
+        list("browse tab=recent", lq);
+        let mut lq = market(Order::Score);
+        lq.genres = vec!["drama".into()];
+        list("browse genre=drama", lq);
+        let mut lq = market(Order::Published);
+        lq.formats = vec!["tv".into()];
+        list("browse format=tv sort=date", lq);
+        let mut lq = market(Order::Score);
+        lq.stages = vec!["financing".into()];
+        list("browse productionStage=financing", lq);
+        let mut lq = market(Order::Score);
+        lq.budget_ranges = vec!["1m-5m".into()];
+        list("browse budgetRange=1m-5m", lq);
+        let mut lq = market(Order::Score);
+        lq.budget_min = Some(1_000_000.0);
+        lq.budget_max = Some(5_000_000.0);
+        list("browse budgetRange=$1M-$5M", lq);
+        for (name, order) in [
+            ("home trending", Order::PublicTrending),
+            ("home new", Order::Created),
+            ("home featured", Order::PublicFeatured),
+        ] {
+            let mut lq = ListQuery::new(Scope::Public);
+            lq.order = order;
+            list(name, lq);
+        }
+        let mut lq = ListQuery::new(Scope::Published);
+        lq.order = Order::Created;
+        list("pitches/public", lq);
+        let mut lq = ListQuery::new(Scope::Owner(1));
+        lq.order = Order::Updated;
+        list("my pitches", lq);
+        let mut lq = ListQuery::new(Scope::OwnerStatus(1, pitchey_core::PitchStatus::Draft));
+        lq.order = Order::Updated;
+        list("my pitches status=draft", lq);
+        let mut lq = market(Order::Relevance);
+        lq.terms = vec!["lighthouse".into()];
+        list("search q=lighthouse", lq);
+        let mut lq = market(Order::Relevance);
+        lq.terms = vec!["silent".into(), "harbor".into()];
+        lq.genres = vec!["drama".into()];
+        list("search q=silent harbor genre=drama", lq);
+        let mut lq = ListQuery::new(Scope::FollowedBy(1));
+        lq.order = Order::Published;
+        list("pitches/following", lq);
+        out.push(("pitch detail".into(), pitch_by_id_sql(1)));
+        out.push(("pitch protected fields".into(), protected_sql(1)));
+        out.push(("viewer NDA for a pitch".into(), viewer_nda_sql(1, 1)));
+        out.push(("saved pitches".into(), saved_list_sql(1, 50, 0)));
+        out.push(("followers".into(), follow_list_sql(1, true, 50, 0)));
+        out.push(("following".into(), follow_list_sql(1, false, 50, 0)));
+        out.push(("view dedup (anonymous)".into(), view_find_anon_sql(1, "ip:127.0.0.1", t - Duration::hours(24))));
+        out.push(("session lookup".into(), session_lookup_sql("0".repeat(64).as_str())));
+        out.push(("title suggestions".into(), title_suggestions_sql(self.backend(), &["light".into()], "light", 8)));
+        for col in ["genre", "format", "budget_range", "production_stage"] {
+            if let Some(q) = facet_sql(col) {
+                out.push((format!("facets {col}"), q));
+            }
+        }
+        out
+    }
+
+    /// The plan of every hot query.
+    pub async fn explain_hot_queries(&self) -> Result<Vec<Plan>, StoreError> {
+        let mut plans = Vec::new();
+        for (name, q) in self.hot_queries() {
+            plans.push(Plan { name, lines: self.db.explain(q).await? });
+        }
+        Ok(plans)
+    }
+
+    /// Refreshes the planner's statistics (after bulk loads).
+    pub async fn analyze(&self) -> Result<(), StoreError> {
+        match self.backend() {
+            crate::Backend::Sqlite => self.db.raw_script("ANALYZE").await,
+            crate::Backend::Postgres => self.db.raw_script("VACUUM ANALYZE").await,
+        }
+    }
+}
