@@ -1,0 +1,62 @@
+//! Index strategy: with a large catalogue, every hot query's plan uses an index — no sequential scan of
+//! `pitches` (PostgreSQL, 100,000 pitches) and no full scan of it (SQLite).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
+mod common;
+
+use common::{Kind, TestApp};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_hot_queries_use_indexes_at_100k_pitches() {
+    let Some(app) = TestApp::spawn(Kind::Postgres).await else { return };
+    let t0 = std::time::Instant::now();
+    let report = pitchey_server::app::seed_demo(&app.state.store, 100_000).await.unwrap();
+    assert_eq!(report.pitches_created, 100_000);
+    eprintln!("seeded 100,000 pitches in {:.1}s", t0.elapsed().as_secs_f64());
+    let plans = app.state.store.explain_hot_queries().await.unwrap();
+    assert!(plans.len() > 30);
+    let mut offenders = Vec::new();
+    for p in &plans {
+        if p.lines.iter().any(|l| l.contains("Seq Scan on pitches")) {
+            offenders.push(format!("{}:\n    {}", p.name, p.lines.join("\n    ")));
+        }
+    }
+    assert!(offenders.is_empty(), "sequential scans of pitches:\n{}", offenders.join("\n"));
+    // The queries the page loads most use the index built for them.
+    let uses = |name: &str, index: &str| {
+        let p = plans.iter().find(|p| p.name == name).unwrap_or_else(|| panic!("no plan {name}"));
+        assert!(p.lines.iter().any(|l| l.contains(index)), "{name} does not use {index}:\n{}", p.lines.join("\n"));
+    };
+    uses("browse tab=popular: page", "pitches_market_score_idx");
+    uses("home trending: page", "pitches_public_trending_idx");
+    uses("home featured: page", "pitches_public_featured_idx");
+    uses("search q=lighthouse: page", "pitches_search_idx");
+    uses("pitch detail", "pitches_pkey");
+    uses("title suggestions", "pitches_title_trgm_idx");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_hot_queries_use_indexes() {
+    let app = TestApp::spawn(Kind::Sqlite).await.unwrap();
+    pitchey_server::app::seed_demo(&app.state.store, 5_000).await.unwrap();
+    let plans = app.state.store.explain_hot_queries().await.unwrap();
+    let mut offenders = Vec::new();
+    for p in &plans {
+        // "SCAN p" / "SCAN pitches" without "USING ... INDEX" is a full table scan.
+        let full = p.lines.iter().any(|l| {
+            (l.starts_with("SCAN p") || l.starts_with("SCAN pitches"))
+                && !l.contains("INDEX")
+                && !l.contains("VIRTUAL TABLE")
+        });
+        if full {
+            offenders.push(format!("{}:\n    {}", p.name, p.lines.join("\n    ")));
+        }
+    }
+    assert!(offenders.is_empty(), "full scans of pitches:\n{}", offenders.join("\n"));
+    let p = plans.iter().find(|p| p.name == "browse tab=popular: page").unwrap();
+    assert!(p.lines.iter().any(|l| l.contains("pitches_market_score_idx")), "{:?}", p.lines);
+    let p = plans.iter().find(|p| p.name == "search q=lighthouse: page").unwrap();
+    assert!(p.lines.iter().any(|l| l.contains("VIRTUAL TABLE")), "{:?}", p.lines);
+    app.stop().await;
+}
