@@ -236,10 +236,10 @@ impl Store {
         if demo_owned.0 == 0 {
             let rows = curated_catalogue(&ids, t);
             report.pitches_created += insert_pitches(&mut tx, &rows).await?.len();
-            report.pitches_created += generate(&mut tx, &opts.password_hash, DEMO_GENERATED, t).await?;
+            generate(&mut tx, &opts.password_hash, DEMO_GENERATED, t, &mut report).await?;
         }
         if opts.extra_pitches > 0 {
-            report.pitches_created += generate(&mut tx, &opts.password_hash, opts.extra_pitches, t).await?;
+            generate(&mut tx, &opts.password_hash, opts.extra_pitches, t, &mut report).await?;
         }
         tx.commit().await?;
         Ok(report)
@@ -729,7 +729,13 @@ fn curated_catalogue(ids: &[i64], t: DateTime<Utc>) -> Vec<(PitchMeta, PitchFiel
 
 /// Generates `n` pitches owned by generated creators and production companies (one account per 500
 /// pitches, at least 20), deterministically for a given database state.
-async fn generate(tx: &mut Tx, hash: &str, n: usize, t: DateTime<Utc>) -> Result<usize, StoreError> {
+async fn generate(
+    tx: &mut Tx,
+    hash: &str,
+    n: usize,
+    t: DateTime<Utc>,
+    report: &mut SeedReport,
+) -> Result<(), StoreError> {
     let (existing,): (i64,) = tx.one(Sql::new("seed_count_pitches", "SELECT COUNT(*) FROM pitches")).await?;
     let mut rng = ChaCha8Rng::seed_from_u64(0x5eed_0002 ^ existing as u64);
     let owners_wanted = (n / 500).max(20);
@@ -770,6 +776,7 @@ async fn generate(tx: &mut Tx, hash: &str, n: usize, t: DateTime<Utc>) -> Result
                         .arg(t),
                     )
                     .await?;
+                report.users_created += 1;
                 id
             }
         };
@@ -782,7 +789,8 @@ async fn generate(tx: &mut Tx, hash: &str, n: usize, t: DateTime<Utc>) -> Result
         let rows: Vec<(PitchMeta, PitchFields)> = (0..k).map(|_| generated_pitch(&mut rng, &owners, t)).collect();
         made += insert_pitches(tx, &rows).await?.len();
     }
-    Ok(made)
+    report.pitches_created += made;
+    Ok(())
 }
 
 fn generated_pitch(rng: &mut ChaCha8Rng, owners: &[i64], t: DateTime<Utc>) -> (PitchMeta, PitchFields) {
