@@ -441,6 +441,23 @@ impl Cache {
         }
         let up = self.inner.redis.as_ref().is_some_and(RedisTier::connected);
         metrics::gauge!("pitchey_cache_l2_connected").set(if up { 1.0 } else { 0.0 });
+        metrics::gauge!("pitchey_cache_l2_configured").set(if self.inner.redis.is_some() { 1.0 } else { 0.0 });
+    }
+
+    /// Registers this cache's counters at zero, so dashboards and alerts see every series from the start
+    /// (a counter that appears only on its first event makes `rate()` blind until then).
+    pub fn register_metrics(&self) {
+        for s in &self.inner.spaces {
+            let name = s.ns.name();
+            for tier in ["l1", "l2"] {
+                metrics::counter!("pitchey_cache_hits_total", "cache" => name, "tier" => tier).increment(0);
+                metrics::counter!("pitchey_cache_misses_total", "cache" => name, "tier" => tier).increment(0);
+            }
+            metrics::counter!("pitchey_cache_evictions_total", "cache" => name, "tier" => "l1").increment(0);
+            metrics::counter!("pitchey_cache_invalidations_total", "cache" => name).increment(0);
+            metrics::counter!("pitchey_cache_stale_served_total", "cache" => name).increment(0);
+        }
+        self.record_gauges();
     }
 
     /// Applies pending housekeeping (tests use it to observe sizes and evictions deterministically).

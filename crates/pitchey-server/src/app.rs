@@ -67,6 +67,9 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<App> {
     let trusted = settings.trusted_proxy_nets()?;
     let limiter = LoginLimiter::new(settings.login_rate_per_minute);
     let metrics_on_api_port = settings.metrics_bind.is_none();
+    store.db().register_metrics();
+    cache.register_metrics();
+    observability::register_defaults();
     let state = AppState::new(store, cache, Arc::new(settings), trusted, limiter, dummy_hash);
     let router = with_middleware(routes::router(metrics_on_api_port), &state)?.with_state(state.clone());
     Ok(App { state, router, stop })

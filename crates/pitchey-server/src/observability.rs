@@ -191,6 +191,22 @@ pub async fn track(stats: Arc<RouteStats>, req: Request, next: Next) -> Response
     res
 }
 
+/// Registers the application's counters at zero, so every series exists from the start.
+pub fn register_defaults() {
+    metrics::counter!("pitchey_rate_limit_rejections_total", "limiter" => "login").increment(0);
+    for t in ["creator", "investor", "production", "admin"] {
+        metrics::counter!("pitchey_logins_total", "user_type" => t).increment(0);
+        metrics::counter!("pitchey_signups_total", "user_type" => t).increment(0);
+    }
+    metrics::counter!("pitchey_pitches_created_total").increment(0);
+    metrics::counter!("pitchey_pitches_published_total").increment(0);
+    metrics::counter!("pitchey_nda_requests_total").increment(0);
+    for d in ["approved", "rejected", "signed", "revoked", "expired"] {
+        metrics::counter!("pitchey_nda_decisions_total", "decision" => d).increment(0);
+    }
+    metrics::gauge!("pitchey_http_requests_in_flight").increment(0.0);
+}
+
 /// Resident memory of this process in bytes (Linux; 0 elsewhere).
 pub fn resident_memory_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/status")

@@ -695,6 +695,14 @@ impl Db {
         out
     }
 
+    /// Registers per-endpoint counters at zero (so `rate()` over them works before their first event).
+    pub fn register_metrics(&self) {
+        for ep in self.endpoints() {
+            metrics::counter!("pitchey_db_circuit_rejections_total", "endpoint" => ep.name.clone()).increment(0);
+        }
+        self.record_gauges();
+    }
+
     /// Publishes pool sizes, idle connections, waiters and breaker states as gauges.
     pub fn record_gauges(&self) {
         for ep in self.endpoints() {

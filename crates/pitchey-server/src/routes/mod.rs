@@ -8,6 +8,7 @@ pub mod dashboards;
 pub mod engagement;
 pub mod ndas;
 pub mod notifications;
+pub mod ops;
 pub mod params;
 pub mod pitches;
 pub mod search;
@@ -31,6 +32,7 @@ pub fn router(metrics_on_api_port: bool) -> Router<AppState> {
         .merge(notifications::router())
         .merge(dashboards::router())
         .merge(config::router())
+        .merge(ops::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     if metrics_on_api_port { r.merge(admin::metrics_router()) } else { r }
