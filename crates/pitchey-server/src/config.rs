@@ -50,6 +50,8 @@ pub struct Settings {
     pub session_ttl_secs: u64,
     /// How often expired sessions are deleted, in seconds.
     pub session_cleanup_interval_secs: u64,
+    /// How often approved and signed NDAs past their expiry are marked expired, in seconds.
+    pub nda_expiry_interval_secs: u64,
     /// Largest accepted request body, in bytes.
     pub body_limit_bytes: usize,
     /// Longest a request may take before the server answers 503, in seconds.
@@ -91,6 +93,7 @@ impl Default for Settings {
             cookie_secure: false,
             session_ttl_secs: 7 * 24 * 3600,
             session_cleanup_interval_secs: 3600,
+            nda_expiry_interval_secs: 300,
             body_limit_bytes: 1024 * 1024,
             request_timeout_secs: 30,
             shutdown_grace_secs: 20,

@@ -50,6 +50,40 @@ fn json_rejection(r: JsonRejection) -> ApiError {
     }
 }
 
+/// A JSON body that may be absent: an empty body is `T::default()` (actions such as approve are sent with
+/// `{}` or nothing). A non-empty body must be valid JSON of the right shape.
+#[derive(Debug, Clone, Default)]
+pub struct JsonOrEmpty<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for JsonOrEmpty<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "Request body is too large")
+            } else {
+                ApiError::bad_request(format!("Could not read the request body: {}", e.body_text()))
+            }
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(JsonOrEmpty(T::default()));
+        }
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        T::deserialize(&mut de).and_then(|v| de.end().map(|()| v)).map(JsonOrEmpty).map_err(|e| {
+            if e.is_data() {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "VALIDATION_ERROR",
+                    format!("Invalid request body: {e}"),
+                )
+            } else {
+                ApiError::new(StatusCode::BAD_REQUEST, "INVALID_JSON", format!("Malformed JSON body: {e}"))
+            }
+        })
+    }
+}
+
 /// axum prefixes serde's message with a sentence of its own; keep the part that names the problem.
 fn inner_text(s: &str) -> String {
     s.split_once(": ").map_or(s, |(_, rest)| rest).to_owned()

@@ -3,6 +3,8 @@
 //! [`app::build`] turns [`config::Settings`] into an application and [`app::serve`] serves it on a bound
 //! listener, so tests run the real thing on port 0.
 
+#![recursion_limit = "256"] // large `json!` literals for wire shapes
+
 pub mod app;
 pub mod cli;
 pub mod config;

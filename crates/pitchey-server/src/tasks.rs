@@ -66,5 +66,16 @@ pub fn spawn_all(state: &AppState) -> Background {
             }
         },
     );
+    let s = state.clone();
+    every(&mut tasks, &cancel, "nda_expiry", Duration::from_secs(state.settings.nda_expiry_interval_secs), move || {
+        let s = s.clone();
+        async move {
+            match s.store.expire_ndas().await {
+                Ok(n) if n > 0 => tracing::info!(expired = n, "NDAs past their expiry marked expired"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "NDA expiry sweep failed"),
+            }
+        }
+    });
     Background { cancel, tasks }
 }

@@ -1,6 +1,7 @@
 //! Views, likes, saves and follows. Counters on `pitches` change in the same transaction as the rows they
 //! count, and only when a row was really inserted or deleted, so they stay exact under concurrency.
 
+use crate::notifications::{NewNotification, notify};
 use crate::{Page, PitchRow, Sql, Store, StoreError, Tx, listing::pitch_columns, now};
 use chrono::{DateTime, Duration, Utc};
 
@@ -379,28 +380,55 @@ impl Store {
         if self.user_by_id(target).await?.is_none() {
             return Ok(None);
         }
-        let n = if follow {
-            self.db
-                .exec(
+        if !follow {
+            let q = Sql::new("follow_delete", "DELETE FROM follows WHERE follower_id = $1 AND following_id = $2")
+                .arg(follower)
+                .arg(target);
+            return Ok(Some(self.db.exec(q).await? == 1));
+        }
+        let mut tx = self.db.begin().await?;
+        let n = tx
+            .exec(
+                Sql::new(
+                    "follow_insert",
+                    "INSERT INTO follows (follower_id, following_id, created_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (follower_id, following_id) DO NOTHING",
+                )
+                .arg(follower)
+                .arg(target)
+                .arg(now()),
+            )
+            .await?;
+        if n == 1 {
+            let who: Option<(String,)> = tx
+                .opt(
                     Sql::new(
-                        "follow_insert",
-                        "INSERT INTO follows (follower_id, following_id, created_at) VALUES ($1, $2, $3) \
-                         ON CONFLICT (follower_id, following_id) DO NOTHING",
+                        "follow_who",
+                        "SELECT COALESCE(NULLIF(TRIM(COALESCE(first_name, '') || ' ' || COALESCE(last_name, '')), ''), username) \
+                         FROM users WHERE id = $1",
                     )
-                    .arg(follower)
-                    .arg(target)
-                    .arg(now()),
+                    .arg(follower),
                 )
-                .await?
-        } else {
-            self.db
-                .exec(
-                    Sql::new("follow_delete", "DELETE FROM follows WHERE follower_id = $1 AND following_id = $2")
-                        .arg(follower)
-                        .arg(target),
-                )
-                .await?
-        };
+                .await?;
+            let name = who.map_or_else(|| "Someone".to_owned(), |w| w.0);
+            notify(
+                &mut tx,
+                NewNotification {
+                    user_id: target,
+                    kind: "new_follower",
+                    title: "New Follower",
+                    message: format!("{name} started following you"),
+                    related_id: Some(follower),
+                    related_type: Some("user"),
+                    related_pitch_id: None,
+                    from_user_id: Some(follower),
+                    priority: "normal",
+                    data: None,
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
         Ok(Some(n == 1))
     }
 

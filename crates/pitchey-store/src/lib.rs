@@ -4,12 +4,16 @@
 //! (full-text search, a few functions) the store asks [`Backend`]. Each backend has its own migrations under
 //! `migrations/{sqlite,postgres}`. Nothing above this crate knows which backend is in use.
 
+pub mod credits;
+pub mod dashboards;
 pub mod db;
 pub mod engagement;
 pub mod error;
 pub mod explain;
 mod listing;
 pub mod models;
+pub mod ndas;
+pub mod notifications;
 mod open;
 mod pitches;
 pub mod search;

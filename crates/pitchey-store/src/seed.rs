@@ -5,6 +5,7 @@
 //! [`DEMO_GENERATED`] generated ones) is added once, and
 //! `extra_pitches` always adds that many generated pitches (for benchmarks).
 
+use crate::credits::credit;
 use crate::pitches::{PitchMeta, insert_pitches};
 use crate::{Sql, Store, StoreError, Tx, now};
 use chrono::{DateTime, Duration, Utc};
@@ -235,11 +236,13 @@ impl Store {
             .await?;
         if demo_owned.0 == 0 {
             let rows = curated_catalogue(&ids, t);
-            report.pitches_created += insert_pitches(&mut tx, &rows).await?.len();
-            report.pitches_created += generate(&mut tx, &opts.password_hash, DEMO_GENERATED, t).await?;
+            let pitch_ids = insert_pitches(&mut tx, &rows).await?;
+            report.pitches_created += pitch_ids.len();
+            seed_investments(&mut tx, &ids, &pitch_ids, t).await?;
+            generate(&mut tx, &opts.password_hash, DEMO_GENERATED, t, &mut report).await?;
         }
         if opts.extra_pitches > 0 {
-            report.pitches_created += generate(&mut tx, &opts.password_hash, opts.extra_pitches, t).await?;
+            generate(&mut tx, &opts.password_hash, opts.extra_pitches, t, &mut report).await?;
         }
         tx.commit().await?;
         Ok(report)
@@ -272,7 +275,43 @@ async fn ensure_user(tx: &mut Tx, a: &DemoAccount, hash: &str, t: DateTime<Utc>)
             .arg(t),
         )
         .await?;
+    // Demo accounts can make plenty of NDA requests; they pay for them like everyone else.
+    let grant = if a.user_type.can_request_ndas() { 500 } else { 100 };
+    credit(tx, id, grant, "grant", "Demo credits", None).await?;
     Ok((id, true))
+}
+
+/// Investments in the curated catalogue: `(investor account index, curated pitch index, amount, status,
+/// ROI %, days ago)`. Read-only data for the dashboards until investing has endpoints of its own.
+const INVESTMENTS: &[(usize, usize, f64, &str, Option<f64>, i64)] = &[
+    (1, 1, 250_000.0, "active", Some(12.5), 20),
+    (1, 3, 150_000.0, "pending", None, 6),
+    (1, 10, 1_000_000.0, "active", Some(4.0), 15),
+    (1, 15, 400_000.0, "completed", Some(31.0), 9),
+    (12, 1, 100_000.0, "active", Some(8.0), 18),
+    (12, 15, 300_000.0, "active", Some(-3.5), 5),
+    (13, 9, 500_000.0, "pending", None, 3),
+];
+
+async fn seed_investments(tx: &mut Tx, accounts: &[i64], pitches: &[i64], t: DateTime<Utc>) -> Result<(), StoreError> {
+    for &(investor, pitch, amount, status, roi, days) in INVESTMENTS {
+        let at = t - Duration::days(days);
+        tx.exec(
+            Sql::new(
+                "seed_investment",
+                "INSERT INTO investments (investor_id, pitch_id, amount, status, roi_percentage, invested_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            )
+            .arg(accounts[investor])
+            .arg(pitches[pitch])
+            .arg(amount)
+            .arg(status)
+            .arg(roi)
+            .arg(at),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// One hand-written pitch of the curated catalogue.
@@ -729,7 +768,13 @@ fn curated_catalogue(ids: &[i64], t: DateTime<Utc>) -> Vec<(PitchMeta, PitchFiel
 
 /// Generates `n` pitches owned by generated creators and production companies (one account per 500
 /// pitches, at least 20), deterministically for a given database state.
-async fn generate(tx: &mut Tx, hash: &str, n: usize, t: DateTime<Utc>) -> Result<usize, StoreError> {
+async fn generate(
+    tx: &mut Tx,
+    hash: &str,
+    n: usize,
+    t: DateTime<Utc>,
+    report: &mut SeedReport,
+) -> Result<(), StoreError> {
     let (existing,): (i64,) = tx.one(Sql::new("seed_count_pitches", "SELECT COUNT(*) FROM pitches")).await?;
     let mut rng = ChaCha8Rng::seed_from_u64(0x5eed_0002 ^ existing as u64);
     let owners_wanted = (n / 500).max(20);
@@ -770,6 +815,7 @@ async fn generate(tx: &mut Tx, hash: &str, n: usize, t: DateTime<Utc>) -> Result
                         .arg(t),
                     )
                     .await?;
+                report.users_created += 1;
                 id
             }
         };
@@ -782,7 +828,8 @@ async fn generate(tx: &mut Tx, hash: &str, n: usize, t: DateTime<Utc>) -> Result
         let rows: Vec<(PitchMeta, PitchFields)> = (0..k).map(|_| generated_pitch(&mut rng, &owners, t)).collect();
         made += insert_pitches(tx, &rows).await?.len();
     }
-    Ok(made)
+    report.pitches_created += made;
+    Ok(())
 }
 
 fn generated_pitch(rng: &mut ChaCha8Rng, owners: &[i64], t: DateTime<Utc>) -> (PitchMeta, PitchFields) {

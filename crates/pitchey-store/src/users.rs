@@ -1,5 +1,6 @@
 //! Accounts.
 
+use crate::credits::{SIGNUP_GRANT, credit};
 use crate::models::user_columns;
 use crate::{Sql, Store, StoreError, User, now};
 use pitchey_core::{Email, UserType, Username};
@@ -61,10 +62,17 @@ impl Store {
         .arg(u.company_name.clone())
         .arg(&u.subscription_tier)
         .arg(t);
-        match self.db.write_opt::<(i64,)>(q).await {
-            Ok(Some((id,))) => self.user_by_id_primary(id).await?.ok_or(StoreError::NotFound.into()),
+        // The account and its welcome credits are created together.
+        let mut tx = self.db.begin().await?;
+        match tx.opt::<(i64,)>(q).await {
+            Ok(Some((id,))) => {
+                credit(&mut tx, id, SIGNUP_GRANT, "grant", "Welcome credits", None).await?;
+                tx.commit().await?;
+                self.user_by_id_primary(id).await?.ok_or(StoreError::NotFound.into())
+            }
             Ok(None) => Err(StoreError::NotFound.into()),
             Err(StoreError::Conflict(_)) => {
+                drop(tx);
                 // Which unique index fired? Ask, rather than parse driver messages.
                 if self.user_credentials(&u.email).await?.is_some() {
                     Err(CreateUserError::EmailTaken)

@@ -3,8 +3,11 @@
 pub mod auth;
 pub mod browse;
 pub mod config;
+pub mod dashboards;
 pub mod engagement;
 pub mod health;
+pub mod ndas;
+pub mod notifications;
 pub mod params;
 pub mod pitches;
 pub mod search;
@@ -22,6 +25,9 @@ pub fn router() -> Router<AppState> {
         .merge(browse::router())
         .merge(search::router())
         .merge(engagement::router())
+        .merge(ndas::router())
+        .merge(notifications::router())
+        .merge(dashboards::router())
         .merge(config::router())
         .merge(health::router())
         .fallback(not_found)

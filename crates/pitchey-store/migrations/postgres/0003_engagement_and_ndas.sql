@@ -105,8 +105,6 @@ CREATE INDEX pitches_public_featured_idx ON pitches ((view_count + 3 * like_coun
     WHERE status = 'published' AND visibility = 'public';
 CREATE INDEX pitches_public_new_idx ON pitches (created_at DESC, id DESC)
     WHERE status = 'published' AND visibility = 'public';
--- Counts of whole lists (covering: the planner need not read the wide rows).
-CREATE INDEX pitches_status_visibility_idx ON pitches (status, visibility);
 -- Owner's lists by status, and everything published by creation time.
 CREATE INDEX pitches_owner_status_idx ON pitches (user_id, status, updated_at DESC);
 CREATE INDEX pitches_published_created_idx ON pitches (created_at DESC, id DESC) WHERE status = 'published';
