@@ -52,26 +52,32 @@ pub async fn send(
     primary: bool,
     check: impl FnOnce(&Reply) -> Result<(), String>,
 ) -> Option<Reply> {
-    let outcome = exchange(req).await;
+    let (client, req) = req.build_split();
+    let target = req.as_ref().ok().map(|r| match r.url().query() {
+        Some(q) => format!("{}?{q}", r.url().path()),
+        None => r.url().path().to_owned(),
+    });
+    let outcome = match req {
+        Ok(req) => exchange(client.execute(req)).await,
+        Err(e) => Err(transport(e)),
+    };
     let latency = started.elapsed();
     let judged = outcome.and_then(|reply| match check(&reply) {
         Ok(()) => Ok(reply),
         Err(why) => Err(Failure::new(why, excerpt(&reply.body.to_string()))),
     });
-    match judged {
-        Ok(reply) => {
-            rec.record(label, latency, Ok(()), primary);
-            Some(reply)
-        }
-        Err(f) => {
-            rec.record(label, latency, Err(f), primary);
-            None
-        }
-    }
+    let (reply, outcome) = match judged {
+        Ok(reply) => (Some(reply), Ok(())),
+        Err(f) => (None, Err(f)),
+    };
+    rec.record_request(label, target.as_deref(), latency, outcome, primary);
+    reply
 }
 
-async fn exchange(req: RequestBuilder) -> Result<Reply, Failure> {
-    let resp = req.send().await.map_err(transport)?;
+async fn exchange(
+    pending: impl std::future::Future<Output = reqwest::Result<reqwest::Response>>,
+) -> Result<Reply, Failure> {
+    let resp = pending.await.map_err(transport)?;
     let status = resp.status();
     let session_cookie = resp
         .headers()

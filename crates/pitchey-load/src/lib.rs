@@ -198,6 +198,7 @@ async fn run_scenario(
         labels: m.labels,
         timeline: m.timeline,
         errors_by_kind: m.errors_by_kind,
+        slowest: m.slowest,
         passed: checks.iter().all(|c| c.passed),
         thresholds: checks,
         connections,

@@ -14,6 +14,8 @@ const MAX_MICROS: u64 = 600_000_000;
 const MAX_ERROR_KINDS: usize = 64;
 /// Longest example body or message kept for an error kind.
 const MAX_EXAMPLE: usize = 300;
+/// Slowest requests kept per scenario, with their path and query, to show what to look at first.
+const MAX_SLOWEST: usize = 10;
 
 /// Latency percentiles of successful requests, in milliseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -97,6 +99,19 @@ pub struct ErrorReport {
     pub example: String,
 }
 
+/// One of a scenario's slowest requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlowRequest {
+    /// Latency, ms.
+    pub ms: f64,
+    /// The request label.
+    pub label: String,
+    /// Path and query.
+    pub target: String,
+    /// Whether it succeeded.
+    pub ok: bool,
+}
+
 /// What the recorder hands back at the end.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Measurements {
@@ -112,6 +127,8 @@ pub struct Measurements {
     pub timeline: Vec<Point>,
     /// Failures by kind, most frequent first.
     pub errors_by_kind: Vec<ErrorReport>,
+    /// The slowest requests whose target was known, slowest first.
+    pub slowest: Vec<SlowRequest>,
 }
 
 /// A failed request: a low-cardinality kind (`HTTP 500`, `timeout`, `items missing`) and a detail.
@@ -151,6 +168,7 @@ struct Inner {
     labels: BTreeMap<&'static str, LabelAcc>,
     seconds: Vec<SecondAcc>,
     errors: BTreeMap<String, (u64, String)>,
+    slowest: Vec<SlowRequest>,
     requests: u64,
     failed: u64,
 }
@@ -187,6 +205,7 @@ impl Recorder {
                 labels: BTreeMap::new(),
                 seconds: Vec::new(),
                 errors: BTreeMap::new(),
+                slowest: Vec::new(),
                 requests: 0,
                 failed: 0,
             }),
@@ -210,11 +229,32 @@ impl Recorder {
     /// Records one request. `primary` requests count toward the scenario's percentiles; the others (setup
     /// steps, whole-journey timings) only toward their own label and the error rate.
     pub fn record(&self, label: &'static str, latency: Duration, outcome: Result<(), Failure>, primary: bool) {
+        self.record_request(label, None, latency, outcome, primary);
+    }
+
+    /// Like [`Recorder::record`], for a request whose path and query are known (kept if among the slowest).
+    pub fn record_request(
+        &self,
+        label: &'static str,
+        target: Option<&str>,
+        latency: Duration,
+        outcome: Result<(), Failure>,
+        primary: bool,
+    ) {
         let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).max(1);
         let second = self.second_now();
         let mut g = self.lock();
         let inner = &mut *g;
         inner.requests += 1;
+        if let Some(target) = target {
+            let ms = us as f64 / 1000.0;
+            if inner.slowest.len() < MAX_SLOWEST || inner.slowest.last().is_some_and(|s| s.ms < ms) {
+                let at = inner.slowest.partition_point(|s| s.ms >= ms);
+                let ok = outcome.is_ok();
+                inner.slowest.insert(at, SlowRequest { ms, label: label.to_owned(), target: target.to_owned(), ok });
+                inner.slowest.truncate(MAX_SLOWEST);
+            }
+        }
         let template = &inner.template;
         let acc = inner.labels.entry(label).or_insert_with(|| LabelAcc {
             hist: template.clone(),
@@ -307,6 +347,7 @@ impl Recorder {
             labels,
             timeline,
             errors_by_kind,
+            slowest: g.slowest.clone(),
         }
     }
 }
@@ -344,6 +385,20 @@ mod tests {
             vec![ErrorReport { kind: "GET /a: HTTP 500".into(), count: 1, example: "boom body".into() }]
         );
         assert_eq!(m.timeline.iter().map(|p| p.requests).sum::<u64>(), 102);
+    }
+
+    #[test]
+    fn keeps_the_slowest_requests_in_order() {
+        let r = Recorder::new().expect("recorder");
+        for ms in [5u64, 50, 1, 500, 20, 7, 8, 9, 10, 11, 12, 13, 3] {
+            r.record_request("GET /x", Some(&format!("/x?ms={ms}")), Duration::from_millis(ms), Ok(()), true);
+        }
+        r.record("no target", Duration::from_secs(9), Ok(()), true);
+        let slowest = r.measurements().slowest;
+        assert_eq!(slowest.len(), MAX_SLOWEST);
+        assert_eq!(slowest[0].target, "/x?ms=500");
+        assert!(slowest.windows(2).all(|w| w[0].ms >= w[1].ms));
+        assert!(slowest.iter().all(|s| s.ms >= 7.0));
     }
 
     #[test]

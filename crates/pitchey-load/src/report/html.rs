@@ -128,6 +128,19 @@ fn scenario(h: &mut String, sc: &ScenarioReport) -> anyhow::Result<()> {
         }
         h.push_str("</table>");
     }
+    if !sc.slowest.is_empty() {
+        h.push_str("<table><tr><th>slowest requests</th><th>ms</th><th>ok</th></tr>");
+        for slow in &sc.slowest {
+            let _ = write!(
+                h,
+                "<tr><td><code>{}</code></td><td>{:.1}</td><td>{}</td></tr>",
+                esc(&slow.target),
+                slow.ms,
+                if slow.ok { "yes" } else { "no" }
+            );
+        }
+        h.push_str("</table>");
+    }
     if let Some(c) = &sc.connections {
         let _ = write!(
             h,

@@ -4,9 +4,9 @@
 mod html;
 
 use crate::connections::ConnectionsReport;
-use crate::metrics::{ErrorReport, LabelReport, Latency, Point};
+use crate::metrics::{ErrorReport, LabelReport, Latency, Point, SlowRequest};
 use crate::shape::Shape;
-use crate::thresholds::Check;
+use crate::thresholds::{Check, Metric};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -58,6 +58,9 @@ pub struct ScenarioReport {
     pub timeline: Vec<Point>,
     /// Failures by kind.
     pub errors_by_kind: Vec<ErrorReport>,
+    /// The slowest requests, slowest first.
+    #[serde(default)]
+    pub slowest: Vec<SlowRequest>,
     /// Thresholds and their verdicts.
     pub thresholds: Vec<Check>,
     /// Whether every threshold passed.
@@ -168,6 +171,12 @@ pub fn table(r: &SuiteReport) -> String {
                 writeln!(s, "  {:>6} x {}  e.g. {}", e.count, e.kind, e.example.chars().take(120).collect::<String>());
         }
     }
+    for sc in r.scenarios.iter().filter(|sc| sc.thresholds.iter().any(|c| !c.passed && c.metric != Metric::ErrorRate)) {
+        let _ = writeln!(s, "\nSlowest requests in {}:", sc.name);
+        for slow in sc.slowest.iter().take(5) {
+            let _ = writeln!(s, "  {:>9.1} ms  {}{}", slow.ms, slow.target, if slow.ok { "" } else { " (failed)" });
+        }
+    }
     for sc in &r.scenarios {
         if let Some(c) = &sc.connections {
             let _ = writeln!(s, "\nConnections ({}):", sc.name);
@@ -211,7 +220,6 @@ pub fn table(r: &SuiteReport) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::thresholds::Metric;
 
     /// A small but complete report.
     pub(crate) fn sample() -> SuiteReport {
@@ -258,6 +266,12 @@ pub(crate) mod tests {
                     count: 5,
                     example: "<script>alert(1)</script>".into(),
                 }],
+                slowest: vec![SlowRequest {
+                    ms: 52.0,
+                    label: "GET /api/browse".into(),
+                    target: "/api/browse?tab=new&page=5".into(),
+                    ok: true,
+                }],
                 thresholds: vec![Check { metric: Metric::P95, limit: 10.0, actual: 14.0, passed: false }],
                 passed: false,
                 connections: Some(ConnectionsReport { requested: 10, opened: 10, ..ConnectionsReport::default() }),
@@ -281,6 +295,7 @@ pub(crate) mod tests {
         let summary = std::fs::read_to_string(&w.summary).expect("summary");
         assert!(summary.contains("browse"));
         assert!(summary.contains("MISSED p95 14.0 ms > 10 ms"));
+        assert!(summary.contains("52.0 ms  /api/browse?tab=new&page=5"), "slowest requests of a slow scenario");
         assert!(summary.contains("FAIL"));
     }
 }
