@@ -104,12 +104,19 @@ for backend in $BACKENDS; do
         HEALTH=/api/health/ping
     fi
     log "$backend: pitchey-load --scale ${SCALE}"
+    mkdir -p "${OUT}/${backend}"
+    # What the numbers depend on: the code, the machine, and whatever else was running.
+    { echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo ' (with uncommitted changes)')"
+      echo "backend ${backend}, ${PITCHES} generated pitches, scale ${SCALE}, health ${HEALTH}"
+      echo "cores $(nproc), $(grep MemTotal /proc/meminfo | tr -s ' ')"
+      echo "before: $(uptime)"; } >"${OUT}/${backend}/env.txt"
     set +e
     # shellcheck disable=SC2086 # BENCH_ARGS is a list of arguments
     timeout 1800 "$LOAD" --host "$HOST" --scale "$SCALE" --health-path "$HEALTH" --server-pid "$SERVER_PID" \
         --report-dir "${OUT}/${backend}" ${BENCH_ARGS:-}
     rc=$?
     set -e
+    echo "after:  $(uptime)" >>"${OUT}/${backend}/env.txt"
     stop_server
     if [ "$backend" = postgres ]; then
         psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS ${PG_DB} WITH (FORCE)" >/dev/null
