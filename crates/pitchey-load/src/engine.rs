@@ -205,6 +205,17 @@ async fn monitor(kind: ScenarioName, ctx: Arc<Ctx>) {
     }
 }
 
+/// A closed-loop user; a client that cannot be built is recorded as a failure.
+fn start_user(id: u64, ctx: &Arc<Ctx>) -> Option<Vu> {
+    match Vu::new(id, ctx.clone()) {
+        Ok(vu) => Some(vu),
+        Err(e) => {
+            ctx.recorder.record("start user", Duration::ZERO, Err(Failure::new("client", e.to_string())), false);
+            None
+        }
+    }
+}
+
 /// How long stragglers may finish after the shape ends.
 fn grace(ctx: &Ctx) -> Duration {
     ctx.settings.timeout.min(Duration::from_secs(30)) + Duration::from_secs(1)
@@ -245,18 +256,7 @@ async fn closed_loop(kind: ScenarioName, shape: &Shape, ctx: &Arc<Ctx>) {
                 let (ctx, target, stop) = (ctx.clone(), target.clone(), stop.clone());
                 users[i] = Some(tokio::spawn(async move {
                     let _active = Active::new(&ctx.active);
-                    let mut vu = match Vu::new(i as u64, ctx.clone()) {
-                        Ok(vu) => vu,
-                        Err(e) => {
-                            ctx.recorder.record(
-                                "start user",
-                                Duration::ZERO,
-                                Err(Failure::new("client", e.to_string())),
-                                false,
-                            );
-                            return;
-                        }
-                    };
+                    let Some(mut vu) = start_user(i as u64, &ctx) else { return };
                     while !stop.load(Ordering::Relaxed) && (i as u32) < target.load(Ordering::Relaxed) {
                         scenarios::iteration(kind, &mut vu).await;
                         think(&ctx).await;
@@ -340,18 +340,7 @@ async fn shared_iterations(kind: ScenarioName, users: u32, iterations: u64, max_
         let (ctx, left) = (ctx.clone(), left.clone());
         tasks.push(tokio::spawn(async move {
             let _active = Active::new(&ctx.active);
-            let mut vu = match Vu::new(u64::from(i), ctx.clone()) {
-                Ok(vu) => vu,
-                Err(e) => {
-                    ctx.recorder.record(
-                        "start user",
-                        Duration::ZERO,
-                        Err(Failure::new("client", e.to_string())),
-                        false,
-                    );
-                    return;
-                }
-            };
+            let Some(mut vu) = start_user(u64::from(i), &ctx) else { return };
             while Instant::now() < deadline
                 && left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_ok()
             {

@@ -115,6 +115,12 @@ pub async fn run(opts: &Options) -> anyhow::Result<SuiteReport> {
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         bail!("--host must be an http:// or https:// URL with a host, e.g. http://127.0.0.1:8080");
     }
+    // Any HTTP answer (even 404) shows the server is up; without one the run could not be made at all.
+    http::client(opts.timeout, false)?
+        .get(format!("{base}/api/health/live"))
+        .send()
+        .await
+        .with_context(|| format!("the server at {base} does not answer"))?;
     let list = opts.scenario_list();
     let needs_catalog =
         list.iter().any(|n| !matches!(n, ScenarioName::Health | ScenarioName::Auth | ScenarioName::Connections));
