@@ -378,7 +378,9 @@ async fn http_conventions(app: &TestApp) {
     assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     // Oversized body → 413.
     let big = json!({"email": "a@b.co", "password": "x".repeat(2 * 1024 * 1024)});
-    let (s, body) = post(&c, app.url("/api/auth/sign-in"), big).await;
+    // Its own client: the server stops reading the body and closes that connection, which a pooled client
+    // could otherwise try to reuse for the next request.
+    let (s, body) = post(&app.client(), app.url("/api/auth/sign-in"), big).await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(error_code(&body), "PAYLOAD_TOO_LARGE");
     // Unknown /api routes → 404 JSON, never 401, even for protected-looking paths.

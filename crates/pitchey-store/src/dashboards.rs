@@ -84,6 +84,7 @@ const INVESTMENT_TOTALS: &str = "SELECT \
      COALESCE(SUM(CASE WHEN i.status IN ('active', 'completed') THEN i.amount * (1 + COALESCE(i.roi_percentage, 0) / 100.0) ELSE 0 END), 0.0) AS current_value \
      FROM investments i JOIN pitches p ON p.id = i.pitch_id WHERE {who}";
 
+// PostgreSQL sums BIGINT columns into NUMERIC: such sums are cast back to BIGINT.
 impl Store {
     /// Totals over a user's own pitches.
     pub async fn pitch_totals(&self, owner: i64) -> Result<PitchTotals, StoreError> {
@@ -92,8 +93,9 @@ impl Store {
             "SELECT COUNT(*) AS pitches, \
              COALESCE(SUM(CASE WHEN status = 'published' THEN 1 ELSE 0 END), 0) AS published, \
              COALESCE(SUM(CASE WHEN status IN ('draft', 'under_review') THEN 1 ELSE 0 END), 0) AS drafts, \
-             COALESCE(SUM(view_count), 0) AS views, COALESCE(SUM(like_count), 0) AS likes, \
-             COALESCE(SUM(nda_count), 0) AS nda_requests, COALESCE(SUM(save_count), 0) AS saves \
+             CAST(COALESCE(SUM(view_count), 0) AS BIGINT) AS views, CAST(COALESCE(SUM(like_count), 0) AS BIGINT) AS likes, \
+             CAST(COALESCE(SUM(nda_count), 0) AS BIGINT) AS nda_requests, \
+             CAST(COALESCE(SUM(save_count), 0) AS BIGINT) AS saves \
              FROM pitches WHERE user_id = $1",
         )
         .arg(owner);

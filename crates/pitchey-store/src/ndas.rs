@@ -173,6 +173,9 @@ pub struct NdaStats {
     pub avg_response_hours: Option<f64>,
 }
 
+/// When a request was made, approved and rejected.
+type DecisionTimes = (DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 /// Status predicate with expiry applied at `now` (`$t` is the bound current time).
 fn status_condition(s: NdaStatus, t: &str) -> String {
     match s {
@@ -525,7 +528,7 @@ impl Store {
         let q = Sql::dynamic("nda_stats", text).arg(now()).arg(user_id);
         let r: (i64, i64, i64, i64, i64, i64, i64, i64, i64) = self.db.primary_one(q).await?;
         // Response time: from request to the owner's decision, computed here to stay dialect-free.
-        let decided: Vec<(DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>)> = self
+        let decided: Vec<DecisionTimes> = self
             .db
             .primary_all(
                 Sql::new(

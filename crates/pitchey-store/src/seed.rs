@@ -283,7 +283,8 @@ async fn ensure_user(tx: &mut Tx, a: &DemoAccount, hash: &str, t: DateTime<Utc>)
 
 /// Investments in the curated catalogue: `(investor account index, curated pitch index, amount, status,
 /// ROI %, days ago)`. Read-only data for the dashboards until investing has endpoints of its own.
-const INVESTMENTS: &[(usize, usize, f64, &str, Option<f64>, i64)] = &[
+type SeedInvestment = (usize, usize, f64, &'static str, Option<f64>, i64);
+const INVESTMENTS: &[SeedInvestment] = &[
     (1, 1, 250_000.0, "active", Some(12.5), 20),
     (1, 3, 150_000.0, "pending", None, 6),
     (1, 10, 1_000_000.0, "active", Some(4.0), 15),
