@@ -21,7 +21,7 @@ pub struct Cli {
     #[arg(long = "scenario", value_enum, value_name = "NAME")]
     pub scenarios: Vec<ScenarioName>,
     /// Multiplies durations, users, arrival rates, iterations and connections (0.1 for a quick run).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = positive)]
     pub scale: f64,
     /// Where to write report.json, report.html and summary.txt [default: bench/results/<UTC timestamp>].
     #[arg(long)]
@@ -31,7 +31,7 @@ pub struct Cli {
     #[arg(long = "threshold", value_name = "SCENARIO.METRIC=VALUE")]
     pub thresholds: Vec<Override>,
     /// Per-request timeout in seconds.
-    #[arg(long, default_value_t = 30.0)]
+    #[arg(long, default_value_t = 30.0, value_parser = positive)]
     pub timeout: f64,
     /// Pause of each closed-loop user after each iteration, milliseconds.
     #[arg(long, default_value_t = 0)]
@@ -46,7 +46,7 @@ pub struct Cli {
     #[arg(long, default_value = "/api/pitches/public/trending?limit=12")]
     pub steady_path: String,
     /// Requests per second of the connections scenario's steady stream [default: 50 × --scale].
-    #[arg(long)]
+    #[arg(long, value_parser = positive)]
     pub steady_rate: Option<f64>,
     /// Server process whose memory (VmRSS) the connections scenario samples [default: the process listening
     /// on --host's port, when it runs on this machine].
@@ -55,6 +55,14 @@ pub struct Cli {
     /// No progress lines (the table is still printed).
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// A finite number above zero.
+fn positive(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a positive number")),
+    }
 }
 
 impl Cli {
@@ -144,6 +152,10 @@ mod tests {
         assert_eq!(o.connections, Some(200));
         assert!(Cli::try_parse_from(["pitchey-load", "--host", "h", "--scenario", "nope"]).is_err());
         assert!(Cli::try_parse_from(["pitchey-load", "--host", "h", "--threshold", "browse.p95"]).is_err());
+        for bad in ["0", "-1", "nan", "inf", "x"] {
+            assert!(Cli::try_parse_from(["pitchey-load", "--host", "h", "--scale", bad]).is_err(), "{bad}");
+            assert!(Cli::try_parse_from(["pitchey-load", "--host", "h", "--timeout", bad]).is_err(), "{bad}");
+        }
     }
 
     #[test]
