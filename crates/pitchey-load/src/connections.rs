@@ -20,9 +20,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// Connections opened at once. Kept well under the accept backlog of a server bound with the standard
-/// library's default (128): a full accept queue drops SYNs, and each drop costs the client a one-second
-/// retransmission that would be measured as the server's latency.
+/// Connections opened at once. Kept well under the accept backlog of a server bound with tokio's or the
+/// standard library's `TcpListener::bind` (128): a full accept queue drops SYNs, and each drop costs the
+/// client a one-second retransmission that would be measured as the server's latency.
 const OPEN_CONCURRENCY: usize = 64;
 /// Descriptors kept free beyond the held connections (steady stream, files, the runtime).
 const FD_MARGIN: u64 = 512;
