@@ -1,25 +1,36 @@
 //! Building the application from settings, and serving it.
+//!
+//! [`prepare`] connects (lazily) and builds the router without touching the database; the start-up work —
+//! migrations, demo data, a first health check, cache warming — runs in [`start`]. The binary serves
+//! probes while start-up runs (ready = false); [`build`] does both before returning, for tests and tools.
 
+use crate::caching;
 use crate::config::Settings;
 use crate::error::ApiError;
+use crate::health;
+use crate::observability;
 use crate::password;
 use crate::ratelimit::LoginLimiter;
 use crate::routes;
-use crate::state::AppState;
+use crate::session;
+use crate::state::{AppState, Phase};
 use crate::tasks;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use cookie::{Cookie, SameSite};
+use pitchey_cache::Cache;
 use pitchey_store::Store;
 use pitchey_store::seed::{DEMO_PASSWORD, SeedOptions};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
@@ -32,32 +43,54 @@ pub struct App {
     /// Shared state (also used by tests and background tasks).
     pub state: AppState,
     router: Router,
+    stop: CancellationToken,
 }
 
-/// Connects the store, runs migrations, seeds demo data when configured and the database is empty, and
-/// builds the router.
+/// Builds the application and runs its start-up (migrations, demo data, first health check, warming).
 pub async fn build(settings: Settings) -> anyhow::Result<App> {
+    let app = prepare(settings).await?;
+    start(&app.state).await?;
+    Ok(app)
+}
+
+/// Builds the application without touching the database: pools connect lazily.
+pub async fn prepare(settings: Settings) -> anyhow::Result<App> {
+    // Install the metrics recorder before anything records.
+    let _ = observability::prometheus();
     let store = pitchey_store::connect(&settings.store_config()).await?;
-    store.migrate().await?;
-    if settings.should_seed_demo() && store.count_users().await? == 0 {
-        let report = seed_demo(&store, 0).await?;
-        tracing::info!(users = report.users_created, pitches = report.pitches_created, "seeded demo data");
-    }
+    let stop = CancellationToken::new();
+    let cache = Cache::new(&settings.cache_config(), stop.clone()).map_err(anyhow::Error::msg)?;
     let dummy_hash: Arc<str> = tokio::task::spawn_blocking(|| password::hash("no-such-account-password"))
         .await?
         .map_err(anyhow::Error::msg)?
         .into();
-    let state = AppState {
-        trusted_proxies: Arc::new(settings.trusted_proxy_nets()?),
-        login_limiter: LoginLimiter::new(settings.login_rate_per_minute).map(Arc::new),
-        store,
-        dummy_hash,
-        ready: Arc::new(AtomicBool::new(false)),
-        started: Instant::now(),
-        settings: Arc::new(settings),
-    };
-    let router = with_middleware(routes::router(), &state.settings)?.with_state(state.clone());
-    Ok(App { state, router })
+    let trusted = settings.trusted_proxy_nets()?;
+    let limiter = LoginLimiter::new(settings.login_rate_per_minute);
+    let metrics_on_api_port = settings.metrics_bind.is_none();
+    let state = AppState::new(store, cache, Arc::new(settings), trusted, limiter, dummy_hash);
+    let router = with_middleware(routes::router(metrics_on_api_port), &state)?.with_state(state.clone());
+    Ok(App { state, router, stop })
+}
+
+/// Start-up: migrations, demo data when configured and the database is empty, a first health check, and
+/// cache warming (bounded by `cache_warm_timeout_secs`). Then the process is ready.
+pub async fn start(state: &AppState) -> anyhow::Result<()> {
+    let store = &state.store;
+    store.migrate().await?;
+    if state.settings.should_seed_demo() && store.count_users().await? == 0 {
+        let report = seed_demo(store, 0).await?;
+        tracing::info!(users = report.users_created, pitches = report.pitches_created, "seeded demo data");
+    }
+    health::refresh(state).await;
+    if state.settings.cache_enabled {
+        let bound = Duration::from_secs(state.settings.cache_warm_timeout_secs);
+        match tokio::time::timeout(bound, caching::warm(state)).await {
+            Ok(keys) => tracing::info!(entries = keys.len(), "cache warmed"),
+            Err(_) => tracing::warn!("cache warming passed its time bound; continuing without waiting"),
+        }
+    }
+    state.set_phase(Phase::Ready);
+    Ok(())
 }
 
 /// Seeds the demo accounts and catalogue plus `extra_pitches` generated pitches.
@@ -71,7 +104,8 @@ pub async fn seed_demo(store: &Store, extra_pitches: usize) -> anyhow::Result<pi
 }
 
 /// Wraps every route (and the fallback) in the HTTP middleware, outermost first.
-fn with_middleware(router: Router<AppState>, s: &Settings) -> anyhow::Result<Router<AppState>> {
+fn with_middleware(router: Router<AppState>, state: &AppState) -> anyhow::Result<Router<AppState>> {
+    let s = &state.settings;
     let origins = s
         .cors_origins
         .iter()
@@ -82,16 +116,21 @@ fn with_middleware(router: Router<AppState>, s: &Settings) -> anyhow::Result<Rou
         .allow_credentials(true)
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
         .allow_headers(AllowHeaders::mirror_request())
-        .expose_headers([HeaderName::from_static("x-request-id")])
+        .expose_headers([HeaderName::from_static("x-request-id"), header::ETAG, HeaderName::from_static("x-cache")])
         .max_age(Duration::from_secs(86400));
     let timeout = Duration::from_secs(s.request_timeout_secs.max(1));
+    let stats = state.route_stats.clone();
+    let phase_state = state.clone();
+    let window = s.read_your_writes_secs;
+    let secure = s.cookie_secure;
     Ok(router.layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
             .layer(
                 TraceLayer::new_for_http()
                     .make_span_with(|req: &Request| {
-                        let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str());
+                        let route =
+                            req.extensions().get::<axum::extract::MatchedPath>().map_or("unmatched", |m| m.as_str());
                         let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
                         tracing::info_span!("request", method = %req.method(), route, request_id = id)
                     })
@@ -100,13 +139,28 @@ fn with_middleware(router: Router<AppState>, s: &Settings) -> anyhow::Result<Rou
                     .on_failure(tower_http::trace::DefaultOnFailure::new().level(tracing::Level::WARN)),
             )
             .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(middleware::from_fn(move |req: Request, next: Next| observability::track(stats.clone(), req, next)))
+            .layer(middleware::from_fn(move |req: Request, next: Next| guard_phase(phase_state.clone(), req, next)))
             .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler panicked").into_response()))
             .layer(middleware::from_fn(preflight_no_content))
             .layer(cors)
             .layer(CompressionLayer::new())
             .layer(middleware::from_fn(move |req: Request, next: Next| deadline(timeout, req, next)))
+            .layer(middleware::from_fn(move |req: Request, next: Next| read_your_writes(window, secure, req, next)))
             .layer(DefaultBodyLimit::max(s.body_limit_bytes)),
     ))
+}
+
+/// Counts requests in flight, and answers API requests with 503 while the process is starting.
+async fn guard_phase(state: AppState, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if state.phase() == Phase::Starting && path.starts_with("/api/") && !path.starts_with("/api/health") {
+        return ApiError::unavailable(2).into_response();
+    }
+    state.in_flight.fetch_add(1, Ordering::Relaxed);
+    let res = next.run(req).await;
+    state.in_flight.fetch_sub(1, Ordering::Relaxed);
+    res
 }
 
 /// CORS preflights are answered 204 (the CORS layer answers them with an empty 200).
@@ -127,8 +181,44 @@ async fn deadline(limit: Duration, req: Request, next: Next) -> Response {
     }
 }
 
-/// Serves until `shutdown` resolves, then stops accepting, drains in-flight requests (at most
-/// `shutdown_grace_secs`), stops background tasks and closes the database.
+/// The cookie marking "this client wrote recently": its reads go to the primary until it expires.
+const RYW_COOKIE: &str = "pitchey-rw";
+
+/// Read-your-writes across replicas and nodes: a signed-in client that wrote gets a short-lived cookie;
+/// while it is present, the request's reads go to the primary (replicas may lag behind its write).
+async fn read_your_writes(window: u64, secure: bool, req: Request, next: Next) -> Response {
+    let now = chrono::Utc::now().timestamp();
+    let wrote_recently = req
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .flatten()
+        .any(|c| c.name() == RYW_COOKIE && c.value().parse::<i64>().is_ok_and(|until| until > now));
+    let is_write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let signed_in = session::token_from_headers(req.headers()).is_some();
+    let mut res = pitchey_store::PRIMARY_READS.scope(wrote_recently, next.run(req)).await;
+    if window > 0 && is_write && signed_in && res.status().is_success() {
+        let until = now + i64::try_from(window).unwrap_or(i64::MAX / 2);
+        let c = Cookie::build((RYW_COOKIE, until.to_string()))
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(secure)
+            .max_age(cookie::time::Duration::seconds(i64::try_from(window).unwrap_or(60)))
+            .build();
+        if let Ok(v) = HeaderValue::from_str(&c.to_string()) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    res
+}
+
+/// Serves until `shutdown` resolves. If start-up has not run, it runs now in the background (probes are
+/// answered meanwhile; other API requests get 503). On shutdown: readiness goes false, after
+/// `shutdown_drain_delay_secs` the listener closes, in-flight requests drain (at most
+/// `shutdown_grace_secs`), background tasks stop and the database closes.
 pub async fn serve(
     listener: TcpListener,
     app: App,
@@ -136,21 +226,39 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let state = app.state.clone();
     let background = tasks::spawn_all(&state);
-    state.ready.store(true, Ordering::Relaxed);
+    if state.phase() == Phase::Starting {
+        let s = state.clone();
+        tokio::spawn(async move {
+            // Retry start-up until the database is there (it may start after us).
+            let mut wait = Duration::from_millis(500);
+            while let Err(e) = start(&s).await {
+                tracing::error!(error = %format!("{e:#}"), "start-up failed; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(10));
+            }
+            tracing::info!("ready");
+        });
+    }
+    let metrics_server = match state.settings.metrics_bind {
+        Some(addr) => Some(tokio::spawn(serve_metrics(addr, state.clone(), app.stop.clone()))),
+        None => None,
+    };
     let grace = Duration::from_secs(state.settings.shutdown_grace_secs);
+    let drain_delay = Duration::from_secs(state.settings.shutdown_drain_delay_secs);
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let ready = state.ready.clone();
+    let s = state.clone();
     let signal = async move {
         shutdown.await;
-        ready.store(false, Ordering::Relaxed);
-        tracing::info!("shutting down: draining in-flight requests");
+        s.set_phase(Phase::Draining);
+        tracing::info!(delay_secs = drain_delay.as_secs(), "shutting down: reporting unready, then draining");
+        tokio::time::sleep(drain_delay).await;
         let _ = stopping_tx.send(());
     };
     let server = axum::serve(listener, app.router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(signal);
     let server = std::pin::pin!(server.into_future());
     let drained = async {
-        // Only once shutdown has begun does the grace period start counting.
+        // Only once the listener closes does the grace period start counting.
         if stopping_rx.await.is_ok() {
             tokio::time::sleep(grace).await;
         } else {
@@ -161,10 +269,26 @@ pub async fn serve(
         r = server => r?,
         () = drained => tracing::warn!("grace period over; closing remaining connections"),
     }
+    app.stop.cancel();
+    if let Some(m) = metrics_server {
+        let _ = m.await;
+    }
     background.stop().await;
     state.store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Serves `/metrics` alone on its own address (keeps the exposition off the public port).
+async fn serve_metrics(addr: SocketAddr, state: AppState, stop: CancellationToken) {
+    let router = routes::admin::metrics_router().with_state(state);
+    match TcpListener::bind(addr).await {
+        Ok(l) => {
+            tracing::info!(address = %addr, "metrics listening");
+            let _ = axum::serve(l, router).with_graceful_shutdown(async move { stop.cancelled().await }).await;
+        }
+        Err(e) => tracing::error!(address = %addr, error = %e, "cannot bind the metrics address"),
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -150,8 +150,10 @@ async fn run(cmd: Command, settings: Settings) -> anyhow::Result<()> {
             for line in settings.redacted_lines() {
                 tracing::info!("  {line}");
             }
+            crate::limits::raise_fd_limit();
             let listener = tokio::net::TcpListener::bind(settings.bind).await?;
-            let app = crate::app::build(settings).await?;
+            // Start-up (migrations, demo data, warming) runs while we already answer probes.
+            let app = crate::app::prepare(settings).await?;
             tracing::info!(address = %listener.local_addr()?, backend = app.state.store.backend().as_str(), "listening");
             crate::app::serve(listener, app, crate::app::shutdown_signal()).await?;
         }

@@ -52,6 +52,56 @@ pub struct Settings {
     pub session_cleanup_interval_secs: u64,
     /// How often approved and signed NDAs past their expiry are marked expired, in seconds.
     pub nda_expiry_interval_secs: u64,
+    /// Serve cached public reads (lists, detail, search, config) and sessions from the two-tier cache.
+    pub cache_enabled: bool,
+    /// Bytes the in-process cache may hold.
+    pub cache_l1_max_bytes: u64,
+    /// Time to live of cached public lists and marketplace pages, in seconds.
+    pub cache_ttl_lists_secs: u64,
+    /// Time to live of cached public pitch pages, in seconds.
+    pub cache_ttl_pitch_secs: u64,
+    /// Time to live of cached search results, in seconds.
+    pub cache_ttl_search_secs: u64,
+    /// Time to live of cached configuration lists, in seconds.
+    pub cache_ttl_config_secs: u64,
+    /// Time to live of cached sessions, in seconds.
+    pub cache_ttl_session_secs: u64,
+    /// How long an expired cached value may still be served while the database is unavailable, in seconds.
+    pub cache_stale_secs: u64,
+    /// Prefix of every Redis key and channel.
+    pub redis_key_prefix: String,
+    /// Time limit of one Redis command, in milliseconds.
+    pub redis_timeout_ms: u64,
+    /// How often the first pages of the public lists are re-warmed, in seconds (0: only at start).
+    pub cache_warm_interval_secs: u64,
+    /// Longest that warming may delay readiness at start, in seconds.
+    pub cache_warm_timeout_secs: u64,
+    /// `max-age` of anonymous public responses, in seconds.
+    pub http_max_age_secs: u64,
+    /// `s-maxage` (shared caches) of anonymous public responses, in seconds.
+    pub http_s_maxage_secs: u64,
+    /// `stale-while-revalidate` of anonymous public responses, in seconds.
+    pub http_stale_while_revalidate_secs: u64,
+    /// How often the health snapshot is refreshed, in seconds.
+    pub health_interval_secs: u64,
+    /// Time limit of each health probe, in milliseconds.
+    pub health_timeout_ms: u64,
+    /// Retries of an idempotent read after a database outage error.
+    pub db_read_retries: u32,
+    /// Failure share (0–1) over the window that opens an endpoint's circuit breaker.
+    pub db_breaker_failure_rate: f64,
+    /// Fewest calls in the window before the breaker judges the failure share.
+    pub db_breaker_min_calls: usize,
+    /// Length of the breaker's sliding window, in seconds.
+    pub db_breaker_window_secs: u64,
+    /// How long an open breaker fails calls fast before probing, in seconds.
+    pub db_breaker_open_secs: u64,
+    /// After a user writes, their reads go to the primary for this long, in seconds (read-your-writes).
+    pub read_your_writes_secs: u64,
+    /// Serve Prometheus metrics on this separate address instead of `/metrics` on the API port.
+    pub metrics_bind: Option<SocketAddr>,
+    /// On shutdown, report unready this long before closing the listener (lets balancers notice), in seconds.
+    pub shutdown_drain_delay_secs: u64,
     /// Largest accepted request body, in bytes.
     pub body_limit_bytes: usize,
     /// Longest a request may take before the server answers 503, in seconds.
@@ -94,6 +144,31 @@ impl Default for Settings {
             session_ttl_secs: 7 * 24 * 3600,
             session_cleanup_interval_secs: 3600,
             nda_expiry_interval_secs: 300,
+            cache_enabled: true,
+            cache_l1_max_bytes: 64 * 1024 * 1024,
+            cache_ttl_lists_secs: 30,
+            cache_ttl_pitch_secs: 60,
+            cache_ttl_search_secs: 30,
+            cache_ttl_config_secs: 3600,
+            cache_ttl_session_secs: 60,
+            cache_stale_secs: 300,
+            redis_key_prefix: "pitchey:".to_owned(),
+            redis_timeout_ms: 250,
+            cache_warm_interval_secs: 60,
+            cache_warm_timeout_secs: 5,
+            http_max_age_secs: 10,
+            http_s_maxage_secs: 30,
+            http_stale_while_revalidate_secs: 60,
+            health_interval_secs: 10,
+            health_timeout_ms: 2000,
+            db_read_retries: 2,
+            db_breaker_failure_rate: 0.5,
+            db_breaker_min_calls: 5,
+            db_breaker_window_secs: 10,
+            db_breaker_open_secs: 5,
+            read_your_writes_secs: 5,
+            metrics_bind: None,
+            shutdown_drain_delay_secs: 0,
             body_limit_bytes: 1024 * 1024,
             request_timeout_secs: 30,
             shutdown_grace_secs: 20,
@@ -164,6 +239,14 @@ impl Settings {
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(ConfigError("log_format must be text or json".into()));
         }
+        if !(0.0..=1.0).contains(&self.db_breaker_failure_rate) {
+            return Err(ConfigError("db_breaker_failure_rate must be between 0 and 1".into()));
+        }
+        if let Some(r) = &self.redis_url
+            && !(r.starts_with("redis://") || r.starts_with("rediss://") || r.starts_with("unix://"))
+        {
+            return Err(ConfigError("redis_url must start with redis://, rediss:// or unix://".into()));
+        }
         if self.body_limit_bytes < 1024 {
             return Err(ConfigError("body_limit_bytes must be at least 1024".into()));
         }
@@ -205,6 +288,33 @@ impl Settings {
             acquire_timeout: Duration::from_millis(self.db_acquire_timeout_ms),
             statement_timeout: Duration::from_millis(self.db_statement_timeout_ms),
             slow_query: Duration::from_millis(self.slow_query_ms),
+            replica_urls: self.database_replica_urls.clone(),
+            read_retries: self.db_read_retries,
+            breaker: pitchey_store::breaker::BreakerConfig {
+                failure_rate: self.db_breaker_failure_rate,
+                min_calls: self.db_breaker_min_calls.max(1),
+                window: Duration::from_secs(self.db_breaker_window_secs.max(1)),
+                open_for: Duration::from_secs(self.db_breaker_open_secs.max(1)),
+            },
+        }
+    }
+
+    /// The cache's settings.
+    pub fn cache_config(&self) -> pitchey_cache::CacheConfig {
+        let s = Duration::from_secs;
+        pitchey_cache::CacheConfig {
+            l1_max_bytes: self.cache_l1_max_bytes,
+            ttl: [
+                s(self.cache_ttl_lists_secs.max(1)),
+                s(self.cache_ttl_pitch_secs.max(1)),
+                s(self.cache_ttl_search_secs.max(1)),
+                s(self.cache_ttl_config_secs.max(1)),
+                s(self.cache_ttl_session_secs.max(1)),
+            ],
+            stale_for: s(self.cache_stale_secs),
+            redis_url: self.redis_url.clone(),
+            redis_prefix: self.redis_key_prefix.clone(),
+            redis_timeout: Duration::from_millis(self.redis_timeout_ms.max(10)),
         }
     }
 

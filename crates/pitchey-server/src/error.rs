@@ -110,6 +110,7 @@ impl From<StoreError> for ApiError {
             StoreError::ForeignKey => ApiError::validation("A referenced record does not exist"),
             StoreError::Check => ApiError::validation("A value is out of range"),
             StoreError::Unavailable(_) | StoreError::Timeout => ApiError::unavailable(5),
+            StoreError::CircuitOpen(wait) => ApiError::unavailable(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)),
             StoreError::Internal(detail) => ApiError::internal(detail),
         }
     }
@@ -126,5 +127,11 @@ impl IntoResponse for ApiError {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
         res
+    }
+}
+
+impl pitchey_cache::Outage for ApiError {
+    fn is_outage(&self) -> bool {
+        self.status == StatusCode::SERVICE_UNAVAILABLE
     }
 }

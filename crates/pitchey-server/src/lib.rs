@@ -6,10 +6,14 @@
 #![recursion_limit = "256"] // large `json!` literals for wire shapes
 
 pub mod app;
+pub mod caching;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod health;
+pub mod limits;
+pub mod observability;
 pub mod password;
 pub mod ratelimit;
 mod routes;

@@ -10,10 +10,13 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
 use cookie::{Cookie, SameSite};
+use pitchey_cache::Ns;
 use pitchey_core::Viewer;
-use pitchey_store::User;
+use pitchey_store::{Session, User};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 /// The session cookie.
 pub const COOKIE: &str = "pitchey-session";
@@ -123,7 +126,7 @@ async fn resolve(parts: &mut Parts, state: &AppState) -> Result<Option<AuthUser>
         None => None,
         Some(token) => {
             let token_hash = hash_token(&token);
-            state.store.session_by_token_hash(&token_hash).await?.map(|s| AuthUser {
+            lookup(state, &token_hash).await?.map(|s| AuthUser {
                 user: s.user,
                 session_id: s.id,
                 token_hash,
@@ -133,6 +136,27 @@ async fn resolve(parts: &mut Parts, state: &AppState) -> Result<Option<AuthUser>
     };
     parts.extensions.insert(Resolved(found.clone()));
     Ok(found)
+}
+
+/// The session behind a token hash, through the session cache (so an authenticated request costs no
+/// database round-trip on a warm cache). Unknown tokens are cached too: a random token never becomes valid
+/// later. Sign-out and password changes invalidate the namespace; expiry is checked on every use.
+async fn lookup(state: &AppState, token_hash: &str) -> Result<Option<Session>, ApiError> {
+    if !state.settings.cache_enabled {
+        return Ok(state.store.session_by_token_hash(token_hash).await?);
+    }
+    let store = state.store.clone();
+    let hash = token_hash.to_owned();
+    let (entry, _) = state
+        .cache
+        .get_or_load(Ns::Session, token_hash, || async move {
+            let s = store.session_by_token_hash(&hash).await.map_err(ApiError::from)?;
+            serde_json::to_vec(&s).map(Bytes::from).map_err(ApiError::internal)
+        })
+        .await
+        .map_err(|e: Arc<ApiError>| (*e).clone())?;
+    let session: Option<Session> = serde_json::from_slice(&entry.body).map_err(ApiError::internal)?;
+    Ok(session.filter(|s| s.expires_at > chrono::Utc::now()))
 }
 
 impl FromRequestParts<AppState> for AuthUser {

@@ -1,18 +1,34 @@
 //! The application state shared by every handler.
 
 use crate::config::Settings;
+use crate::health::Health;
+use crate::observability::RouteStats;
 use crate::ratelimit::LoginLimiter;
 use ipnet::IpNet;
+use pitchey_cache::{Cache, Ns};
 use pitchey_store::Store;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
 use std::time::Instant;
+
+/// Where the process is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Migrating, seeding, warming: not ready.
+    Starting,
+    /// Serving.
+    Ready,
+    /// Shutting down: not ready, finishing in-flight requests.
+    Draining,
+}
 
 /// Cloneable handle to everything a request may need.
 #[derive(Clone)]
 pub struct AppState {
     /// Storage.
     pub store: Store,
+    /// The two-tier cache.
+    pub cache: Cache,
     /// Settings in effect.
     pub settings: Arc<Settings>,
     /// Proxies whose `X-Forwarded-For` is believed.
@@ -21,15 +37,80 @@ pub struct AppState {
     pub login_limiter: Option<Arc<LoginLimiter>>,
     /// An argon2id hash verified when an email is unknown, so a miss costs as much as a wrong password.
     pub dummy_hash: Arc<str>,
-    /// Process readiness: false until start-up finishes and again while draining for shutdown.
-    pub ready: Arc<AtomicBool>,
+    /// The latest health snapshot.
+    pub health: Arc<Health>,
+    /// Per-route latency summaries for the admin JSON.
+    pub route_stats: Arc<RouteStats>,
+    /// Requests in flight.
+    pub in_flight: Arc<AtomicI64>,
+    phase: Arc<AtomicU8>,
     /// When the process started.
     pub started: Instant,
 }
 
 impl AppState {
-    /// Is the process accepting traffic (not starting, not draining)?
+    #[allow(clippy::too_many_arguments)] // assembled once, in `app::prepare`
+    pub(crate) fn new(
+        store: Store,
+        cache: Cache,
+        settings: Arc<Settings>,
+        trusted_proxies: Vec<IpNet>,
+        login_limiter: Option<LoginLimiter>,
+        dummy_hash: Arc<str>,
+    ) -> Self {
+        AppState {
+            store,
+            cache,
+            settings,
+            trusted_proxies: Arc::new(trusted_proxies),
+            login_limiter: login_limiter.map(Arc::new),
+            dummy_hash,
+            health: Arc::new(Health::default()),
+            route_stats: Arc::new(RouteStats::default()),
+            in_flight: Arc::new(AtomicI64::new(0)),
+            phase: Arc::new(AtomicU8::new(0)),
+            started: Instant::now(),
+        }
+    }
+
+    /// The current phase.
+    pub fn phase(&self) -> Phase {
+        match self.phase.load(Ordering::Acquire) {
+            0 => Phase::Starting,
+            1 => Phase::Ready,
+            _ => Phase::Draining,
+        }
+    }
+
+    pub(crate) fn set_phase(&self, p: Phase) {
+        let v = match p {
+            Phase::Starting => 0,
+            Phase::Ready => 1,
+            Phase::Draining => 2,
+        };
+        self.phase.store(v, Ordering::Release);
+    }
+
+    /// Is the process accepting traffic (started, not draining, primary database reachable)?
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Relaxed)
+        self.phase() == Phase::Ready && self.health.get().primary_ok()
+    }
+
+    /// Requests in flight.
+    pub fn in_flight(&self) -> i64 {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// After a write that changes what public pages show (a pitch's content, status or counters): every
+    /// cached list, pitch page and search result is invalidated, on every node.
+    pub async fn pitches_changed(&self) {
+        for ns in [Ns::Lists, Ns::Pitch, Ns::Search] {
+            self.cache.invalidate(ns).await;
+        }
+    }
+
+    /// After sign-out, a password change or a profile change: cached sessions are reloaded.
+    pub async fn sessions_changed(&self) {
+        self.cache.invalidate(Ns::Session).await;
     }
 }

@@ -77,5 +77,39 @@ pub fn spawn_all(state: &AppState) -> Background {
             }
         }
     });
+    let s = state.clone();
+    every(&mut tasks, &cancel, "health", Duration::from_secs(state.settings.health_interval_secs.max(1)), move || {
+        let s = s.clone();
+        async move { crate::health::refresh(&s).await }
+    });
+    let s = state.clone();
+    every(&mut tasks, &cancel, "gauges", Duration::from_secs(5), move || {
+        let s = s.clone();
+        async move {
+            s.store.db().record_gauges();
+            s.cache.record_gauges();
+            crate::observability::record_process(s.started);
+            if let Some(h) = crate::observability::prometheus() {
+                h.run_upkeep();
+            }
+        }
+    });
+    if state.settings.cache_enabled && state.settings.cache_warm_interval_secs > 0 {
+        let s = state.clone();
+        every(
+            &mut tasks,
+            &cancel,
+            "cache_warm",
+            Duration::from_secs(state.settings.cache_warm_interval_secs),
+            move || {
+                let s = s.clone();
+                async move {
+                    if s.phase() == crate::state::Phase::Ready {
+                        crate::caching::warm(&s).await;
+                    }
+                }
+            },
+        );
+    }
     Background { cancel, tasks }
 }

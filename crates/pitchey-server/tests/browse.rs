@@ -60,6 +60,8 @@ async fn check(app: &TestApp, query: &str, want: Expect) {
 
 async fn browse_filters_match_an_in_memory_model(app: &TestApp) {
     pitchey_server::app::seed_demo(&app.state.store, 300).await.unwrap();
+    // Written behind the API's back: tell the cache, as an API write would.
+    app.state.cache.invalidate_all().await;
     let all = app.state.store.all_pitch_rows().await.unwrap();
     let now = Utc::now();
     let m: Vec<&PitchRow> = all.iter().filter(|p| market(p)).collect();

@@ -139,6 +139,8 @@ async fn check_case(app: &TestApp, w: &World, n: usize, cases: &[PitchCase]) -> 
     for (i, c) in cases.iter().enumerate() {
         ids.push(create(app, w, c, &word, &format!("{n}t{i}")).await);
     }
+    // Written behind the API's back: tell the cache, as an API write would.
+    app.state.cache.invalidate_all().await;
     for (viewer, client) in &w.viewers {
         // Lists: a marker may appear only where access allows it.
         let mut lists = vec![

@@ -2,6 +2,7 @@
 //! SQL text is shared by both backends wherever the dialects agree (placeholders are `$1`, `$2`, ... on
 //! both), and the few places where they differ ask [`Backend`].
 
+use crate::breaker::{Breaker, BreakerConfig, BreakerState};
 use crate::error::StoreError;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -10,7 +11,9 @@ use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Database, Encode, FromRow, Type};
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Which database engine is behind the store.
@@ -132,32 +135,144 @@ impl<T> DbRow for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r
 pub enum Role {
     /// The SQLite writer connection or the PostgreSQL primary.
     Primary,
-    /// A SQLite reader connection or a PostgreSQL replica.
+    /// A PostgreSQL read replica.
     Replica,
+    /// The SQLite read-only connection pool.
+    Reader,
 }
 
 impl Role {
-    fn as_str(self) -> &'static str {
+    /// Label for metrics and health.
+    pub fn as_str(self) -> &'static str {
         match self {
             Role::Primary => "primary",
             Role::Replica => "replica",
+            Role::Reader => "reader",
+        }
+    }
+}
+
+tokio::task_local! {
+    /// Set for a request whose user wrote recently: its reads go to the primary (read-your-writes).
+    pub static PRIMARY_READS: bool;
+}
+
+fn primary_reads_requested() -> bool {
+    PRIMARY_READS.try_with(|v| *v).unwrap_or(false)
+}
+
+#[derive(Debug, Clone)]
+enum PoolRef {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// One database endpoint: a pool, its breaker, and counters.
+#[derive(Debug)]
+pub struct Endpoint {
+    /// `primary`, `reader`, `replica-1`, ...
+    pub name: String,
+    /// What it serves.
+    pub role: Role,
+    pool: PoolRef,
+    breaker: Breaker,
+    waiters: AtomicI64,
+    /// Set by health checks (replicas are skipped while unhealthy).
+    healthy: AtomicBool,
+}
+
+impl Endpoint {
+    fn new(name: &str, role: Role, pool: PoolRef, breaker: BreakerConfig) -> Arc<Endpoint> {
+        Arc::new(Endpoint {
+            name: name.to_owned(),
+            role,
+            pool,
+            breaker: Breaker::new(breaker),
+            waiters: AtomicI64::new(0),
+            healthy: AtomicBool::new(true),
+        })
+    }
+
+    /// The breaker's state.
+    pub fn breaker_state(&self) -> BreakerState {
+        self.breaker.state()
+    }
+
+    fn usable(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed) && self.breaker.state() != BreakerState::Open
+    }
+}
+
+/// A slow query, as kept for the performance endpoint (never its parameters).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlowQuery {
+    /// Query name.
+    pub name: &'static str,
+    /// Endpoint role.
+    pub role: &'static str,
+    /// Duration.
+    pub millis: f64,
+    /// When it finished.
+    pub at: DateTime<Utc>,
+}
+
+/// Health of one endpoint, measured by a direct probe.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointHealth {
+    /// Endpoint name.
+    pub name: String,
+    /// Endpoint role.
+    pub role: Role,
+    /// Did the probe succeed?
+    pub ok: bool,
+    /// Probe round-trip.
+    pub latency: Duration,
+    /// Error text when it failed.
+    pub error: Option<String>,
+    /// Breaker state.
+    pub breaker: BreakerState,
+    /// Replication lag in seconds (replicas only).
+    pub lag_secs: Option<f64>,
+}
+
+/// Resilience settings of the door.
+#[derive(Debug, Clone, Copy)]
+pub struct Resilience {
+    /// Queries at least this slow are logged and counted.
+    pub slow: Duration,
+    /// Retries of an idempotent read after an outage error.
+    pub read_retries: u32,
+    /// First retry delay (doubles each retry, plus jitter).
+    pub retry_base: Duration,
+    /// Breaker settings per endpoint.
+    pub breaker: BreakerConfig,
+}
+
+impl Default for Resilience {
+    fn default() -> Self {
+        Resilience {
+            slow: Duration::from_millis(100),
+            read_retries: 2,
+            retry_base: Duration::from_millis(25),
+            breaker: BreakerConfig::default(),
         }
     }
 }
 
 #[derive(Debug)]
-enum Pools {
-    Sqlite { writer: SqlitePool, reader: SqlitePool },
-    Postgres { primary: PgPool },
-}
-
-#[derive(Debug)]
 struct Inner {
-    pools: Pools,
-    slow: Duration,
+    backend: Backend,
+    primary: Arc<Endpoint>,
+    /// SQLite: the reader pool. PostgreSQL: the replicas (possibly none).
+    reads: Vec<Arc<Endpoint>>,
+    next_read: AtomicUsize,
+    res: Resilience,
+    slow_log: Mutex<VecDeque<SlowQuery>>,
 }
 
-/// Handle to the database: cheap to clone, shared by the whole process.
+/// Handle to the database: cheap to clone, shared by the whole process. Every query passes here, where it
+/// is routed (writer/primary, readers/replicas, read-your-writes), guarded by the endpoint's circuit
+/// breaker, retried when it is an idempotent read that met an outage, timed, and counted.
 #[derive(Debug, Clone)]
 pub struct Db {
     inner: Arc<Inner>,
@@ -215,54 +330,200 @@ where
     q
 }
 
-/// Runs one statement against an executor of either backend, as `$kind` (`all`, `opt` or `exec`).
+/// What a statement returns.
+enum Out<T> {
+    Rows(Vec<T>),
+    Row(Option<T>),
+    Affected(u64),
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    All,
+    Opt,
+    Exec,
+}
+
+/// Runs one statement of `kind` against an executor of either engine.
 macro_rules! run {
-    (all, $db:ty, $exec:expr, $q:expr) => {
-        bind_as(sqlx::query_as::<$db, T>(AssertSqlSafe($q.text)), $q.args).fetch_all($exec).await
-    };
-    (opt, $db:ty, $exec:expr, $q:expr) => {
-        bind_as(sqlx::query_as::<$db, T>(AssertSqlSafe($q.text)), $q.args).fetch_optional($exec).await
-    };
-    (exec, $db:ty, $exec:expr, $q:expr) => {
-        bind(sqlx::query::<$db>(AssertSqlSafe($q.text)), $q.args).execute($exec).await.map(|r| r.rows_affected())
+    ($kind:expr, $db:ty, $exec:expr, $q:expr) => {
+        match $kind {
+            Kind::All => {
+                bind_as(sqlx::query_as::<$db, T>(AssertSqlSafe($q.text)), $q.args).fetch_all($exec).await.map(Out::Rows)
+            }
+            Kind::Opt => bind_as(sqlx::query_as::<$db, T>(AssertSqlSafe($q.text)), $q.args)
+                .fetch_optional($exec)
+                .await
+                .map(Out::Row),
+            Kind::Exec => bind(sqlx::query::<$db>(AssertSqlSafe($q.text)), $q.args)
+                .execute($exec)
+                .await
+                .map(|r| Out::Affected(r.rows_affected())),
+        }
     };
 }
 
 impl Db {
-    pub(crate) fn sqlite(writer: SqlitePool, reader: SqlitePool, slow: Duration) -> Self {
-        Db { inner: Arc::new(Inner { pools: Pools::Sqlite { writer, reader }, slow }) }
+    pub(crate) fn sqlite(writer: SqlitePool, reader: SqlitePool, res: Resilience) -> Self {
+        let primary = Endpoint::new("primary", Role::Primary, PoolRef::Sqlite(writer), res.breaker);
+        let reader = Endpoint::new("reader", Role::Reader, PoolRef::Sqlite(reader), res.breaker);
+        Self::assemble(Backend::Sqlite, primary, vec![reader], res)
     }
 
-    pub(crate) fn postgres(primary: PgPool, slow: Duration) -> Self {
-        Db { inner: Arc::new(Inner { pools: Pools::Postgres { primary }, slow }) }
+    pub(crate) fn postgres(primary: PgPool, replicas: Vec<PgPool>, res: Resilience) -> Self {
+        let primary = Endpoint::new("primary", Role::Primary, PoolRef::Postgres(primary), res.breaker);
+        let replicas = replicas
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| {
+                Endpoint::new(&format!("replica-{}", i + 1), Role::Replica, PoolRef::Postgres(p), res.breaker)
+            })
+            .collect();
+        Self::assemble(Backend::Postgres, primary, replicas, res)
+    }
+
+    fn assemble(backend: Backend, primary: Arc<Endpoint>, reads: Vec<Arc<Endpoint>>, res: Resilience) -> Self {
+        Db {
+            inner: Arc::new(Inner {
+                backend,
+                primary,
+                reads,
+                next_read: AtomicUsize::new(0),
+                res,
+                slow_log: Mutex::new(VecDeque::with_capacity(SLOW_LOG)),
+            }),
+        }
     }
 
     /// The engine in use.
     pub fn backend(&self) -> Backend {
-        match self.inner.pools {
-            Pools::Sqlite { .. } => Backend::Sqlite,
-            Pools::Postgres { .. } => Backend::Postgres,
+        self.inner.backend
+    }
+
+    /// Every endpoint: the primary first.
+    pub fn endpoints(&self) -> Vec<Arc<Endpoint>> {
+        std::iter::once(self.inner.primary.clone()).chain(self.inner.reads.iter().cloned()).collect()
+    }
+
+    /// Where a read goes: the primary for a request that asked for it (read-your-writes), else the next
+    /// usable replica (round robin) or SQLite's readers, else the primary.
+    fn read_endpoint(&self) -> &Arc<Endpoint> {
+        let i = &self.inner;
+        if primary_reads_requested() || i.reads.is_empty() {
+            return &i.primary;
+        }
+        if i.backend == Backend::Sqlite {
+            return &i.reads[0];
+        }
+        let n = i.reads.len();
+        let start = i.next_read.fetch_add(1, Ordering::Relaxed);
+        (0..n).map(|k| &i.reads[(start + k) % n]).find(|e| e.usable()).unwrap_or(&i.primary)
+    }
+
+    /// One attempt of one statement on one endpoint, through its breaker.
+    async fn attempt<T: DbRow>(&self, ep: &Endpoint, q: Sql, kind: Kind) -> Result<Out<T>, StoreError> {
+        if let Err(wait) = ep.breaker.allow() {
+            metrics::counter!("pitchey_db_circuit_rejections_total", "endpoint" => ep.name.clone()).increment(1);
+            return Err(StoreError::CircuitOpen(wait));
+        }
+        let (name, t0) = (q.name, Instant::now());
+        ep.waiters.fetch_add(1, Ordering::Relaxed);
+        let r = match &ep.pool {
+            PoolRef::Sqlite(p) => match p.acquire().await {
+                Ok(mut c) => {
+                    ep.waiters.fetch_sub(1, Ordering::Relaxed);
+                    run!(kind, sqlx::Sqlite, &mut *c, q)
+                }
+                Err(e) => {
+                    ep.waiters.fetch_sub(1, Ordering::Relaxed);
+                    Err(e)
+                }
+            },
+            PoolRef::Postgres(p) => match p.acquire().await {
+                Ok(mut c) => {
+                    ep.waiters.fetch_sub(1, Ordering::Relaxed);
+                    run!(kind, sqlx::Postgres, &mut *c, q)
+                }
+                Err(e) => {
+                    ep.waiters.fetch_sub(1, Ordering::Relaxed);
+                    Err(e)
+                }
+            },
+        };
+        self.finish(ep, name, t0, r.map_err(StoreError::from))
+    }
+
+    fn finish<R>(
+        &self,
+        ep: &Endpoint,
+        name: &'static str,
+        t0: Instant,
+        r: Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let outage = r.as_ref().err().is_some_and(StoreError::is_outage);
+        ep.breaker.record(!outage);
+        self.observe(name, ep.role, t0.elapsed(), r.as_ref().err());
+        r
+    }
+
+    fn observe(&self, name: &'static str, role: Role, took: Duration, err: Option<&StoreError>) {
+        let backend = self.inner.backend.as_str();
+        metrics::histogram!("pitchey_db_query_duration_seconds", "query" => name, "backend" => backend, "role" => role.as_str())
+            .record(took.as_secs_f64());
+        if let Some(e) = err {
+            metrics::counter!("pitchey_db_errors_total", "query" => name, "kind" => e.kind()).increment(1);
+            if e.is_unexpected() {
+                tracing::error!(query = name, role = role.as_str(), error = %e, "database error");
+            }
+        }
+        if took >= self.inner.res.slow {
+            // Never log parameters: they may hold personal data.
+            tracing::warn!(query = name, backend, role = role.as_str(), ms = took.as_millis() as u64, "slow query");
+            metrics::counter!("pitchey_db_slow_queries_total", "query" => name).increment(1);
+            let mut log = self.inner.slow_log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if log.len() == SLOW_LOG {
+                log.pop_front();
+            }
+            log.push_back(SlowQuery { name, role: role.as_str(), millis: took.as_secs_f64() * 1000.0, at: Utc::now() });
         }
     }
 
-    /// Reads rows (on a reader connection / replica).
-    pub async fn all<T: DbRow>(&self, q: Sql) -> Result<Vec<T>, StoreError> {
-        let (name, t0) = (q.name, Instant::now());
-        let r = match &self.inner.pools {
-            Pools::Sqlite { reader, .. } => run!(all, sqlx::Sqlite, reader, q),
-            Pools::Postgres { primary } => run!(all, sqlx::Postgres, primary, q),
-        };
-        self.finish(name, Role::Replica, t0, r)
+    /// An idempotent read: routed, retried with backoff and jitter after outage errors (moving to the
+    /// primary when a replica failed), failing fast when the circuit is open.
+    async fn read<T: DbRow>(&self, q: Sql, kind: Kind, on_primary: bool) -> Result<Out<T>, StoreError> {
+        let mut ep = if on_primary { &self.inner.primary } else { self.read_endpoint() };
+        let mut attempt = 0;
+        loop {
+            match self.attempt(ep, q.clone(), kind).await {
+                Err(e) if e.is_outage() && attempt < self.inner.res.read_retries => {
+                    attempt += 1;
+                    let base = self.inner.res.retry_base * 2u32.pow(attempt - 1);
+                    let jitter = Duration::from_millis(rand::random_range(0..=base.as_millis() as u64));
+                    metrics::counter!("pitchey_db_retries_total", "query" => q.name).increment(1);
+                    tokio::time::sleep(base + jitter).await;
+                    if ep.role == Role::Replica {
+                        ep = &self.inner.primary;
+                    }
+                }
+                other => return other,
+            }
+        }
     }
 
-    /// Reads at most one row (on a reader connection / replica).
+    /// Reads rows (on a replica or reader connection, unless read-your-writes applies).
+    pub async fn all<T: DbRow>(&self, q: Sql) -> Result<Vec<T>, StoreError> {
+        match self.read::<T>(q, Kind::All, false).await? {
+            Out::Rows(v) => Ok(v),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Reads at most one row (on a replica or reader connection, unless read-your-writes applies).
     pub async fn opt<T: DbRow>(&self, q: Sql) -> Result<Option<T>, StoreError> {
-        let (name, t0) = (q.name, Instant::now());
-        let r = match &self.inner.pools {
-            Pools::Sqlite { reader, .. } => run!(opt, sqlx::Sqlite, reader, q),
-            Pools::Postgres { primary } => run!(opt, sqlx::Postgres, primary, q),
-        };
-        self.finish(name, Role::Replica, t0, r)
+        match self.read::<T>(q, Kind::Opt, false).await? {
+            Out::Row(r) => Ok(r),
+            _ => Ok(None),
+        }
     }
 
     /// Reads exactly one row; none is [`StoreError::NotFound`].
@@ -270,77 +531,79 @@ impl Db {
         self.opt(q).await?.ok_or(StoreError::NotFound)
     }
 
-    /// Runs a single-statement write in its own transaction (on the writer / primary), returning the
-    /// number of rows affected.
-    pub async fn exec(&self, q: Sql) -> Result<u64, StoreError> {
-        let (name, t0) = (q.name, Instant::now());
-        let r = match &self.inner.pools {
-            Pools::Sqlite { writer, .. } => run!(exec, sqlx::Sqlite, writer, q),
-            Pools::Postgres { primary } => run!(exec, sqlx::Postgres, primary, q),
-        };
-        self.finish(name, Role::Primary, t0, r)
-    }
-
-    /// Runs a single-statement write that returns rows (`RETURNING`), on the writer / primary.
-    pub async fn write_opt<T: DbRow>(&self, q: Sql) -> Result<Option<T>, StoreError> {
-        let (name, t0) = (q.name, Instant::now());
-        let r = match &self.inner.pools {
-            Pools::Sqlite { writer, .. } => run!(opt, sqlx::Sqlite, writer, q),
-            Pools::Postgres { primary } => run!(opt, sqlx::Postgres, primary, q),
-        };
-        self.finish(name, Role::Primary, t0, r)
-    }
-
     /// Reads at most one row on the writer / primary: for reads that must see the latest writes.
     pub async fn primary_opt<T: DbRow>(&self, q: Sql) -> Result<Option<T>, StoreError> {
-        self.write_opt(q).await
+        match self.read::<T>(q, Kind::Opt, true).await? {
+            Out::Row(r) => Ok(r),
+            _ => Ok(None),
+        }
     }
 
     /// Reads exactly one row on the writer / primary; none is [`StoreError::NotFound`].
     pub async fn primary_one<T: DbRow>(&self, q: Sql) -> Result<T, StoreError> {
-        self.write_opt(q).await?.ok_or(StoreError::NotFound)
+        self.primary_opt(q).await?.ok_or(StoreError::NotFound)
     }
 
     /// Reads rows on the writer / primary.
     pub async fn primary_all<T: DbRow>(&self, q: Sql) -> Result<Vec<T>, StoreError> {
-        let (name, t0) = (q.name, Instant::now());
-        let r = match &self.inner.pools {
-            Pools::Sqlite { writer, .. } => run!(all, sqlx::Sqlite, writer, q),
-            Pools::Postgres { primary } => run!(all, sqlx::Postgres, primary, q),
-        };
-        self.finish(name, Role::Primary, t0, r)
+        match self.read::<T>(q, Kind::All, true).await? {
+            Out::Rows(v) => Ok(v),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Runs a single-statement write in its own transaction (on the writer / primary), returning the
+    /// number of rows affected. Writes are never retried: a retry could apply them twice.
+    pub async fn exec(&self, q: Sql) -> Result<u64, StoreError> {
+        match self.attempt::<(i64,)>(&self.inner.primary, q, Kind::Exec).await? {
+            Out::Affected(n) => Ok(n),
+            _ => Ok(0),
+        }
+    }
+
+    /// Runs a single-statement write that returns rows (`RETURNING`), on the writer / primary.
+    pub async fn write_opt<T: DbRow>(&self, q: Sql) -> Result<Option<T>, StoreError> {
+        match self.attempt::<T>(&self.inner.primary, q, Kind::Opt).await? {
+            Out::Row(r) => Ok(r),
+            _ => Ok(None),
+        }
     }
 
     /// Starts a write transaction: `BEGIN IMMEDIATE` on SQLite (takes the write lock up front, so the
     /// transaction never fails half-way on a lock upgrade), `BEGIN` on the PostgreSQL primary.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
+        let ep = self.inner.primary.clone();
+        if let Err(wait) = ep.breaker.allow() {
+            metrics::counter!("pitchey_db_circuit_rejections_total", "endpoint" => ep.name.clone()).increment(1);
+            return Err(StoreError::CircuitOpen(wait));
+        }
         let t0 = Instant::now();
-        let r = match &self.inner.pools {
-            Pools::Sqlite { writer, .. } => writer.begin_with("BEGIN IMMEDIATE").await.map(Tx::Sqlite),
-            Pools::Postgres { primary } => primary.begin().await.map(Tx::Postgres),
+        let r = match &ep.pool {
+            PoolRef::Sqlite(p) => p.begin_with("BEGIN IMMEDIATE").await.map(TxConn::Sqlite),
+            PoolRef::Postgres(p) => p.begin().await.map(TxConn::Postgres),
         };
-        let tx = self.finish("begin", Role::Primary, t0, r)?;
-        Ok(tx)
+        let conn = self.finish(&ep, "begin", t0, r.map_err(StoreError::from))?;
+        Ok(Tx { conn, db: self.clone(), ep })
     }
 
-    /// The query plan of a statement, one line per plan node (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN`
-    /// on PostgreSQL), run where reads run.
+    /// The plan of a statement, one line per plan node (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on
+    /// PostgreSQL), run where reads run.
     pub async fn explain(&self, q: Sql) -> Result<Vec<String>, StoreError> {
-        match &self.inner.pools {
-            Pools::Sqlite { reader, .. } => {
+        match &self.read_endpoint().pool {
+            PoolRef::Sqlite(p) => {
                 let text = format!("EXPLAIN QUERY PLAN {}", q.text);
                 let rows: Vec<(i64, i64, i64, String)> =
                     bind_as(sqlx::query_as::<sqlx::Sqlite, (i64, i64, i64, String)>(AssertSqlSafe(text)), q.args)
-                        .fetch_all(reader)
+                        .fetch_all(p)
                         .await
                         .map_err(StoreError::from)?;
                 Ok(rows.into_iter().map(|r| r.3).collect())
             }
-            Pools::Postgres { primary } => {
+            PoolRef::Postgres(p) => {
                 let text = format!("EXPLAIN {}", q.text);
                 let rows: Vec<(String,)> =
                     bind_as(sqlx::query_as::<sqlx::Postgres, (String,)>(AssertSqlSafe(text)), q.args)
-                        .fetch_all(primary)
+                        .fetch_all(p)
                         .await
                         .map_err(StoreError::from)?;
                 Ok(rows.into_iter().map(|r| r.0).collect())
@@ -348,108 +611,158 @@ impl Db {
         }
     }
 
-    /// Executes a multi-statement script outside the prepared-statement cache (maintenance only).
+    /// Executes a multi-statement script on the primary outside the prepared-statement cache (maintenance).
     pub async fn raw_script(&self, text: &'static str) -> Result<(), StoreError> {
-        let r = match &self.inner.pools {
-            Pools::Sqlite { writer, .. } => sqlx::raw_sql(text).execute(writer).await.map(|_| ()),
-            Pools::Postgres { primary } => sqlx::raw_sql(text).execute(primary).await.map(|_| ()),
+        let r = match &self.inner.primary.pool {
+            PoolRef::Sqlite(p) => sqlx::raw_sql(text).execute(p).await.map(|_| ()),
+            PoolRef::Postgres(p) => sqlx::raw_sql(text).execute(p).await.map(|_| ()),
         };
         r.map_err(StoreError::from)
     }
 
     pub(crate) fn sqlite_writer(&self) -> Option<&SqlitePool> {
-        match &self.inner.pools {
-            Pools::Sqlite { writer, .. } => Some(writer),
-            Pools::Postgres { .. } => None,
+        match &self.inner.primary.pool {
+            PoolRef::Sqlite(p) => Some(p),
+            PoolRef::Postgres(_) => None,
         }
     }
 
     pub(crate) fn pg_primary(&self) -> Option<&PgPool> {
-        match &self.inner.pools {
-            Pools::Postgres { primary } => Some(primary),
-            Pools::Sqlite { .. } => None,
+        match &self.inner.primary.pool {
+            PoolRef::Postgres(p) => Some(p),
+            PoolRef::Sqlite(_) => None,
         }
+    }
+
+    /// Probes every endpoint directly (`SELECT 1`, and the replication lag of replicas), bypassing the
+    /// breakers, and marks replicas healthy or not for routing.
+    pub async fn check_endpoints(&self, timeout: Duration) -> Vec<EndpointHealth> {
+        let mut out = Vec::new();
+        for ep in self.endpoints() {
+            let t0 = Instant::now();
+            let probe = async {
+                match &ep.pool {
+                    PoolRef::Sqlite(p) => sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(p).await.map(|_| None),
+                    PoolRef::Postgres(p) if ep.role == Role::Replica => sqlx::query_scalar::<_, f64>(
+                        "SELECT CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 \
+                         ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0) END::float8",
+                    )
+                    .fetch_one(p)
+                    .await
+                    .map(Some),
+                    PoolRef::Postgres(p) => sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(p).await.map(|_| None),
+                }
+            };
+            let (ok, error, lag) = match tokio::time::timeout(timeout, probe).await {
+                Ok(Ok(lag)) => (true, None, lag),
+                Ok(Err(e)) => (false, Some(StoreError::from(e).to_string()), None),
+                Err(_) => (false, Some(format!("no answer within {} ms", timeout.as_millis())), None),
+            };
+            ep.healthy.store(ok, Ordering::Relaxed);
+            if let Some(l) = lag {
+                metrics::gauge!("pitchey_db_replica_lag_seconds", "endpoint" => ep.name.clone()).set(l);
+            }
+            metrics::gauge!("pitchey_db_up", "endpoint" => ep.name.clone(), "role" => ep.role.as_str()).set(if ok {
+                1.0
+            } else {
+                0.0
+            });
+            out.push(EndpointHealth {
+                name: ep.name.clone(),
+                role: ep.role,
+                ok,
+                latency: t0.elapsed(),
+                error,
+                breaker: ep.breaker.state(),
+                lag_secs: lag,
+            });
+        }
+        out
+    }
+
+    /// Publishes pool sizes, idle connections, waiters and breaker states as gauges.
+    pub fn record_gauges(&self) {
+        for ep in self.endpoints() {
+            let (size, idle) = match &ep.pool {
+                PoolRef::Sqlite(p) => (p.size(), p.num_idle()),
+                PoolRef::Postgres(p) => (p.size(), p.num_idle()),
+            };
+            let name = ep.name.clone();
+            metrics::gauge!("pitchey_db_pool_connections", "endpoint" => name.clone(), "state" => "idle")
+                .set(idle as f64);
+            metrics::gauge!("pitchey_db_pool_connections", "endpoint" => name.clone(), "state" => "in_use")
+                .set(f64::from(size).max(idle as f64) - idle as f64);
+            metrics::gauge!("pitchey_db_pool_waiters", "endpoint" => name.clone())
+                .set(ep.waiters.load(Ordering::Relaxed).max(0) as f64);
+            metrics::gauge!("pitchey_db_circuit_state", "endpoint" => name).set(ep.breaker.state().gauge());
+        }
+    }
+
+    /// The slowest recent queries (at most [`SLOW_LOG`]), slowest first.
+    pub fn slow_queries(&self) -> Vec<SlowQuery> {
+        let log = self.inner.slow_log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut v: Vec<SlowQuery> = log.iter().cloned().collect();
+        v.sort_by(|a, b| b.millis.total_cmp(&a.millis));
+        v
     }
 
     /// Closes every pool, waiting for connections to be returned.
     pub async fn close(&self) {
-        match &self.inner.pools {
-            Pools::Sqlite { writer, reader } => {
-                reader.close().await;
-                writer.close().await;
+        for ep in self.endpoints().iter().rev() {
+            match &ep.pool {
+                PoolRef::Sqlite(p) => p.close().await,
+                PoolRef::Postgres(p) => p.close().await,
             }
-            Pools::Postgres { primary } => primary.close().await,
         }
     }
-
-    fn finish<R>(
-        &self,
-        name: &'static str,
-        role: Role,
-        t0: Instant,
-        r: Result<R, sqlx::Error>,
-    ) -> Result<R, StoreError> {
-        record(self.backend(), name, role, t0.elapsed(), self.inner.slow, r.is_ok());
-        r.map_err(|e| {
-            let e = StoreError::from(e);
-            if e.is_unexpected() {
-                tracing::error!(query = name, error = %e, "database error");
-            }
-            e
-        })
-    }
 }
 
-fn record(backend: Backend, name: &'static str, role: Role, took: Duration, slow: Duration, ok: bool) {
-    if took >= slow {
-        // Never log parameters: they may hold personal data.
-        tracing::warn!(
-            query = name,
-            backend = backend.as_str(),
-            role = role.as_str(),
-            ms = took.as_millis() as u64,
-            "slow query"
-        );
-    }
-    tracing::trace!(query = name, ok, us = took.as_micros() as u64, "query");
-}
+/// Slow queries kept for the performance endpoint.
+pub const SLOW_LOG: usize = 100;
 
-/// A write transaction. Dropping it without [`Tx::commit`] rolls back.
 #[derive(Debug)]
-pub enum Tx {
-    /// SQLite writer connection inside `BEGIN IMMEDIATE`.
+enum TxConn {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
-    /// PostgreSQL primary connection inside `BEGIN`.
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// A write transaction on the primary. Dropping it without [`Tx::commit`] rolls back.
+#[derive(Debug)]
+pub struct Tx {
+    conn: TxConn,
+    db: Db,
+    ep: Arc<Endpoint>,
 }
 
 impl Tx {
     /// The engine this transaction runs on.
     pub fn backend(&self) -> Backend {
-        match self {
-            Tx::Sqlite(_) => Backend::Sqlite,
-            Tx::Postgres(_) => Backend::Postgres,
-        }
+        self.db.backend()
+    }
+
+    async fn run<T: DbRow>(&mut self, q: Sql, kind: Kind) -> Result<Out<T>, StoreError> {
+        let (name, t0) = (q.name, Instant::now());
+        let r = match &mut self.conn {
+            TxConn::Sqlite(tx) => run!(kind, sqlx::Sqlite, &mut **tx, q),
+            TxConn::Postgres(tx) => run!(kind, sqlx::Postgres, &mut **tx, q),
+        };
+        self.db.finish(&self.ep, name, t0, r.map_err(StoreError::from))
     }
 
     /// Reads rows inside the transaction.
     pub async fn all<T: DbRow>(&mut self, q: Sql) -> Result<Vec<T>, StoreError> {
-        let (name, t0) = (q.name, Instant::now());
-        let r = match self {
-            Tx::Sqlite(tx) => run!(all, sqlx::Sqlite, &mut **tx, q),
-            Tx::Postgres(tx) => run!(all, sqlx::Postgres, &mut **tx, q),
-        };
-        self.finish(name, t0, r)
+        match self.run::<T>(q, Kind::All).await? {
+            Out::Rows(v) => Ok(v),
+            _ => Ok(Vec::new()),
+        }
     }
 
     /// Reads at most one row inside the transaction.
     pub async fn opt<T: DbRow>(&mut self, q: Sql) -> Result<Option<T>, StoreError> {
-        let (name, t0) = (q.name, Instant::now());
-        let r = match self {
-            Tx::Sqlite(tx) => run!(opt, sqlx::Sqlite, &mut **tx, q),
-            Tx::Postgres(tx) => run!(opt, sqlx::Postgres, &mut **tx, q),
-        };
-        self.finish(name, t0, r)
+        match self.run::<T>(q, Kind::Opt).await? {
+            Out::Row(r) => Ok(r),
+            _ => Ok(None),
+        }
     }
 
     /// Reads exactly one row inside the transaction; none is [`StoreError::NotFound`].
@@ -459,35 +772,21 @@ impl Tx {
 
     /// Executes a statement inside the transaction, returning rows affected.
     pub async fn exec(&mut self, q: Sql) -> Result<u64, StoreError> {
-        let (name, t0) = (q.name, Instant::now());
-        let r = match self {
-            Tx::Sqlite(tx) => run!(exec, sqlx::Sqlite, &mut **tx, q),
-            Tx::Postgres(tx) => run!(exec, sqlx::Postgres, &mut **tx, q),
-        };
-        self.finish(name, t0, r)
+        match self.run::<(i64,)>(q, Kind::Exec).await? {
+            Out::Affected(n) => Ok(n),
+            _ => Ok(0),
+        }
     }
 
-    /// Commits.
+    /// Commits. An error here means the outcome is unknown to us only if the connection broke; the
+    /// database itself either committed everything or nothing.
     pub async fn commit(self) -> Result<(), StoreError> {
         let t0 = Instant::now();
-        let backend = self.backend();
-        let r = match self {
-            Tx::Sqlite(tx) => tx.commit().await,
-            Tx::Postgres(tx) => tx.commit().await,
+        let r = match self.conn {
+            TxConn::Sqlite(tx) => tx.commit().await,
+            TxConn::Postgres(tx) => tx.commit().await,
         };
-        record(backend, "commit", Role::Primary, t0.elapsed(), Duration::MAX, r.is_ok());
-        r.map_err(StoreError::from)
-    }
-
-    fn finish<R>(&self, name: &'static str, t0: Instant, r: Result<R, sqlx::Error>) -> Result<R, StoreError> {
-        record(self.backend(), name, Role::Primary, t0.elapsed(), Duration::from_millis(100), r.is_ok());
-        r.map_err(|e| {
-            let e = StoreError::from(e);
-            if e.is_unexpected() {
-                tracing::error!(query = name, error = %e, "database error");
-            }
-            e
-        })
+        self.db.finish(&self.ep, "commit", t0, r.map_err(StoreError::from))
     }
 }
 

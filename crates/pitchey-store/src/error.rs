@@ -21,6 +21,9 @@ pub enum StoreError {
     /// The statement ran past its timeout.
     #[error("database statement timed out")]
     Timeout,
+    /// The endpoint's circuit breaker is open: the call was not attempted (retry after the duration).
+    #[error("database circuit open")]
+    CircuitOpen(std::time::Duration),
     /// Anything else: a bug or an unexpected database state.
     #[error("database error: {0}")]
     Internal(String),
@@ -32,9 +35,24 @@ impl StoreError {
         matches!(self, StoreError::Internal(_) | StoreError::Unavailable(_) | StoreError::Timeout)
     }
 
-    /// Did the database (not the request) fail? Used by circuit breaking and health.
+    /// Did the database (not the request) fail? Outages trip circuit breakers, are retried for reads, and
+    /// let caches serve stale values.
     pub fn is_outage(&self) -> bool {
-        matches!(self, StoreError::Unavailable(_) | StoreError::Timeout)
+        matches!(self, StoreError::Unavailable(_) | StoreError::Timeout | StoreError::CircuitOpen(_))
+    }
+
+    /// A short label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreError::NotFound => "not_found",
+            StoreError::Conflict(_) => "conflict",
+            StoreError::ForeignKey => "foreign_key",
+            StoreError::Check => "check",
+            StoreError::Unavailable(_) => "unavailable",
+            StoreError::Timeout => "timeout",
+            StoreError::CircuitOpen(_) => "circuit_open",
+            StoreError::Internal(_) => "internal",
+        }
     }
 }
 

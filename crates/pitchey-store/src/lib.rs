@@ -4,6 +4,7 @@
 //! (full-text search, a few functions) the store asks [`Backend`]. Each backend has its own migrations under
 //! `migrations/{sqlite,postgres}`. Nothing above this crate knows which backend is in use.
 
+pub mod breaker;
 pub mod credits;
 pub mod dashboards;
 pub mod db;
@@ -21,7 +22,7 @@ pub mod seed;
 pub mod sessions;
 pub mod users;
 
-pub use db::{Arg, Backend, Db, Sql, Tx};
+pub use db::{Arg, Backend, Db, EndpointHealth, PRIMARY_READS, Resilience, Role, SlowQuery, Sql, Tx};
 pub use error::StoreError;
 pub use listing::{ListQuery, Order, Scope};
 pub use models::*;

@@ -184,7 +184,8 @@ impl ListQuery {
 }
 
 impl ListQuery {
-    /// The partial index holding exactly this list, when the query has nothing but its scope.
+    /// The index a SQLite count should walk: the partial index holding exactly this list when the query has
+    /// nothing but its scope, or the owner index for followed creators.
     fn whole_list_index(&self) -> Option<&'static str> {
         let unfiltered = self.genres.is_empty()
             && self.formats.is_empty()
@@ -200,13 +201,18 @@ impl ListQuery {
             (Scope::Market, true) => Some("pitches_market_published_idx"),
             (Scope::Public, true) => Some("pitches_public_new_idx"),
             (Scope::Published, true) => Some("pitches_published_created_idx"),
+            // Followed creators' pitches: one index range per followed owner.
+            (Scope::FollowedBy(_), _) => Some("pitches_owner_status_idx"),
             _ => None,
         }
     }
 }
 
 /// The full-text parts of a query for one backend: a join and a rank expression.
-fn fts(backend: Backend, q: &mut Sql, terms: &[String], any: bool) -> (String, String, bool) {
+/// The full-text parts of a query for one backend: the `FROM` clause that starts with the match (so the
+/// match drives the join), the condition tying it to `p`, and the rank expression (and whether higher is
+/// better).
+fn fts(backend: Backend, q: &mut Sql, terms: &[String], any: bool) -> (String, String, String, bool) {
     match backend {
         Backend::Sqlite => {
             let m =
@@ -214,9 +220,10 @@ fn fts(backend: Backend, q: &mut Sql, terms: &[String], any: bool) -> (String, S
             let p = q.push_arg(m);
             (
                 format!(
-                    " JOIN (SELECT rowid AS fts_id, bm25(pitches_fts, 10.0, 5.0, 2.0, 1.0, 1.0) AS fts_rank \
-                     FROM pitches_fts WHERE pitches_fts MATCH {p}) fts ON fts.fts_id = p.id"
+                    " FROM (SELECT rowid AS fts_id, bm25(pitches_fts, 10.0, 5.0, 2.0, 1.0, 1.0) AS fts_rank \
+                     FROM pitches_fts WHERE pitches_fts MATCH {p}) fts CROSS JOIN pitches p"
                 ),
+                "p.id = fts.fts_id".to_owned(),
                 "fts.fts_rank".to_owned(),
                 false, // bm25: lower is better
             )
@@ -225,7 +232,8 @@ fn fts(backend: Backend, q: &mut Sql, terms: &[String], any: bool) -> (String, S
             let m = terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>().join(if any { " | " } else { " & " });
             let p = q.push_arg(m);
             (
-                format!(" CROSS JOIN to_tsquery('english', {p}) fts_q"),
+                format!(" FROM pitches p CROSS JOIN to_tsquery('english', {p}) fts_q"),
+                "p.search_vector @@ fts_q".to_owned(),
                 "ts_rank_cd(p.search_vector, fts_q)".to_owned(),
                 true,
             )
@@ -235,30 +243,31 @@ fn fts(backend: Backend, q: &mut Sql, terms: &[String], any: bool) -> (String, S
 
 /// Builds `FROM ... WHERE ...` (shared by the page and the count) and the ORDER BY clause.
 fn from_where(backend: Backend, q: &mut Sql, lq: &ListQuery, join_owner: bool) -> (String, String) {
-    // `CROSS JOIN` + a WHERE equality is an ordinary inner join to PostgreSQL, and tells SQLite's planner to
-    // drive the loop from `pitches` (through the index that matches the order) rather than from `users`.
-    let mut from = String::from(if join_owner { " FROM pitches p CROSS JOIN users u" } else { " FROM pitches p" });
-    if !join_owner
-        && backend == Backend::Sqlite
-        && let Some(index) = lq.whole_list_index()
-    {
-        // SQLite estimates a full scan as cheaper than walking a partial index to count a list the index
-        // covers exactly; the table's rows are wide, the index's narrow, so name the index.
-        from.push_str(" INDEXED BY ");
-        from.push_str(index);
-    }
     let mut conds = vec![lq.scope.predicate(q)];
-    if join_owner {
-        conds.push("u.id = p.user_id".to_owned());
-    }
     let mut rank = None;
-    if !lq.terms.is_empty() {
-        let (join, expr, desc) = fts(backend, q, &lq.terms, lq.any_term);
-        from.push_str(&join);
-        if backend == Backend::Postgres {
-            conds.push("p.search_vector @@ fts_q".to_owned());
+    let mut from = if lq.terms.is_empty() {
+        let mut f = String::from(" FROM pitches p");
+        if !join_owner
+            && backend == Backend::Sqlite
+            && let Some(index) = lq.whole_list_index()
+        {
+            // SQLite estimates a full scan as cheaper than walking a partial index to count a list the index
+            // covers exactly; the table's rows are wide, the index's narrow, so name the index.
+            f.push_str(" INDEXED BY ");
+            f.push_str(index);
         }
+        f
+    } else {
+        let (from, cond, expr, desc) = fts(backend, q, &lq.terms, lq.any_term);
+        conds.push(cond);
         rank = Some((expr, desc));
+        from
+    };
+    if join_owner {
+        // `CROSS JOIN` + a WHERE equality is an ordinary inner join to PostgreSQL, and tells SQLite's planner
+        // to drive the loop from the pitches (through the index matching the order) rather than from users.
+        from.push_str(" CROSS JOIN users u");
+        conds.push("u.id = p.user_id".to_owned());
     }
     for (col, vals) in [
         ("p.genre", &lq.genres),

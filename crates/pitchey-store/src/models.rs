@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use pitchey_core::UserType;
 
 /// A user account (without its password hash).
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct User {
     /// Primary key.
     pub id: i64,
@@ -71,7 +71,7 @@ macro_rules! user_columns {
 pub(crate) use user_columns;
 
 /// A live session and its user.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Session {
     /// Public session id (not the secret token).
     pub id: String,

@@ -21,6 +21,12 @@ pub struct StoreConfig {
     pub statement_timeout: Duration,
     /// Queries slower than this are logged and counted as slow.
     pub slow_query: Duration,
+    /// PostgreSQL read replicas.
+    pub replica_urls: Vec<String>,
+    /// Retries of idempotent reads after an outage.
+    pub read_retries: u32,
+    /// Circuit breaker settings per endpoint.
+    pub breaker: crate::breaker::BreakerConfig,
 }
 
 impl Default for StoreConfig {
@@ -31,6 +37,9 @@ impl Default for StoreConfig {
             acquire_timeout: Duration::from_secs(3),
             statement_timeout: Duration::from_secs(5),
             slow_query: Duration::from_millis(100),
+            replica_urls: Vec::new(),
+            read_retries: 2,
+            breaker: crate::breaker::BreakerConfig::default(),
         }
     }
 }
@@ -89,10 +98,19 @@ async fn open_sqlite(path: &str, cfg: &StoreConfig) -> Result<Db, StoreError> {
         .max_connections(readers)
         .acquire_timeout(cfg.acquire_timeout)
         .connect_lazy_with(base.read_only(true));
-    Ok(Db::sqlite(writer, reader, cfg.slow_query))
+    Ok(Db::sqlite(writer, reader, resilience(cfg)))
 }
 
-fn open_postgres(url: &str, cfg: &StoreConfig) -> Result<Db, StoreError> {
+fn resilience(cfg: &StoreConfig) -> crate::Resilience {
+    crate::Resilience {
+        slow: cfg.slow_query,
+        read_retries: cfg.read_retries,
+        breaker: cfg.breaker,
+        ..crate::Resilience::default()
+    }
+}
+
+fn pg_pool(url: &str, cfg: &StoreConfig) -> Result<sqlx::PgPool, StoreError> {
     let timeout_ms = cfg.statement_timeout.as_millis().to_string();
     let opts = PgConnectOptions::from_str(url)
         .map_err(|e| StoreError::Internal(format!("invalid PostgreSQL URL: {e}")))?
@@ -102,12 +120,17 @@ fn open_postgres(url: &str, cfg: &StoreConfig) -> Result<Db, StoreError> {
         .log_statements(log::LevelFilter::Trace)
         .log_slow_statements(log::LevelFilter::Off, Duration::from_secs(1));
     // Lazy: the server can start (and report itself unready) while PostgreSQL is still coming up.
-    let primary = PgPoolOptions::new()
+    Ok(PgPoolOptions::new()
         .max_connections(cfg.max_connections.max(1))
         .acquire_timeout(cfg.acquire_timeout)
         .idle_timeout(Duration::from_secs(300))
-        .connect_lazy_with(opts);
-    Ok(Db::postgres(primary, cfg.slow_query))
+        .connect_lazy_with(opts))
+}
+
+fn open_postgres(url: &str, cfg: &StoreConfig) -> Result<Db, StoreError> {
+    let primary = pg_pool(url, cfg)?;
+    let replicas = cfg.replica_urls.iter().map(|u| pg_pool(u, cfg)).collect::<Result<Vec<_>, _>>()?;
+    Ok(Db::postgres(primary, replicas, resilience(cfg)))
 }
 
 impl Store {

@@ -56,8 +56,8 @@ pub(crate) fn title_suggestions_sql(backend: Backend, terms: &[String], raw: &st
             let m = terms.iter().map(|t| format!("title : \"{t}\"*")).collect::<Vec<_>>().join(" AND ");
             Sql::new(
                 "suggest_titles",
-                "SELECT p.title FROM pitches_fts f JOIN pitches p ON p.id = f.rowid \
-                 WHERE pitches_fts MATCH $1 AND p.status = 'published' AND p.visibility IN ('public', 'investors_only') \
+                "SELECT p.title FROM pitches_fts f CROSS JOIN pitches p \
+                 WHERE pitches_fts MATCH $1 AND p.id = f.rowid AND p.status = 'published' AND p.visibility IN ('public', 'investors_only') \
                  ORDER BY bm25(pitches_fts) LIMIT $2",
             )
             .arg(m)

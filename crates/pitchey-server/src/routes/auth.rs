@@ -69,7 +69,10 @@ async fn login_any(s: State<AppState>, ip: ClientIp, h: HeaderMap, b: ApiJson<Lo
 
 fn check_rate(state: &AppState, ip: ClientIp) -> ApiResult<()> {
     match &state.login_limiter {
-        Some(l) => l.check(ip.0).map_err(ApiError::rate_limited),
+        Some(l) => l.check(ip.0).map_err(|wait| {
+            metrics::counter!("pitchey_rate_limit_rejections_total", "limiter" => "login").increment(1);
+            ApiError::rate_limited(wait)
+        }),
         None => Ok(()),
     }
 }
@@ -145,6 +148,7 @@ async fn login(
         tracing::warn!(error = %e, "could not record login time");
     }
     tracing::info!(user_id = user.id, user_type = user.user_type.as_str(), "login");
+    metrics::counter!("pitchey_logins_total", "user_type" => user.user_type.as_str()).increment(1);
     let u = AuthUserBody::from(&user);
     let sess = json!({ "id": session_id, "expiresAt": iso(expires_at) });
     let body = json!({ "success": true, "user": u, "session": sess, "data": { "user": u, "session": sess } });
@@ -233,6 +237,7 @@ async fn sign_up(State(state): State<AppState>, ip: ClientIp, ApiJson(b): ApiJso
         }
     };
     tracing::info!(user_id = user.id, user_type = user.user_type.as_str(), "sign-up");
+    metrics::counter!("pitchey_signups_total", "user_type" => user.user_type.as_str()).increment(1);
     Ok((StatusCode::OK, ok(json!({ "user": AuthUserBody::from(&user) }))).into_response())
 }
 
@@ -244,8 +249,10 @@ fn random_suffix() -> String {
 
 /// Ends the session (if any) and clears both cookie names. Always 200.
 async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
-    if let Some(token) = session::token_from_headers(&headers) {
-        state.store.delete_session(&session::hash_token(&token)).await?;
+    if let Some(token) = session::token_from_headers(&headers)
+        && state.store.delete_session(&session::hash_token(&token)).await?
+    {
+        state.sessions_changed().await;
     }
     let mut res = ok(json!({ "message": "Logged out successfully" })).into_response();
     for c in session::clearing_cookies(state.settings.cookie_secure) {
@@ -294,6 +301,7 @@ async fn change_password(
     state.store.set_password_hash(auth.user.id, &hash).await?;
     if b.revoke_other_sessions.unwrap_or(true) {
         state.store.delete_user_sessions(auth.user.id, Some(&auth.token_hash)).await?;
+        state.sessions_changed().await;
     }
     Ok(ok(json!({ "message": "Password changed successfully" })))
 }

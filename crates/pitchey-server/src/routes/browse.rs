@@ -4,6 +4,7 @@
 
 use super::params::ListParams;
 use super::pitches::{cards_for, private};
+use crate::caching::{cached, key, key_of};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
 use crate::session::AuthUser;
@@ -11,29 +12,120 @@ use crate::state::AppState;
 use crate::wire::iso;
 use crate::wire::pitch::public_cards;
 use axum::extract::State;
+use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::Duration;
+use pitchey_cache::Ns;
 use pitchey_store::{ListQuery, Order, Scope};
 use serde_json::{Value, json};
 
 /// Routes of this feature.
 pub fn router() -> Router<AppState> {
+    let list = |route: ListRoute| {
+        move |State(s): State<AppState>, uri: Uri, headers: HeaderMap, ApiQuery(p): ApiQuery<ListParams>| async move {
+            cached(&s, Ns::Lists, key(route.name(), &uri), &headers, || route.body(&s, p)).await
+        }
+    };
     Router::new()
-        .route("/api/pitches/public", get(public_all))
-        .route("/api/pitches/public/trending", get(public_trending))
-        .route("/api/pitches/public/new", get(public_new))
-        .route("/api/pitches/public/featured", get(public_featured))
-        .route("/api/pitches/featured", get(public_featured))
-        .route("/api/browse", get(browse))
-        .route("/api/pitches/browse", get(browse))
-        .route("/api/trending", get(trending))
-        .route("/api/pitches/trending", get(trending))
-        .route("/api/search/trending", get(trending))
-        .route("/api/browse/genres", get(genres))
-        .route("/api/browse/top-rated", get(top_rated))
+        .route("/api/pitches/public", get(list(ListRoute::PublicAll)))
+        .route("/api/pitches/public/trending", get(list(ListRoute::PublicTrending)))
+        .route("/api/pitches/public/new", get(list(ListRoute::PublicNew)))
+        .route("/api/pitches/public/featured", get(list(ListRoute::PublicFeatured)))
+        .route("/api/pitches/featured", get(list(ListRoute::PublicFeatured)))
+        .route("/api/browse", get(list(ListRoute::Browse)))
+        .route("/api/pitches/browse", get(list(ListRoute::Browse)))
+        .route("/api/trending", get(list(ListRoute::Trending)))
+        .route("/api/pitches/trending", get(list(ListRoute::Trending)))
+        .route("/api/search/trending", get(list(ListRoute::Trending)))
+        .route("/api/browse/genres", get(list(ListRoute::Genres)))
+        .route("/api/browse/top-rated", get(list(ListRoute::TopRated)))
         .route("/api/pitches/following", get(following))
+}
+
+/// The cached public lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListRoute {
+    /// `/api/pitches/public/trending`.
+    PublicTrending,
+    /// `/api/pitches/public/new`.
+    PublicNew,
+    /// `/api/pitches/public/featured` (= `/api/pitches/featured`).
+    PublicFeatured,
+    /// `/api/pitches/public`.
+    PublicAll,
+    /// `/api/browse` (= `/api/pitches/browse`).
+    Browse,
+    /// `/api/trending` and its aliases.
+    Trending,
+    /// `/api/browse/genres`.
+    Genres,
+    /// `/api/browse/top-rated`.
+    TopRated,
+}
+
+impl ListRoute {
+    /// The name used in cache keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            ListRoute::PublicTrending => "public_trending",
+            ListRoute::PublicNew => "public_new",
+            ListRoute::PublicFeatured => "public_featured",
+            ListRoute::PublicAll => "public_all",
+            ListRoute::Browse => "browse",
+            ListRoute::Trending => "trending",
+            ListRoute::Genres => "genres",
+            ListRoute::TopRated => "top_rated",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<ListRoute> {
+        use ListRoute::*;
+        [PublicTrending, PublicNew, PublicFeatured, PublicAll, Browse, Trending, Genres, TopRated]
+            .into_iter()
+            .find(|r| r.name() == name)
+    }
+
+    /// Computes the response body (the cache's loader).
+    pub async fn body(self, s: &AppState, p: ListParams) -> ApiResult<Value> {
+        match self {
+            ListRoute::PublicTrending => public_trending(s, p).await,
+            ListRoute::PublicNew => public_new(s, p).await,
+            ListRoute::PublicFeatured => public_featured(s, p).await,
+            ListRoute::PublicAll => public_all(s, p).await,
+            ListRoute::Browse => browse(s, p).await,
+            ListRoute::Trending => trending(s, p).await,
+            ListRoute::Genres => genres(s).await,
+            ListRoute::TopRated => top_rated(s, p).await,
+        }
+    }
+}
+
+/// The first pages the web client requests on its public pages (home, browse, marketplace, investor
+/// browse): warmed at start and on an interval.
+pub const WARM: &[(&str, &str)] = &[
+    ("public_trending", "limit=4"),
+    ("public_new", "limit=4"),
+    ("public_featured", "limit=4"),
+    ("public_trending", "limit=12"),
+    ("public_new", "limit=12"),
+    ("public_featured", "limit=12"),
+    ("public_all", "limit=20"),
+    ("browse", "limit=100&tab=trending"),
+    ("browse", "limit=100&tab=new"),
+    ("browse", "limit=100&tab=popular"),
+    ("browse", "limit=24&page=1&tab=trending"),
+    ("browse", "tab=trending"),
+];
+
+/// Warms one list page; returns its cache key.
+pub async fn warm_one(s: &AppState, route: &str, query: &str) -> ApiResult<String> {
+    let r = ListRoute::from_name(route).ok_or_else(|| ApiError::internal(format!("no list route {route}")))?;
+    let p: ListParams = serde_urlencoded::from_str(query).map_err(ApiError::internal)?;
+    let k = key_of(route, query);
+    cached(s, Ns::Lists, k.clone(), &HeaderMap::new(), || r.body(s, p)).await?;
+    Ok(k)
 }
 
 /// The home-page lists: published and public, ordered per list.
@@ -47,33 +139,33 @@ async fn home_list(state: &AppState, p: &ListParams, order: Order, max: i64) -> 
     Ok((public_cards(&page.items), page.total, paging.page, paging.limit))
 }
 
-fn home_body(items: Vec<Value>, total: i64, page: Option<(i64, i64)>) -> Json<Value> {
+fn home_body(items: Vec<Value>, total: i64, page: Option<(i64, i64)>) -> Value {
     let mut data = json!({ "pitches": items, "total": total });
     if let Some((page, size)) = page {
         data["page"] = page.into();
         data["pageSize"] = size.into();
     }
-    Json(json!({ "success": true, "data": data, "timestamp": iso(chrono::Utc::now()) }))
+    json!({ "success": true, "data": data, "timestamp": iso(chrono::Utc::now()) })
 }
 
-async fn public_trending(State(s): State<AppState>, ApiQuery(p): ApiQuery<ListParams>) -> ApiResult<Json<Value>> {
-    let (items, total, page, size) = home_list(&s, &p, Order::PublicTrending, 50).await?;
+async fn public_trending(s: &AppState, p: ListParams) -> ApiResult<Value> {
+    let (items, total, page, size) = home_list(s, &p, Order::PublicTrending, 50).await?;
     Ok(home_body(items, total, Some((page, size))))
 }
 
-async fn public_new(State(s): State<AppState>, ApiQuery(p): ApiQuery<ListParams>) -> ApiResult<Json<Value>> {
-    let (items, total, page, size) = home_list(&s, &p, Order::Created, 50).await?;
+async fn public_new(s: &AppState, p: ListParams) -> ApiResult<Value> {
+    let (items, total, page, size) = home_list(s, &p, Order::Created, 50).await?;
     Ok(home_body(items, total, Some((page, size))))
 }
 
-async fn public_featured(State(s): State<AppState>, ApiQuery(p): ApiQuery<ListParams>) -> ApiResult<Json<Value>> {
+async fn public_featured(s: &AppState, p: ListParams) -> ApiResult<Value> {
     let p = ListParams { limit: Some(p.limit.unwrap_or(6)), ..p };
-    let (items, total, _, _) = home_list(&s, &p, Order::PublicFeatured, 12).await?;
+    let (items, total, _, _) = home_list(s, &p, Order::PublicFeatured, 12).await?;
     Ok(home_body(items, total, None))
 }
 
 /// `GET /api/pitches/public`: published pitches, newest first, with `genre`, `format` and `search`.
-async fn public_all(State(s): State<AppState>, ApiQuery(p): ApiQuery<ListParams>) -> ApiResult<Json<Value>> {
+async fn public_all(s: &AppState, p: ListParams) -> ApiResult<Value> {
     let paging = p.paging(20, 100);
     let mut lq = ListQuery::new(Scope::Published);
     p.apply_filters(&mut lq);
@@ -82,13 +174,13 @@ async fn public_all(State(s): State<AppState>, ApiQuery(p): ApiQuery<ListParams>
     lq.offset = paging.offset;
     let page = s.store.list_pitches(&lq).await?;
     let items = public_cards(&page.items);
-    Ok(Json(json!({
+    Ok(json!({
         "success": true,
         "data": { "data": items, "items": items, "total": page.total, "page": paging.page, "limit": paging.limit },
         "items": items,
         "pitches": items,
         "total": page.total,
-    })))
+    }))
 }
 
 /// Marketplace tabs: `trending` (engagement, last 90 days), `new` (last 30 days, newest first), `popular`
@@ -121,7 +213,7 @@ fn tab_query(tab: &str) -> (ListQuery, &'static str) {
 }
 
 /// `GET /api/browse`: top-level `items` (and the same under `data`), every filter honoured.
-async fn browse(State(s): State<AppState>, ApiQuery(p): ApiQuery<ListParams>) -> ApiResult<Json<Value>> {
+async fn browse(s: &AppState, p: ListParams) -> ApiResult<Value> {
     let tab = p.tab.as_deref().map(str::trim).filter(|t| !t.is_empty()).unwrap_or("trending").to_ascii_lowercase();
     let (mut lq, tab_name) = tab_query(&tab);
     p.apply_filters(&mut lq);
@@ -145,11 +237,11 @@ async fn browse(State(s): State<AppState>, ApiQuery(p): ApiQuery<ListParams>) ->
     if let (Some(b), Value::Object(d)) = (body.as_object_mut(), data) {
         b.extend(d);
     }
-    Ok(Json(body))
+    Ok(body)
 }
 
 /// Trending within `days` (default 7): `data.trending` with each pitch's `trending_score`.
-async fn trending(State(s): State<AppState>, ApiQuery(p): ApiQuery<ListParams>) -> ApiResult<Json<Value>> {
+async fn trending(s: &AppState, p: ListParams) -> ApiResult<Value> {
     let days = p.days.unwrap_or(7);
     if !(1..=365).contains(&days) {
         return Err(ApiError::bad_request("days must be between 1 and 365"));
@@ -171,21 +263,21 @@ async fn trending(State(s): State<AppState>, ApiQuery(p): ApiQuery<ListParams>) 
             card
         })
         .collect();
-    Ok(Json(json!({
+    Ok(json!({
         "success": true,
         "data": { "trending": items, "timeWindow": days, "generated": iso(chrono::Utc::now()) },
-    })))
+    }))
 }
 
 /// `GET /api/browse/genres`: bare `{"genres":[{genre, pitch_count}]}`.
-async fn genres(State(s): State<AppState>) -> ApiResult<Json<Value>> {
+async fn genres(s: &AppState) -> ApiResult<Value> {
     let f = s.store.facets().await?;
     let genres: Vec<Value> = f.genres.iter().map(|g| json!({ "genre": g.value, "pitch_count": g.count })).collect();
-    Ok(Json(json!({ "genres": genres })))
+    Ok(json!({ "genres": genres }))
 }
 
 /// `GET /api/browse/top-rated`: bare `{"items","total","totalPages"}`, most liked first.
-async fn top_rated(State(s): State<AppState>, ApiQuery(p): ApiQuery<ListParams>) -> ApiResult<Json<Value>> {
+async fn top_rated(s: &AppState, p: ListParams) -> ApiResult<Value> {
     let paging = p.paging(20, 100);
     let mut lq = ListQuery::new(Scope::Market);
     p.apply_filters(&mut lq);
@@ -194,9 +286,9 @@ async fn top_rated(State(s): State<AppState>, ApiQuery(p): ApiQuery<ListParams>)
     lq.offset = paging.offset;
     let page = s.store.list_pitches(&lq).await?;
     let total_pages = (page.total + paging.limit - 1) / paging.limit;
-    Ok(Json(
+    Ok(
         json!({ "items": public_cards(&page.items), "total": page.total, "totalPages": total_pages, "page": paging.page }),
-    ))
+    )
 }
 
 /// `GET /api/pitches/following`: marketplace pitches by creators the caller follows, newest first.

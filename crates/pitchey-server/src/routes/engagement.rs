@@ -89,6 +89,8 @@ async fn set_like(s: &AppState, auth: &AuthUser, id: i64, like: bool) -> ApiResu
     visible_to(s, id, auth.user.id).await?;
     let (liked, count) =
         s.store.set_like(id, auth.user.id, like).await?.ok_or_else(|| ApiError::not_found("Pitch not found"))?;
+    // Like counts show on public lists and pages.
+    s.pitches_changed().await;
     Ok(ok(json!({ "liked": liked, "likeCount": count })))
 }
 
@@ -115,6 +117,7 @@ async fn save_toggle_on(
 ) -> ApiResult<Json<Value>> {
     visible_to(&s, id, auth.user.id).await?;
     s.store.save_pitch(id, auth.user.id, None).await?.ok_or_else(|| ApiError::not_found("Pitch not found"))?;
+    s.pitches_changed().await;
     Ok(ok(json!({ "saved": true })))
 }
 
@@ -123,7 +126,9 @@ async fn save_toggle_off(
     auth: AuthUser,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Value>> {
-    s.store.unsave(auth.user.id, id, true).await?;
+    if s.store.unsave(auth.user.id, id, true).await?.is_some() {
+        s.pitches_changed().await;
+    }
     Ok(ok(json!({ "saved": false })))
 }
 
@@ -170,12 +175,14 @@ async fn save_add(State(s): State<AppState>, auth: AuthUser, ApiJson(body): ApiJ
         .save_pitch(pitch_id, auth.user.id, notes.as_deref())
         .await?
         .ok_or_else(|| ApiError::not_found("Pitch not found"))?;
+    s.pitches_changed().await;
     Ok(ok(json!({ "id": id, "userId": auth.user.id, "pitchId": pitch_id, "notes": notes, "savedAt": iso(saved_at) })))
 }
 
 async fn saved_remove(State(s): State<AppState>, auth: AuthUser, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Value>> {
     let pitch_id =
         s.store.unsave(auth.user.id, id, false).await?.ok_or_else(|| ApiError::not_found("Saved pitch not found"))?;
+    s.pitches_changed().await;
     Ok(ok(json!({ "message": "Pitch removed from saved", "pitchId": pitch_id })))
 }
 

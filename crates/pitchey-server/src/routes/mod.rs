@@ -1,11 +1,11 @@
 //! The route table: each feature owns its router; this module merges them.
 
+pub mod admin;
 pub mod auth;
 pub mod browse;
 pub mod config;
 pub mod dashboards;
 pub mod engagement;
-pub mod health;
 pub mod ndas;
 pub mod notifications;
 pub mod params;
@@ -17,9 +17,11 @@ use crate::state::AppState;
 use axum::Router;
 use axum::http::StatusCode;
 
-/// Every route of the API.
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// Every route of the API (and `/metrics` unless it has its own address).
+pub fn router(metrics_on_api_port: bool) -> Router<AppState> {
+    let r = Router::new()
+        .merge(crate::health::router())
+        .merge(admin::router())
         .merge(auth::router())
         .merge(pitches::router())
         .merge(browse::router())
@@ -29,9 +31,9 @@ pub fn router() -> Router<AppState> {
         .merge(notifications::router())
         .merge(dashboards::router())
         .merge(config::router())
-        .merge(health::router())
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+        .method_not_allowed_fallback(method_not_allowed);
+    if metrics_on_api_port { r.merge(admin::metrics_router()) } else { r }
 }
 
 /// Unknown routes get 404 JSON, never 401 (a 401 would sign the web client out).

@@ -177,6 +177,9 @@ async fn do_request(state: &AppState, auth: &AuthUser, pitch_id: i64, b: Request
     let (row, balance) =
         state.store.request_nda(pitch_id, auth.user.id, auth.user.user_type, &req).await.map_err(failure)?;
     tracing::info!(nda_id = row.id, pitch_id, requester = auth.user.id, "NDA requested");
+    metrics::counter!("pitchey_nda_requests_total").increment(1);
+    // The pitch's NDA count shows on public lists and pages.
+    state.pitches_changed().await;
     let mut data = nda_json(&row, auth.user.id);
     data["creditsUsed"] = NDA_REQUEST_COST.into();
     data["newBalance"] = balance.into();
@@ -270,6 +273,7 @@ struct ActionBody {
 async fn act(s: &AppState, auth: &AuthUser, id: i64, action: NdaAction, input: ActionInput) -> ApiResult<NdaRow> {
     let row = s.store.nda_action(id, auth.user.id, action, &input).await.map_err(failure)?;
     tracing::info!(nda_id = id, actor = auth.user.id, status = row.status.as_str(), "NDA {:?}", action);
+    metrics::counter!("pitchey_nda_decisions_total", "decision" => row.status.as_str()).increment(1);
     Ok(row)
 }
 

@@ -2,18 +2,20 @@
 //! the owner's list, the generic list, and the two detail endpoints.
 
 use super::params::ListParams;
+use crate::caching::{cached, key};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::session::{AuthUser, MaybeUser};
 use crate::state::AppState;
-use crate::wire::ok;
 use crate::wire::pitch::{Detail, pitch_json};
 use crate::wire::pitch_input;
+use crate::wire::{ok, ok_value};
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use pitchey_cache::Ns;
 use pitchey_core::{PitchAccess, PitchStatus};
 use pitchey_store::{ListQuery, Order, PitchMeta, PitchRow, PitchUpdate, Scope};
 use serde_json::{Map, Value, json};
@@ -61,6 +63,7 @@ async fn create(
     input.fields.validate_new()?;
     let id = state.store.insert_pitch(&PitchMeta::new_draft(auth.user.id), &input.fields).await?;
     tracing::info!(pitch_id = id, user_id = auth.user.id, "pitch created");
+    metrics::counter!("pitchey_pitches_created_total").increment(1);
     Ok(ok(json!({ "pitch": owner_view(&state, id).await? })))
 }
 
@@ -91,6 +94,10 @@ async fn update(
     if !state.store.update_pitch(id, auth.user.id, &update).await? {
         return Err(ApiError::not_found("Pitch not found"));
     }
+    state.pitches_changed().await;
+    if update.status == Some(PitchStatus::Published) {
+        metrics::counter!("pitchey_pitches_published_total").increment(1);
+    }
     Ok(ok(json!({ "pitch": owner_view(&state, id).await? })))
 }
 
@@ -98,6 +105,7 @@ async fn remove(State(state): State<AppState>, auth: AuthUser, ApiPath(id): ApiP
     if !state.store.delete_pitch(id, auth.user.id).await? {
         return Err(ApiError::not_found("Pitch not found or not authorized"));
     }
+    state.pitches_changed().await;
     tracing::info!(pitch_id = id, user_id = auth.user.id, "pitch deleted");
     Ok(ok(json!({ "message": "Pitch deleted", "id": id })))
 }
@@ -105,6 +113,10 @@ async fn remove(State(state): State<AppState>, auth: AuthUser, ApiPath(id): ApiP
 async fn set_status(state: &AppState, auth: &AuthUser, id: i64, status: PitchStatus) -> ApiResult<Json<Value>> {
     if !state.store.set_pitch_status(id, auth.user.id, status).await? {
         return Err(ApiError::not_found("Pitch not found or not owned by you"));
+    }
+    state.pitches_changed().await;
+    if status == PitchStatus::Published {
+        metrics::counter!("pitchey_pitches_published_total").increment(1);
     }
     Ok(ok(json!({ "pitch": owner_view(state, id).await? })))
 }
@@ -172,9 +184,19 @@ pub fn cards_for(rows: &[PitchRow], viewer: Option<i64>) -> Vec<Value> {
 async fn generic_list(
     State(state): State<AppState>,
     user: MaybeUser,
+    uri: Uri,
+    headers: HeaderMap,
     ApiQuery(p): ApiQuery<ListParams>,
 ) -> ApiResult<Response> {
     let me = user.0.as_ref().map(|a| a.user.id);
+    if me.is_none() {
+        // Anonymous lists are the same for everyone: cached.
+        return cached(&state, Ns::Lists, key("generic", &uri), &headers, || generic_list_body(&state, None, p)).await;
+    }
+    Ok(private(Json(generic_list_body(&state, me, p).await?).into_response()))
+}
+
+async fn generic_list_body(state: &AppState, me: Option<i64>, p: ListParams) -> ApiResult<Value> {
     let status = p.status.as_deref().map(str::trim).filter(|s| !s.is_empty()).unwrap_or("published");
     let scope = match (status, me) {
         ("published", _) => Some(Scope::Market),
@@ -210,15 +232,13 @@ async fn generic_list(
     };
     let items = cards_for(&rows, me);
     let has_more = paging.offset + (items.len() as i64) < total;
-    let body = json!({
+    Ok(json!({
         "success": true,
         "data": items,
         "pitches": items,
         "total": total,
         "meta": { "pagination": { "page": paging.page, "limit": paging.limit, "total": total, "hasMore": has_more } },
-    });
-    let res = Json(body).into_response();
-    Ok(if me.is_some() { private(res) } else { res })
+    }))
 }
 
 /// What a viewer may see of one pitch, and the pitch itself; 404 when not visible.
@@ -251,21 +271,42 @@ async fn detail_json(state: &AppState, id: i64, user: &MaybeUser) -> ApiResult<M
     Ok(m)
 }
 
-/// `GET /api/pitches/public/:id`: the pitch directly in `data`.
+/// `GET /api/pitches/public/:id`: the pitch directly in `data`. Anonymous views are cached.
 async fn public_detail(
     State(state): State<AppState>,
     user: MaybeUser,
+    headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Response> {
-    let signed_in = user.0.is_some();
-    let m = detail_json(&state, id, &user).await?;
-    let res = ok(m).into_response();
-    Ok(if signed_in { private(res) } else { res })
+    if user.0.is_none() {
+        let s = &state;
+        return cached(s, Ns::Pitch, format!("public:{id}"), &headers, || async move {
+            Ok(ok_value(detail_json(s, id, &MaybeUser(None)).await?))
+        })
+        .await;
+    }
+    Ok(private(ok(detail_json(&state, id, &user).await?).into_response()))
 }
 
-/// `GET /api/pitches/:id`: `data.pitch`, with the viewer's flags.
-async fn detail(State(state): State<AppState>, user: MaybeUser, ApiPath(id): ApiPath<i64>) -> ApiResult<Response> {
-    let mut m = detail_json(&state, id, &user).await?;
+/// `GET /api/pitches/:id`: `data.pitch`, with the viewer's flags. Anonymous views are cached.
+async fn detail(
+    State(state): State<AppState>,
+    user: MaybeUser,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Response> {
+    if user.0.is_none() {
+        let s = &state;
+        return cached(s, Ns::Pitch, format!("detail:{id}"), &headers, || async move {
+            Ok(ok_value(json!({ "pitch": detail_body(s, id, &MaybeUser(None)).await? })))
+        })
+        .await;
+    }
+    Ok(private(ok(json!({ "pitch": detail_body(&state, id, &user).await? })).into_response()))
+}
+
+async fn detail_body(state: &AppState, id: i64, user: &MaybeUser) -> ApiResult<Map<String, Value>> {
+    let mut m = detail_json(state, id, user).await?;
     let is_owner = m.get("isOwner").and_then(Value::as_bool).unwrap_or(false);
     let (liked, saved) = match &user.0 {
         Some(a) => state.store.viewer_flags(id, a.user.id).await?,
@@ -275,6 +316,5 @@ async fn detail(State(state): State<AppState>, user: MaybeUser, ApiPath(id): Api
     m.insert("isSaved".into(), saved.into());
     m.insert("canEdit".into(), is_owner.into());
     m.insert("investment_count".into(), 0.into());
-    let res = ok(json!({ "pitch": m })).into_response();
-    Ok(if user.0.is_some() { private(res) } else { res })
+    Ok(m)
 }

@@ -2,14 +2,17 @@
 //! and facets. Input is reduced to plain words before it reaches any query language.
 
 use super::params::ListParams;
+use crate::caching::{cached, key};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
 use crate::state::AppState;
-use crate::wire::ok;
+use crate::wire::ok_value;
 use crate::wire::pitch::public_cards;
+use axum::Router;
 use axum::extract::State;
+use axum::http::{HeaderMap, Uri};
 use axum::routing::get;
-use axum::{Json, Router};
+use pitchey_cache::Ns;
 use pitchey_core::catalog::GENRES;
 use pitchey_core::search::terms;
 use pitchey_store::search::{Facet, UserHit};
@@ -20,12 +23,42 @@ use serde_json::{Value, json};
 /// Routes of this feature.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/search", get(search))
-        .route("/api/pitches/search", get(search))
-        .route("/api/pitches/public/search", get(public_search))
-        .route("/api/search/suggestions", get(suggestions))
-        .route("/api/search/autocomplete", get(autocomplete))
-        .route("/api/search/facets", get(facets))
+        .route(
+            "/api/search",
+            get(|State(s): State<AppState>, uri: Uri, h: HeaderMap, ApiQuery(p): ApiQuery<ListParams>| async move {
+                cached(&s, Ns::Search, key("search", &uri), &h, || search(&s, p)).await
+            }),
+        )
+        .route(
+            "/api/pitches/search",
+            get(|State(s): State<AppState>, uri: Uri, h: HeaderMap, ApiQuery(p): ApiQuery<ListParams>| async move {
+                cached(&s, Ns::Search, key("search", &uri), &h, || search(&s, p)).await
+            }),
+        )
+        .route(
+            "/api/pitches/public/search",
+            get(|State(s): State<AppState>, uri: Uri, h: HeaderMap, ApiQuery(p): ApiQuery<ListParams>| async move {
+                cached(&s, Ns::Search, key("public_search", &uri), &h, || public_search(&s, p)).await
+            }),
+        )
+        .route(
+            "/api/search/suggestions",
+            get(|State(s): State<AppState>, uri: Uri, h: HeaderMap, ApiQuery(p): ApiQuery<SuggestParams>| async move {
+                cached(&s, Ns::Search, key("suggestions", &uri), &h, || suggestions(&s, p)).await
+            }),
+        )
+        .route(
+            "/api/search/autocomplete",
+            get(|State(s): State<AppState>, uri: Uri, h: HeaderMap, ApiQuery(p): ApiQuery<SuggestParams>| async move {
+                cached(&s, Ns::Search, key("autocomplete", &uri), &h, || autocomplete(&s, p)).await
+            }),
+        )
+        .route(
+            "/api/search/facets",
+            get(|State(s): State<AppState>, uri: Uri, h: HeaderMap| async move {
+                cached(&s, Ns::Search, key("facets", &uri), &h, || facets(&s)).await
+            }),
+        )
 }
 
 fn user_json(u: &UserHit) -> Value {
@@ -40,7 +73,7 @@ fn user_json(u: &UserHit) -> Value {
 
 /// `GET /api/search`: `data.pitches`, `data.users`, `data.companies` and `results` (pitches tagged with
 /// `type: "pitch"`). `type` narrows to pitches or one kind of account.
-async fn search(State(s): State<AppState>, ApiQuery(p): ApiQuery<ListParams>) -> ApiResult<Json<Value>> {
+async fn search(s: &AppState, p: ListParams) -> ApiResult<Value> {
     let kind = p.kind.as_deref().map(str::to_ascii_lowercase).unwrap_or_else(|| "all".into());
     let (want_pitches, user_type) = match kind.as_str() {
         "all" | "" => (true, None),
@@ -98,7 +131,7 @@ async fn search(State(s): State<AppState>, ApiQuery(p): ApiQuery<ListParams>) ->
         })
         .collect();
     let has_more = paging.offset + (pitches.len() as i64) < total;
-    Ok(Json(json!({
+    Ok(json!({
         "success": true,
         "data": {
             "pitches": pitches, "users": users, "companies": companies, "results": results,
@@ -106,11 +139,11 @@ async fn search(State(s): State<AppState>, ApiQuery(p): ApiQuery<ListParams>) ->
         },
         "results": results,
         "total": total,
-    })))
+    }))
 }
 
 /// `GET /api/pitches/public/search`: at least two characters of query.
-async fn public_search(State(s): State<AppState>, ApiQuery(p): ApiQuery<ListParams>) -> ApiResult<Json<Value>> {
+async fn public_search(s: &AppState, p: ListParams) -> ApiResult<Value> {
     let text = p.text().unwrap_or("");
     if text.chars().count() < 2 {
         return Err(ApiError::bad_request("Search term must be at least 2 characters"));
@@ -127,15 +160,15 @@ async fn public_search(State(s): State<AppState>, ApiQuery(p): ApiQuery<ListPara
         let page = s.store.list_pitches(&lq).await?;
         (public_cards(&page.items), page.total)
     };
-    Ok(Json(json!({
+    Ok(json!({
         "success": true,
         "data": { "pitches": items, "total": total, "page": paging.page, "pageSize": paging.limit, "searchTerm": text },
-    })))
+    }))
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct SuggestParams {
+pub struct SuggestParams {
     q: Option<String>,
     query: Option<String>,
     field: Option<String>,
@@ -152,12 +185,12 @@ impl SuggestParams {
 }
 
 /// `GET /api/search/suggestions`: `{suggestions:[{query, type, count?}]}` from titles, genres and creators.
-async fn suggestions(State(s): State<AppState>, ApiQuery(p): ApiQuery<SuggestParams>) -> ApiResult<Json<Value>> {
+async fn suggestions(s: &AppState, p: SuggestParams) -> ApiResult<Value> {
     let text = p.text();
     let limit = p.limit(8);
     let words = terms(text);
     if words.is_empty() {
-        return Ok(ok(json!({ "suggestions": [] })));
+        return Ok(ok_value(json!({ "suggestions": [] })));
     }
     let mut out: Vec<Value> = Vec::new();
     for t in s.store.title_suggestions(&words, text, limit).await? {
@@ -171,11 +204,11 @@ async fn suggestions(State(s): State<AppState>, ApiQuery(p): ApiQuery<SuggestPar
         out.push(json!({ "query": user_json(&u)["name"], "type": "creator", "id": u.id }));
     }
     out.truncate(limit as usize);
-    Ok(ok(json!({ "suggestions": out })))
+    Ok(ok_value(json!({ "suggestions": out })))
 }
 
 /// `GET /api/search/autocomplete`: `{suggestions:[{value, count}]}` for `field` = title, genre or creator.
-async fn autocomplete(State(s): State<AppState>, ApiQuery(p): ApiQuery<SuggestParams>) -> ApiResult<Json<Value>> {
+async fn autocomplete(s: &AppState, p: SuggestParams) -> ApiResult<Value> {
     let text = p.text();
     if text.chars().count() < 2 {
         return Err(ApiError::bad_request("Query must be at least 2 characters"));
@@ -215,7 +248,7 @@ async fn autocomplete(State(s): State<AppState>, ApiQuery(p): ApiQuery<SuggestPa
             return Err(ApiError::bad_request(format!("Unknown field {other:?} (title, genre or creator)")));
         }
     };
-    Ok(ok(json!({ "suggestions": suggestions })))
+    Ok(ok_value(json!({ "suggestions": suggestions })))
 }
 
 fn facet_list(f: &[Facet]) -> Vec<Value> {
@@ -223,9 +256,9 @@ fn facet_list(f: &[Facet]) -> Vec<Value> {
 }
 
 /// `GET /api/search/facets`.
-async fn facets(State(s): State<AppState>) -> ApiResult<Json<Value>> {
+async fn facets(s: &AppState) -> ApiResult<Value> {
     let f = s.store.facets().await?;
-    Ok(ok(json!({ "facets": {
+    Ok(ok_value(json!({ "facets": {
         "genres": facet_list(&f.genres), "formats": facet_list(&f.formats),
         "budgetRanges": facet_list(&f.budget_ranges), "productionStages": facet_list(&f.production_stages),
     }})))

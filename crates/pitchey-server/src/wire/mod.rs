@@ -16,6 +16,11 @@ pub fn ok<T: Serialize>(data: T) -> Json<Value> {
     Json(json!({ "success": true, "data": data }))
 }
 
+/// `{"success":true,"data":<data>}` as a value (for cached bodies).
+pub fn ok_value<T: Serialize>(data: T) -> Value {
+    json!({ "success": true, "data": data })
+}
+
 /// RFC 3339 with milliseconds and `Z`, as JavaScript's `toISOString()` prints.
 pub fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)

@@ -1,0 +1,555 @@
+//! Pitchey's two-tier cache.
+//!
+//! - **L1**: in-process [moka] caches, one per [`Ns`] (namespace), each with its own TTL and a share of a
+//!   byte budget. Concurrent misses for one key are coalesced into a single load.
+//! - **L2** (optional): Redis, shared by every node. Used when L1 misses, before the loader runs.
+//! - **Invalidation** is by namespace generation: keys carry their namespace's generation, so bumping it
+//!   makes every older entry unreachable at once, and a load racing a write can only store under the old
+//!   generation. Bumps are shared through Redis (`INCR` for the L2 generation, pub/sub to other nodes'
+//!   L1).
+//! - **Stale on error**: the last value of each key is kept for a bounded time; when a load fails because
+//!   the database is unavailable, that value is served instead of an error.
+
+mod redis_tier;
+
+use bytes::Bytes;
+use moka::future::Cache as Moka;
+use moka::notification::RemovalCause;
+use redis_tier::RedisTier;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// A cache namespace: what is cached, with its own TTL, generation and statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ns {
+    /// Public pitch lists and marketplace pages.
+    Lists,
+    /// Public pitch detail pages.
+    Pitch,
+    /// Search results, suggestions and facets.
+    Search,
+    /// Configuration lists.
+    Config,
+    /// Sessions (cookie token hash → user).
+    Session,
+}
+
+impl Ns {
+    /// Every namespace.
+    pub const ALL: [Ns; 5] = [Ns::Lists, Ns::Pitch, Ns::Search, Ns::Config, Ns::Session];
+
+    /// The namespace's name (metrics label, Redis key part, management API prefix).
+    pub fn name(self) -> &'static str {
+        match self {
+            Ns::Lists => "lists",
+            Ns::Pitch => "pitch",
+            Ns::Search => "search",
+            Ns::Config => "config",
+            Ns::Session => "session",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Parses a name.
+    pub fn from_name(s: &str) -> Option<Ns> {
+        Ns::ALL.into_iter().find(|n| n.name() == s)
+    }
+
+    /// Share of the L1 byte budget, in percent.
+    fn share(self) -> u64 {
+        match self {
+            Ns::Lists => 35,
+            Ns::Pitch => 30,
+            Ns::Search => 20,
+            Ns::Config => 5,
+            Ns::Session => 10,
+        }
+    }
+}
+
+/// Settings of the cache.
+#[derive(Debug, Clone)]
+pub struct CacheConfig {
+    /// Bytes the L1 may hold in total (split between namespaces).
+    pub l1_max_bytes: u64,
+    /// Time to live per namespace, in [`Ns::ALL`] order.
+    pub ttl: [Duration; 5],
+    /// How long a value may still be served after it expired, when its reload fails on an outage.
+    pub stale_for: Duration,
+    /// Redis URL for the shared tier and cross-node invalidation.
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key and channel (lets several deployments or tests share a Redis).
+    pub redis_prefix: String,
+    /// Time limit of each Redis command.
+    pub redis_timeout: Duration,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            l1_max_bytes: 64 * 1024 * 1024,
+            ttl: [
+                Duration::from_secs(30),
+                Duration::from_secs(60),
+                Duration::from_secs(30),
+                Duration::from_secs(3600),
+                Duration::from_secs(60),
+            ],
+            stale_for: Duration::from_secs(300),
+            redis_url: None,
+            redis_prefix: "pitchey:".to_owned(),
+            redis_timeout: Duration::from_millis(250),
+        }
+    }
+}
+
+/// A cached value: bytes (a response body, a serialized session) and their strong ETag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The bytes.
+    pub body: Bytes,
+    /// Strong validator of `body`.
+    pub etag: String,
+}
+
+impl Entry {
+    /// An entry for `body`, with an ETag derived from its content.
+    pub fn new(body: Bytes) -> Entry {
+        let etag = etag_of(&body);
+        Entry { body, etag }
+    }
+
+    fn weight(&self, key: &str) -> u32 {
+        u32::try_from(self.body.len() + self.etag.len() + key.len() + 64).unwrap_or(u32::MAX)
+    }
+}
+
+/// A strong ETag for bytes: the first 128 bits of their SHA-256, so every node tags equal content equally.
+pub fn etag_of(body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(body);
+    let hex: String = d.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
+/// Where a value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Found in L1.
+    L1,
+    /// Found in L2 (Redis).
+    L2,
+    /// Loaded from the store.
+    Loaded,
+    /// The store failed; an expired value was served.
+    Stale,
+}
+
+/// A load failure that the cache can bridge with a stale value.
+pub trait Outage {
+    /// Is this failure an outage of the backing store (as opposed to, say, "not found")?
+    fn is_outage(&self) -> bool;
+}
+
+#[derive(Debug, Default)]
+struct Stats {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    l2_hits: AtomicU64,
+    l2_misses: AtomicU64,
+    loads: AtomicU64,
+    stale_served: AtomicU64,
+    evictions: Arc<AtomicU64>,
+    invalidations: AtomicU64,
+}
+
+struct Space {
+    ns: Ns,
+    ttl: Duration,
+    main: Moka<String, Arc<Entry>>,
+    /// Last value per unversioned key, kept `stale_for` longer than the TTL, for serving during outages.
+    stale: Moka<String, Arc<Entry>>,
+    /// Generation of L1 keys (bumped locally and on messages from other nodes).
+    generation: AtomicU64,
+    stats: Stats,
+}
+
+impl Space {
+    fn new(ns: Ns, cfg: &CacheConfig) -> Space {
+        let budget = cfg.l1_max_bytes / 100 * ns.share();
+        let stats = Stats::default();
+        let evictions = stats.evictions.clone();
+        let name = ns.name();
+        let main = Moka::builder()
+            .max_capacity(budget * 2 / 3)
+            .weigher(|k: &String, v: &Arc<Entry>| v.weight(k))
+            .time_to_live(cfg.ttl[ns.index()])
+            .eviction_listener(move |_k, _v, cause| {
+                if cause == RemovalCause::Size {
+                    evictions.fetch_add(1, Ordering::Relaxed);
+                    metrics::counter!("pitchey_cache_evictions_total", "cache" => name, "tier" => "l1").increment(1);
+                }
+            })
+            .build();
+        let stale = Moka::builder()
+            .max_capacity(budget / 3)
+            .weigher(|k: &String, v: &Arc<Entry>| v.weight(k))
+            .time_to_live(cfg.ttl[ns.index()] + cfg.stale_for)
+            .build();
+        Space { ns, ttl: cfg.ttl[ns.index()], main, stale, generation: AtomicU64::new(0), stats }
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}:{}:{key}", self.ns.name(), self.generation.load(Ordering::Acquire))
+    }
+}
+
+/// Statistics of one namespace, for the management API.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpaceStatus {
+    /// Namespace name.
+    pub name: &'static str,
+    /// L1 hits.
+    pub hits: u64,
+    /// L1 misses.
+    pub misses: u64,
+    /// hits / (hits + misses).
+    pub hit_ratio: f64,
+    /// L2 hits (after an L1 miss).
+    pub l2_hits: u64,
+    /// L2 misses.
+    pub l2_misses: u64,
+    /// Loads from the store.
+    pub loads: u64,
+    /// Expired values served during outages.
+    pub stale_served: u64,
+    /// Entries evicted for size.
+    pub evictions: u64,
+    /// Generation bumps.
+    pub invalidations: u64,
+    /// Entries in L1.
+    pub entries: u64,
+    /// Bytes in L1.
+    pub bytes: u64,
+    /// Time to live, in seconds.
+    pub ttl_secs: u64,
+    /// Current generation.
+    pub generation: u64,
+}
+
+/// Status of the whole cache.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CacheStatus {
+    /// Per namespace.
+    pub caches: Vec<SpaceStatus>,
+    /// Is Redis configured?
+    pub l2_configured: bool,
+    /// Is Redis reachable (last command or subscription succeeded)?
+    pub l2_connected: bool,
+    /// Is this node subscribed to other nodes' invalidations?
+    pub l2_subscribed: bool,
+}
+
+struct Inner {
+    spaces: Vec<Space>,
+    redis: Option<RedisTier>,
+}
+
+/// The cache. Cheap to clone.
+#[derive(Clone)]
+pub struct Cache {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache").field("redis", &self.inner.redis.is_some()).finish()
+    }
+}
+
+impl Cache {
+    /// Builds the cache; with a Redis URL, connects lazily and starts listening for other nodes'
+    /// invalidations (until `stop` is cancelled).
+    pub fn new(cfg: &CacheConfig, stop: tokio_util::sync::CancellationToken) -> Result<Cache, String> {
+        let spaces: Vec<Space> = Ns::ALL.iter().map(|ns| Space::new(*ns, cfg)).collect();
+        let redis = match &cfg.redis_url {
+            Some(url) => Some(RedisTier::new(url, &cfg.redis_prefix, cfg.redis_timeout)?),
+            None => None,
+        };
+        let cache = Cache { inner: Arc::new(Inner { spaces, redis }) };
+        if let Some(r) = &cache.inner.redis {
+            r.spawn_listener(cache.clone(), stop);
+        }
+        Ok(cache)
+    }
+
+    fn space(&self, ns: Ns) -> &Space {
+        &self.inner.spaces[ns.index()]
+    }
+
+    /// The value of `key` in `ns`: from L1, else L2, else `load` (concurrent misses share one load). When
+    /// `load` fails with an outage, an expired value of the key is served if one is still kept.
+    pub async fn get_or_load<F, Fut, E>(&self, ns: Ns, key: &str, load: F) -> Result<(Arc<Entry>, Source), Arc<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Bytes, E>>,
+        E: Outage + Send + Sync + 'static,
+    {
+        let space = self.space(ns);
+        let vkey = space.key(key);
+        if let Some(e) = space.main.get(&vkey).await {
+            space.stats.hits.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("pitchey_cache_hits_total", "cache" => ns.name(), "tier" => "l1").increment(1);
+            return Ok((e, Source::L1));
+        }
+        space.stats.misses.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("pitchey_cache_misses_total", "cache" => ns.name(), "tier" => "l1").increment(1);
+        let source = std::sync::Mutex::new(Source::Loaded);
+        let init = async {
+            if let Some(r) = &self.inner.redis {
+                if let Some(e) = r.get(ns, key).await {
+                    space.stats.l2_hits.fetch_add(1, Ordering::Relaxed);
+                    metrics::counter!("pitchey_cache_hits_total", "cache" => ns.name(), "tier" => "l2").increment(1);
+                    if let Ok(mut s) = source.lock() {
+                        *s = Source::L2;
+                    }
+                    return Ok(Arc::new(e));
+                }
+                space.stats.l2_misses.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("pitchey_cache_misses_total", "cache" => ns.name(), "tier" => "l2").increment(1);
+            }
+            space.stats.loads.fetch_add(1, Ordering::Relaxed);
+            let body = load().await?;
+            let entry = Arc::new(Entry::new(body));
+            if let Some(r) = &self.inner.redis {
+                r.set(ns, key, &entry, space.ttl).await;
+            }
+            Ok(entry)
+        };
+        match space.main.try_get_with::<_, E>(vkey, init).await {
+            Ok(e) => {
+                space.stale.insert(key.to_owned(), e.clone()).await;
+                let src = source.lock().map(|s| *s).unwrap_or(Source::Loaded);
+                Ok((e, src))
+            }
+            Err(err) if err.is_outage() => match space.stale.get(key).await {
+                Some(e) => {
+                    space.stats.stale_served.fetch_add(1, Ordering::Relaxed);
+                    metrics::counter!("pitchey_cache_stale_served_total", "cache" => ns.name()).increment(1);
+                    Ok((e, Source::Stale))
+                }
+                None => Err(err),
+            },
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Looks a key up in L1 only (no load).
+    pub async fn peek(&self, ns: Ns, key: &str) -> Option<Arc<Entry>> {
+        let space = self.space(ns);
+        space.main.get(&space.key(key)).await
+    }
+
+    /// Invalidates a namespace on this node and, through Redis, on every node.
+    pub async fn invalidate(&self, ns: Ns) {
+        self.bump_local(ns);
+        if let Some(r) = &self.inner.redis {
+            r.publish_bump(ns).await;
+        }
+    }
+
+    /// Invalidates every namespace.
+    pub async fn invalidate_all(&self) {
+        for ns in Ns::ALL {
+            self.invalidate(ns).await;
+        }
+    }
+
+    /// Makes this node's L1 entries of `ns` unreachable.
+    fn bump_local(&self, ns: Ns) {
+        let space = self.space(ns);
+        space.generation.fetch_add(1, Ordering::AcqRel);
+        space.stats.invalidations.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("pitchey_cache_invalidations_total", "cache" => ns.name()).increment(1);
+        // Entries of older generations can never be read again: let them go now rather than at TTL.
+        space.main.invalidate_all();
+        // A revoked session must not come back as a "stale" value during an outage.
+        if ns == Ns::Session {
+            space.stale.invalidate_all();
+        }
+    }
+
+    /// Per-namespace statistics and L2 state.
+    pub fn status(&self) -> CacheStatus {
+        let caches = self
+            .inner
+            .spaces
+            .iter()
+            .map(|s| {
+                let hits = s.stats.hits.load(Ordering::Relaxed);
+                let misses = s.stats.misses.load(Ordering::Relaxed);
+                SpaceStatus {
+                    name: s.ns.name(),
+                    hits,
+                    misses,
+                    hit_ratio: if hits + misses > 0 { hits as f64 / (hits + misses) as f64 } else { 0.0 },
+                    l2_hits: s.stats.l2_hits.load(Ordering::Relaxed),
+                    l2_misses: s.stats.l2_misses.load(Ordering::Relaxed),
+                    loads: s.stats.loads.load(Ordering::Relaxed),
+                    stale_served: s.stats.stale_served.load(Ordering::Relaxed),
+                    evictions: s.stats.evictions.load(Ordering::Relaxed),
+                    invalidations: s.stats.invalidations.load(Ordering::Relaxed),
+                    entries: s.main.entry_count(),
+                    bytes: s.main.weighted_size(),
+                    ttl_secs: s.ttl.as_secs(),
+                    generation: s.generation.load(Ordering::Relaxed),
+                }
+            })
+            .collect();
+        let (connected, subscribed) =
+            self.inner.redis.as_ref().map_or((false, false), |r| (r.connected(), r.subscribed()));
+        CacheStatus {
+            caches,
+            l2_configured: self.inner.redis.is_some(),
+            l2_connected: connected,
+            l2_subscribed: subscribed,
+        }
+    }
+
+    /// Pings Redis (health checks): `None` when not configured.
+    pub async fn ping_l2(&self) -> Option<Result<Duration, String>> {
+        match &self.inner.redis {
+            Some(r) => Some(r.ping().await),
+            None => None,
+        }
+    }
+
+    /// Publishes L1 sizes as gauges.
+    pub fn record_gauges(&self) {
+        for s in &self.inner.spaces {
+            metrics::gauge!("pitchey_cache_entries", "cache" => s.ns.name(), "tier" => "l1")
+                .set(s.main.entry_count() as f64);
+            metrics::gauge!("pitchey_cache_bytes", "cache" => s.ns.name(), "tier" => "l1")
+                .set(s.main.weighted_size() as f64);
+        }
+        let up = self.inner.redis.as_ref().is_some_and(RedisTier::connected);
+        metrics::gauge!("pitchey_cache_l2_connected").set(if up { 1.0 } else { 0.0 });
+    }
+
+    /// Applies pending housekeeping (tests use it to observe sizes and evictions deterministically).
+    pub async fn sync(&self) {
+        for s in &self.inner.spaces {
+            s.main.run_pending_tasks().await;
+            s.stale.run_pending_tasks().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    #[derive(Debug)]
+    struct Fail(bool);
+    impl Outage for Fail {
+        fn is_outage(&self) -> bool {
+            self.0
+        }
+    }
+
+    fn cache() -> Cache {
+        let cfg = CacheConfig { ttl: [Duration::from_secs(60); 5], ..CacheConfig::default() };
+        Cache::new(&cfg, tokio_util::sync::CancellationToken::new()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_misses_share_one_load() {
+        let c = cache();
+        let loads = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..100 {
+            let (c, loads) = (c.clone(), loads.clone());
+            tasks.push(tokio::spawn(async move {
+                c.get_or_load(Ns::Lists, "k", || async {
+                    loads.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    Ok::<_, Fail>(Bytes::from_static(b"v"))
+                })
+                .await
+                .map(|(e, _)| e.body.clone())
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.ok().and_then(Result::ok), Some(Bytes::from_static(b"v")));
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        let (_, src) = c
+            .get_or_load(Ns::Lists, "k", || async { Ok::<_, Fail>(Bytes::new()) })
+            .await
+            .map_err(|_| ())
+            .unwrap_or_else(|()| panic!());
+        assert_eq!(src, Source::L1);
+    }
+
+    #[tokio::test]
+    async fn invalidation_forces_a_reload_and_outages_serve_stale() {
+        let c = cache();
+        let get = |v: &'static str, fail: Option<bool>| {
+            let c = c.clone();
+            async move {
+                c.get_or_load(Ns::Pitch, "p1", || async move {
+                    match fail {
+                        Some(outage) => Err(Fail(outage)),
+                        None => Ok(Bytes::from_static(v.as_bytes())),
+                    }
+                })
+                .await
+                .map(|(e, s)| (e.body.clone(), s))
+                .map_err(|_| ())
+            }
+        };
+        assert_eq!(get("one", None).await, Ok((Bytes::from_static(b"one"), Source::Loaded)));
+        assert_eq!(get("two", None).await, Ok((Bytes::from_static(b"one"), Source::L1)));
+        c.invalidate(Ns::Pitch).await;
+        assert_eq!(get("two", None).await, Ok((Bytes::from_static(b"two"), Source::Loaded)));
+        c.invalidate(Ns::Pitch).await;
+        // The store is down: the last value is served, marked stale.
+        assert_eq!(get("three", Some(true)).await, Ok((Bytes::from_static(b"two"), Source::Stale)));
+        // A non-outage failure is an error, not a stale hit.
+        assert!(get("three", Some(false)).await.is_err());
+        // Other namespaces are untouched by this one's invalidation.
+        let s = c.status();
+        assert_eq!(s.caches[Ns::Pitch.index()].invalidations, 2);
+        assert_eq!(s.caches[Ns::Lists.index()].invalidations, 0);
+    }
+
+    #[tokio::test]
+    async fn byte_budget_evicts() {
+        let cfg = CacheConfig { l1_max_bytes: 100_000, ..CacheConfig::default() };
+        let c = Cache::new(&cfg, tokio_util::sync::CancellationToken::new()).unwrap_or_else(|e| panic!("{e}"));
+        for i in 0..200 {
+            let _ = c
+                .get_or_load(Ns::Search, &format!("k{i}"), || async { Ok::<_, Fail>(Bytes::from(vec![b'x'; 1000])) })
+                .await;
+        }
+        c.sync().await;
+        let s = &c.status().caches[Ns::Search.index()];
+        assert!(s.bytes <= 100_000 / 100 * 20, "{s:?}");
+        assert!(s.evictions > 0, "{s:?}");
+    }
+
+    #[test]
+    fn etags_follow_content() {
+        assert_eq!(etag_of(b"abc"), etag_of(b"abc"));
+        assert_ne!(etag_of(b"abc"), etag_of(b"abd"));
+        assert!(etag_of(b"").starts_with('"') && etag_of(b"").ends_with('"'));
+    }
+}

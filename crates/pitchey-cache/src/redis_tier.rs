@@ -1,0 +1,209 @@
+//! The Redis tier: shared values (L2) and the invalidation bus between nodes.
+//!
+//! Keys are `{prefix}{ns}:{g}:{key}` where `g` is the namespace's L2 generation, kept in Redis at
+//! `{prefix}gen:{ns}`. An invalidation `INCR`s that counter and publishes `{ns}:{g}:{node}` on
+//! `{prefix}invalidate`; every node then bumps its L1 generation. A node that loses its subscription may
+//! have missed messages, so on every (re)subscription it bumps all generations itself. Redis failures
+//! never fail a request: the tier is skipped and the node keeps serving from L1 and the store.
+
+use crate::{Cache, Entry, Ns};
+use bytes::Bytes;
+use futures::StreamExt;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+pub(crate) struct RedisTier {
+    client: redis::Client,
+    conn: ConnectionManager,
+    prefix: String,
+    node: String,
+    /// Last known L2 generation per namespace.
+    gens: [AtomicU64; 5],
+    connected: Arc<AtomicBool>,
+    subscribed: Arc<AtomicBool>,
+    timeout: Duration,
+}
+
+impl RedisTier {
+    pub(crate) fn new(url: &str, prefix: &str, timeout: Duration) -> Result<RedisTier, String> {
+        let client = redis::Client::open(url).map_err(|e| format!("invalid Redis URL: {e}"))?;
+        let cfg = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout * 4))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_secs(2));
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), cfg).map_err(|e| e.to_string())?;
+        Ok(RedisTier {
+            client,
+            conn,
+            prefix: prefix.to_owned(),
+            node: uuid::Uuid::new_v4().simple().to_string(),
+            gens: Default::default(),
+            connected: Arc::new(AtomicBool::new(false)),
+            subscribed: Arc::new(AtomicBool::new(false)),
+            timeout,
+        })
+    }
+
+    pub(crate) fn connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn subscribed(&self) -> bool {
+        self.subscribed.load(Ordering::Relaxed)
+    }
+
+    fn key(&self, ns: Ns, key: &str) -> String {
+        format!("{}{}:{}:{key}", self.prefix, ns.name(), self.gens[ns as usize].load(Ordering::Acquire))
+    }
+
+    fn gen_key(&self, ns: Ns) -> String {
+        format!("{}gen:{}", self.prefix, ns.name())
+    }
+
+    fn channel(&self) -> String {
+        format!("{}invalidate", self.prefix)
+    }
+
+    /// Runs a command with our deadline (the manager's own timeout covers responses, not reconnects).
+    async fn run<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Option<T> {
+        let mut conn = self.conn.clone();
+        let r = tokio::time::timeout(self.timeout * 2, cmd.query_async::<T>(&mut conn)).await;
+        match r {
+            Ok(Ok(v)) => {
+                self.connected.store(true, Ordering::Relaxed);
+                Some(v)
+            }
+            Ok(Err(e)) => {
+                if self.connected.swap(false, Ordering::Relaxed) {
+                    tracing::warn!(error = %e, "Redis unavailable; serving from L1 and the store");
+                }
+                None
+            }
+            Err(_) => {
+                if self.connected.swap(false, Ordering::Relaxed) {
+                    tracing::warn!("Redis timed out; serving from L1 and the store");
+                }
+                None
+            }
+        }
+    }
+
+    pub(crate) async fn get(&self, ns: Ns, key: &str) -> Option<Entry> {
+        let raw: Option<Vec<u8>> = self.run(redis::cmd("GET").arg(self.key(ns, key)).clone()).await.flatten();
+        let raw = raw?;
+        // Stored as `etag \n body`.
+        let split = raw.iter().position(|b| *b == b'\n')?;
+        let etag = String::from_utf8(raw[..split].to_vec()).ok()?;
+        Some(Entry { body: Bytes::copy_from_slice(&raw[split + 1..]), etag })
+    }
+
+    pub(crate) async fn set(&self, ns: Ns, key: &str, e: &Entry, ttl: Duration) {
+        let mut v = Vec::with_capacity(e.etag.len() + 1 + e.body.len());
+        v.extend_from_slice(e.etag.as_bytes());
+        v.push(b'\n');
+        v.extend_from_slice(&e.body);
+        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let _: Option<()> = self.run(redis::cmd("SET").arg(self.key(ns, key)).arg(v).arg("PX").arg(ms).clone()).await;
+    }
+
+    /// Bumps the shared generation of `ns` and tells the other nodes.
+    pub(crate) async fn publish_bump(&self, ns: Ns) {
+        if let Some(g) = self.run::<u64>(redis::cmd("INCR").arg(self.gen_key(ns)).clone()).await {
+            self.gens[ns as usize].fetch_max(g, Ordering::AcqRel);
+            let msg = format!("{}:{g}:{}", ns.name(), self.node);
+            let _: Option<i64> = self.run(redis::cmd("PUBLISH").arg(self.channel()).arg(msg).clone()).await;
+        }
+    }
+
+    pub(crate) async fn ping(&self) -> Result<Duration, String> {
+        let t0 = Instant::now();
+        match self.run::<String>(redis::cmd("PING").clone()).await {
+            Some(_) => Ok(t0.elapsed()),
+            None => Err("Redis unreachable".to_owned()),
+        }
+    }
+
+    /// Reads the shared generations (start-up and after reconnecting).
+    async fn load_gens(&self) -> bool {
+        for ns in Ns::ALL {
+            match self.run::<Option<u64>>(redis::cmd("GET").arg(self.gen_key(ns)).clone()).await {
+                Some(g) => {
+                    self.gens[ns as usize].fetch_max(g.unwrap_or(0), Ordering::AcqRel);
+                }
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// Listens for other nodes' invalidations, reconnecting with backoff, until `stop`.
+    pub(crate) fn spawn_listener(&self, cache: Cache, stop: tokio_util::sync::CancellationToken) {
+        let client = self.client.clone();
+        let channel = self.channel();
+        tokio::spawn(async move {
+            let mut backoff = Duration::from_millis(100);
+            let mut first = true;
+            loop {
+                let session = async {
+                    let mut ps = client.get_async_pubsub().await?;
+                    ps.subscribe(&channel).await?;
+                    Ok::<_, redis::RedisError>(ps)
+                };
+                let ps = tokio::select! {
+                    () = stop.cancelled() => return,
+                    r = tokio::time::timeout(Duration::from_secs(2), session) => r,
+                };
+                let Ok(Ok(ps)) = ps else {
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                };
+                backoff = Duration::from_millis(100);
+                let Some(tier) = cache.inner.redis.as_ref() else { return };
+                tier.subscribed.store(true, Ordering::Relaxed);
+                tier.load_gens().await;
+                if !first {
+                    // Messages may have been missed while disconnected, and L2 may hold values written
+                    // before writes we never heard of: invalidate everything, everywhere.
+                    tracing::info!("Redis subscription restored; invalidating caches");
+                    for ns in Ns::ALL {
+                        cache.bump_local(ns);
+                        tier.publish_bump(ns).await;
+                    }
+                }
+                first = false;
+                let mut stream = ps.into_on_message();
+                loop {
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        msg = stream.next() => match msg {
+                            Some(m) => {
+                                let payload: String = m.get_payload().unwrap_or_default();
+                                tier.apply(&cache, &payload);
+                            }
+                            None => break,
+                        }
+                    }
+                }
+                tier.subscribed.store(false, Ordering::Relaxed);
+                tracing::warn!("lost the Redis invalidation subscription; reconnecting");
+            }
+        });
+    }
+
+    fn apply(&self, cache: &Cache, payload: &str) {
+        let mut parts = payload.splitn(3, ':');
+        let (Some(ns), Some(g), Some(node)) = (parts.next(), parts.next(), parts.next()) else { return };
+        let (Some(ns), Ok(g)) = (Ns::from_name(ns), g.parse::<u64>()) else { return };
+        self.gens[ns as usize].fetch_max(g, Ordering::AcqRel);
+        if node != self.node {
+            cache.bump_local(ns);
+        }
+    }
+}

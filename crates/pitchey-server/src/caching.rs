@@ -1,0 +1,132 @@
+//! Read-through caching of public responses, with HTTP validators.
+//!
+//! A cached response is the JSON body's bytes and a strong ETag. `If-None-Match` is answered 304 without
+//! a body; public responses carry `Cache-Control: public, max-age, s-maxage, stale-while-revalidate`.
+//! `X-Cache` tells where the body came from (`HIT`, `L2`, `MISS`, `STALE`), for operators and tests.
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use pitchey_cache::{Entry, Ns, Source};
+use serde_json::Value;
+use std::future::Future;
+use std::sync::Arc;
+
+/// The cache key of a request: the route's name and its query pairs in a canonical order (so
+/// `?limit=4&tab=new` and `?tab=new&limit=4` share an entry). Very long queries are hashed.
+pub fn key(route: &str, uri: &Uri) -> String {
+    key_of(route, uri.query().unwrap_or(""))
+}
+
+/// [`key`] from a raw query string.
+pub fn key_of(route: &str, query: &str) -> String {
+    let mut pairs: Vec<&str> = query.split('&').filter(|p| !p.is_empty()).collect();
+    pairs.sort_unstable();
+    let q = pairs.join("&");
+    if q.len() > 512 {
+        format!("{route}?#{}", pitchey_cache::etag_of(q.as_bytes()).trim_matches('"'))
+    } else {
+        format!("{route}?{q}")
+    }
+}
+
+/// Does `If-None-Match` match `etag` (weak comparison, as RFC 9110 prescribes for this header)?
+fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+    let Some(v) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) else { return false };
+    v.split(',').map(|t| t.trim().trim_start_matches("W/")).any(|t| t == "*" || t == etag)
+}
+
+fn cache_control(state: &AppState) -> HeaderValue {
+    let s = &state.settings;
+    HeaderValue::from_str(&format!(
+        "public, max-age={}, s-maxage={}, stale-while-revalidate={}",
+        s.http_max_age_secs, s.http_s_maxage_secs, s.http_stale_while_revalidate_secs
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=10"))
+}
+
+/// A cacheable JSON response (or 304) from an entry.
+fn respond(state: &AppState, entry: &Entry, source: Source, headers: &HeaderMap) -> Response {
+    let label = match source {
+        Source::L1 => "HIT",
+        Source::L2 => "L2",
+        Source::Loaded => "MISS",
+        Source::Stale => "STALE",
+    };
+    let etag = HeaderValue::from_str(&entry.etag).unwrap_or_else(|_| HeaderValue::from_static("\"\""));
+    let mut res = if not_modified(headers, &entry.etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut r = (StatusCode::OK, entry.body.clone()).into_response();
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        r
+    };
+    let h = res.headers_mut();
+    h.insert(header::ETAG, etag);
+    h.insert(header::CACHE_CONTROL, cache_control(state));
+    h.insert("x-cache", HeaderValue::from_static(label));
+    res
+}
+
+/// Serves `key` in `ns` from the cache, computing it with `load` on a miss (concurrent misses share one
+/// load; an outage serves the last value when one is kept). With caching disabled, `load` runs every time
+/// and the response still carries its ETag.
+pub async fn cached<F, Fut>(state: &AppState, ns: Ns, key: String, headers: &HeaderMap, load: F) -> ApiResult<Response>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = ApiResult<Value>>,
+{
+    let bytes = || async move {
+        let v = load().await?;
+        serde_json::to_vec(&v).map(Bytes::from).map_err(ApiError::internal)
+    };
+    let (entry, source) = if state.settings.cache_enabled {
+        state.cache.get_or_load(ns, &key, bytes).await.map_err(|e: Arc<ApiError>| (*e).clone())?
+    } else {
+        (Arc::new(Entry::new(bytes().await?)), Source::Loaded)
+    };
+    Ok(respond(state, &entry, source, headers))
+}
+
+/// Warms the first pages the web client loads on its public pages; returns the keys warmed.
+pub async fn warm(state: &AppState) -> Vec<String> {
+    let mut warmed = Vec::new();
+    for (route, query) in crate::routes::browse::WARM {
+        match crate::routes::browse::warm_one(state, route, query).await {
+            Ok(k) => warmed.push(k),
+            Err(e) => tracing::warn!(route, error = %e.message, "cache warm failed"),
+        }
+    }
+    match crate::routes::config::warm(state).await {
+        Ok(k) => warmed.push(k),
+        Err(e) => tracing::warn!(error = %e.message, "cache warm failed"),
+    }
+    warmed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_canonical() {
+        assert_eq!(key_of("browse", "tab=new&limit=4"), key_of("browse", "limit=4&tab=new"));
+        assert_ne!(key_of("browse", "tab=new"), key_of("search", "tab=new"));
+        assert_eq!(key_of("config", ""), "config?");
+        let long = format!("q={}", "x".repeat(2000));
+        assert!(key_of("search", &long).len() < 100);
+    }
+
+    #[test]
+    fn if_none_match_forms() {
+        let mut h = HeaderMap::new();
+        h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"a\", W/\"b\""));
+        assert!(not_modified(&h, "\"b\""));
+        assert!(!not_modified(&h, "\"c\""));
+        h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("*"));
+        assert!(not_modified(&h, "\"c\""));
+        assert!(!not_modified(&HeaderMap::new(), "\"a\""));
+    }
+}

@@ -1,0 +1,141 @@
+//! Operator endpoints (admins only): cache management and performance metrics; and the Prometheus text.
+
+use crate::caching;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::JsonOrEmpty;
+use crate::session::AuthUser;
+use crate::state::AppState;
+use crate::wire::{iso, ok};
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use pitchey_cache::Ns;
+use pitchey_core::UserType;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Routes of this feature.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/cache/status", get(cache_status))
+        .route("/api/cache/warm", post(cache_warm))
+        .route("/api/cache/invalidate", post(cache_invalidate))
+        .route("/api/performance/metrics", get(performance))
+}
+
+/// The Prometheus exposition (served on the API port unless `metrics_bind` names another address).
+pub fn metrics_router() -> Router<AppState> {
+    Router::new().route("/metrics", get(prometheus_text))
+}
+
+/// Only administrators pass.
+pub fn require_admin(auth: &AuthUser) -> ApiResult<()> {
+    if auth.user.user_type == UserType::Admin {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("Administrator access required"))
+    }
+}
+
+async fn cache_status(State(s): State<AppState>, auth: AuthUser) -> ApiResult<Json<Value>> {
+    require_admin(&auth)?;
+    s.cache.sync().await;
+    let st = s.cache.status();
+    Ok(ok(json!({
+        "enabled": s.settings.cache_enabled,
+        "caches": st.caches,
+        "l2": { "configured": st.l2_configured, "connected": st.l2_connected, "subscribed": st.l2_subscribed },
+    })))
+}
+
+async fn cache_warm(State(s): State<AppState>, auth: AuthUser) -> ApiResult<Json<Value>> {
+    require_admin(&auth)?;
+    let t0 = std::time::Instant::now();
+    let keys = caching::warm(&s).await;
+    Ok(ok(json!({ "warmed": keys.len(), "keys": keys, "ms": t0.elapsed().as_secs_f64() * 1000.0 })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct InvalidateBody {
+    prefix: Option<String>,
+    all: bool,
+}
+
+/// `{"all": true}` or `{"prefix": "lists"}` (a namespace name, or a prefix of names such as `"pitch"`).
+async fn cache_invalidate(
+    State(s): State<AppState>,
+    auth: AuthUser,
+    JsonOrEmpty(b): JsonOrEmpty<InvalidateBody>,
+) -> ApiResult<Json<Value>> {
+    require_admin(&auth)?;
+    let targets: Vec<Ns> = match (b.all, b.prefix.as_deref().map(str::trim)) {
+        (true, _) => Ns::ALL.to_vec(),
+        (false, Some(p)) if !p.is_empty() => {
+            let p = p.trim_end_matches([':', '*']);
+            let t: Vec<Ns> =
+                Ns::ALL.into_iter().filter(|n| n.name().starts_with(p) || p.starts_with(n.name())).collect();
+            if t.is_empty() {
+                return Err(ApiError::validation(format!(
+                    "Unknown cache prefix {p:?}; caches are {}",
+                    Ns::ALL.map(Ns::name).join(", ")
+                )));
+            }
+            t
+        }
+        _ => return Err(ApiError::validation("Send {\"all\": true} or {\"prefix\": \"<cache name>\"}")),
+    };
+    for ns in &targets {
+        s.cache.invalidate(*ns).await;
+    }
+    tracing::info!(by = auth.user.id, caches = ?targets.iter().map(|n| n.name()).collect::<Vec<_>>(), "cache invalidated");
+    Ok(ok(json!({ "invalidated": targets.iter().map(|n| n.name()).collect::<Vec<_>>() })))
+}
+
+/// `GET /api/performance/metrics`: latency percentiles per route, the slowest recent queries, database
+/// endpoints, cache state and process figures, as JSON.
+async fn performance(State(s): State<AppState>, auth: AuthUser) -> ApiResult<Json<Value>> {
+    require_admin(&auth)?;
+    let slow: Vec<Value> = s
+        .store
+        .db()
+        .slow_queries()
+        .iter()
+        .map(|q| json!({ "query": q.name, "role": q.role, "ms": q.millis, "at": iso(q.at) }))
+        .collect();
+    let snap = s.health.get();
+    let endpoints: Vec<Value> = snap
+        .endpoints
+        .iter()
+        .map(|e| {
+            json!({ "name": e.name, "role": e.role.as_str(), "ok": e.ok, "breaker": e.breaker.as_str(),
+                    "latencyMs": e.latency.as_secs_f64() * 1000.0, "lagSeconds": e.lag_secs, "error": e.error })
+        })
+        .collect();
+    Ok(ok(json!({
+        "routes": s.route_stats.summaries(),
+        "slowQueries": slow,
+        "slowQueryThresholdMs": s.settings.slow_query_ms,
+        "database": { "backend": s.store.backend().as_str(), "endpoints": endpoints, "checkedAt": snap.checked_at.map(iso) },
+        "cache": s.cache.status(),
+        "process": {
+            "residentMemoryBytes": crate::observability::resident_memory_bytes(),
+            "uptimeSeconds": s.started.elapsed().as_secs(),
+            "inFlight": s.in_flight(),
+        },
+    })))
+}
+
+async fn prometheus_text() -> Response {
+    match crate::observability::prometheus() {
+        Some(h) => {
+            let mut res = h.render().into_response();
+            res.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+            res
+        }
+        None => (StatusCode::SERVICE_UNAVAILABLE, "metrics recorder unavailable").into_response(),
+    }
+}

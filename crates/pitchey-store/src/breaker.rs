@@ -1,0 +1,202 @@
+//! A circuit breaker per database endpoint. Closed: calls pass and outcomes are counted over a sliding
+//! window. Open (after the failure rate crosses the threshold over enough calls): calls fail fast until the
+//! cool-down ends. Half-open: one probe call is let through; success closes the circuit, failure reopens it.
+//! Only outages (unreachable, timed out) count as failures — a constraint violation is a healthy answer.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Breaker settings.
+#[derive(Debug, Clone, Copy)]
+pub struct BreakerConfig {
+    /// Failure share (0..1) that opens the circuit.
+    pub failure_rate: f64,
+    /// Fewest calls in the window before the rate is judged.
+    pub min_calls: usize,
+    /// Length of the sliding window.
+    pub window: Duration,
+    /// How long the circuit stays open before a probe.
+    pub open_for: Duration,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        BreakerConfig {
+            failure_rate: 0.5,
+            min_calls: 5,
+            window: Duration::from_secs(10),
+            open_for: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The breaker's state, for health and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakerState {
+    /// Calls pass.
+    Closed,
+    /// One probe may pass.
+    HalfOpen,
+    /// Calls fail fast.
+    Open,
+}
+
+impl BreakerState {
+    /// Name for health output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreakerState::Closed => "closed",
+            BreakerState::HalfOpen => "half_open",
+            BreakerState::Open => "open",
+        }
+    }
+
+    /// Numeric value for the metrics gauge (0 closed, 1 half-open, 2 open).
+    pub fn gauge(self) -> f64 {
+        match self {
+            BreakerState::Closed => 0.0,
+            BreakerState::HalfOpen => 1.0,
+            BreakerState::Open => 2.0,
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Phase {
+    Closed,
+    Open { until: Instant },
+    HalfOpen { probing: bool },
+}
+
+#[derive(Debug)]
+struct Inner {
+    phase: Phase,
+    outcomes: VecDeque<(Instant, bool)>,
+}
+
+/// One endpoint's breaker.
+#[derive(Debug)]
+pub struct Breaker {
+    cfg: BreakerConfig,
+    inner: Mutex<Inner>,
+}
+
+impl Breaker {
+    /// A closed breaker.
+    pub fn new(cfg: BreakerConfig) -> Self {
+        Breaker { cfg, inner: Mutex::new(Inner { phase: Phase::Closed, outcomes: VecDeque::new() }) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A poisoned lock only means a panic elsewhere mid-update; the state is still usable.
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// May a call go ahead now? `Err(wait)` when the circuit is open.
+    pub fn allow(&self) -> Result<(), Duration> {
+        let mut s = self.lock();
+        let now = Instant::now();
+        match s.phase {
+            Phase::Closed => Ok(()),
+            Phase::Open { until } if now < until => Err(until - now),
+            Phase::Open { .. } => {
+                s.phase = Phase::HalfOpen { probing: true };
+                Ok(())
+            }
+            Phase::HalfOpen { probing: true } => Err(Duration::from_millis(500)),
+            Phase::HalfOpen { probing: false } => {
+                s.phase = Phase::HalfOpen { probing: true };
+                Ok(())
+            }
+        }
+    }
+
+    /// Records the outcome of an allowed call (`ok` = not an outage).
+    pub fn record(&self, ok: bool) {
+        let mut s = self.lock();
+        let now = Instant::now();
+        match s.phase {
+            Phase::HalfOpen { .. } => {
+                if ok {
+                    s.phase = Phase::Closed;
+                    s.outcomes.clear();
+                } else {
+                    s.phase = Phase::Open { until: now + self.cfg.open_for };
+                }
+            }
+            Phase::Open { .. } => {}
+            Phase::Closed => {
+                s.outcomes.push_back((now, ok));
+                while s.outcomes.front().is_some_and(|(t, _)| now.duration_since(*t) > self.cfg.window) {
+                    s.outcomes.pop_front();
+                }
+                let total = s.outcomes.len();
+                let failed = s.outcomes.iter().filter(|(_, ok)| !ok).count();
+                if total >= self.cfg.min_calls && failed as f64 / total as f64 >= self.cfg.failure_rate {
+                    s.phase = Phase::Open { until: now + self.cfg.open_for };
+                    s.outcomes.clear();
+                }
+            }
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> BreakerState {
+        match self.lock().phase {
+            Phase::Closed => BreakerState::Closed,
+            Phase::HalfOpen { .. } => BreakerState::HalfOpen,
+            Phase::Open { until } if Instant::now() >= until => BreakerState::HalfOpen,
+            Phase::Open { .. } => BreakerState::Open,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quick() -> Breaker {
+        Breaker::new(BreakerConfig { min_calls: 4, open_for: Duration::from_millis(50), ..BreakerConfig::default() })
+    }
+
+    #[test]
+    fn opens_on_failure_rate_then_probes_and_closes() {
+        let b = quick();
+        b.record(true);
+        b.record(false);
+        b.record(true);
+        assert_eq!(b.state(), BreakerState::Closed, "under min_calls or rate");
+        b.record(false);
+        assert_eq!(b.state(), BreakerState::Open, "2 of 4 failed");
+        assert!(b.allow().is_err());
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(b.allow(), Ok(()), "one probe after the cool-down");
+        assert!(b.allow().is_err(), "only one probe at a time");
+        b.record(true);
+        assert_eq!(b.state(), BreakerState::Closed);
+        assert_eq!(b.allow(), Ok(()));
+    }
+
+    #[test]
+    fn a_failed_probe_reopens() {
+        let b = quick();
+        for _ in 0..4 {
+            b.record(false);
+        }
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(b.allow(), Ok(()));
+        b.record(false);
+        assert_eq!(b.state(), BreakerState::Open);
+    }
+
+    #[test]
+    fn healthy_traffic_never_opens() {
+        let b = quick();
+        for _ in 0..1000 {
+            assert_eq!(b.allow(), Ok(()));
+            b.record(true);
+        }
+        assert_eq!(b.state(), BreakerState::Closed);
+    }
+}
