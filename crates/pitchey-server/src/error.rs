@@ -109,7 +109,7 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(_) => ApiError::conflict("ALREADY_EXISTS", "Resource already exists"),
             StoreError::ForeignKey => ApiError::validation("A referenced record does not exist"),
             StoreError::Check => ApiError::validation("A value is out of range"),
-            StoreError::Unavailable(_) | StoreError::Timeout => ApiError::unavailable(5),
+            StoreError::Unavailable(_) | StoreError::PoolTimeout | StoreError::Timeout => ApiError::unavailable(5),
             StoreError::CircuitOpen(wait) => ApiError::unavailable(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)),
             StoreError::Internal(detail) => ApiError::internal(detail),
         }

@@ -12,7 +12,7 @@ use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Database, Encode, FromRow, Type};
 use std::borrow::Cow;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -179,6 +179,7 @@ pub struct Endpoint {
     waiters: AtomicI64,
     /// Set by health checks (replicas are skipped while unhealthy).
     healthy: AtomicBool,
+    statements: AtomicU64,
 }
 
 impl Endpoint {
@@ -190,12 +191,18 @@ impl Endpoint {
             breaker: Breaker::new(breaker),
             waiters: AtomicI64::new(0),
             healthy: AtomicBool::new(true),
+            statements: AtomicU64::new(0),
         })
     }
 
     /// The breaker's state.
     pub fn breaker_state(&self) -> BreakerState {
         self.breaker.state()
+    }
+
+    /// Statements this endpoint has run (since start).
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
     }
 
     fn usable(&self) -> bool {
@@ -400,6 +407,11 @@ impl Db {
         self.inner.backend
     }
 
+    /// Statements run on every endpoint since start (tests use it to count store queries).
+    pub fn statements(&self) -> u64 {
+        self.endpoints().iter().map(|e| e.statements()).sum()
+    }
+
     /// Every endpoint: the primary first.
     pub fn endpoints(&self) -> Vec<Arc<Endpoint>> {
         std::iter::once(self.inner.primary.clone()).chain(self.inner.reads.iter().cloned()).collect()
@@ -427,6 +439,7 @@ impl Db {
             return Err(StoreError::CircuitOpen(wait));
         }
         let (name, t0) = (q.name, Instant::now());
+        ep.statements.fetch_add(1, Ordering::Relaxed);
         ep.waiters.fetch_add(1, Ordering::Relaxed);
         let r = match &ep.pool {
             PoolRef::Sqlite(p) => match p.acquire().await {
@@ -495,15 +508,17 @@ impl Db {
         let mut attempt = 0;
         loop {
             match self.attempt(ep, q.clone(), kind).await {
-                Err(e) if e.is_outage() && attempt < self.inner.res.read_retries => {
+                // A replica failed: the primary can answer, at once.
+                Err(e) if e.is_outage() && ep.role == Role::Replica => {
+                    metrics::counter!("pitchey_db_retries_total", "query" => q.name).increment(1);
+                    ep = &self.inner.primary;
+                }
+                Err(e) if e.is_retryable() && attempt < self.inner.res.read_retries => {
                     attempt += 1;
                     let base = self.inner.res.retry_base * 2u32.pow(attempt - 1);
                     let jitter = Duration::from_millis(rand::random_range(0..=base.as_millis() as u64));
                     metrics::counter!("pitchey_db_retries_total", "query" => q.name).increment(1);
                     tokio::time::sleep(base + jitter).await;
-                    if ep.role == Role::Replica {
-                        ep = &self.inner.primary;
-                    }
                 }
                 other => return other,
             }
@@ -742,6 +757,7 @@ impl Tx {
 
     async fn run<T: DbRow>(&mut self, q: Sql, kind: Kind) -> Result<Out<T>, StoreError> {
         let (name, t0) = (q.name, Instant::now());
+        self.ep.statements.fetch_add(1, Ordering::Relaxed);
         let r = match &mut self.conn {
             TxConn::Sqlite(tx) => run!(kind, sqlx::Sqlite, &mut **tx, q),
             TxConn::Postgres(tx) => run!(kind, sqlx::Postgres, &mut **tx, q),

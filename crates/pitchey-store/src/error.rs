@@ -18,6 +18,10 @@ pub enum StoreError {
     /// The database cannot be reached or is overloaded (pool timeout, I/O, busy).
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// No pooled connection became available within the acquire timeout (the database is unreachable or
+    /// every connection is busy).
+    #[error("no database connection available in time")]
+    PoolTimeout,
     /// The statement ran past its timeout.
     #[error("database statement timed out")]
     Timeout,
@@ -32,13 +36,26 @@ pub enum StoreError {
 impl StoreError {
     /// Is this an error worth logging as a fault (rather than an expected outcome such as a conflict)?
     pub fn is_unexpected(&self) -> bool {
-        matches!(self, StoreError::Internal(_) | StoreError::Unavailable(_) | StoreError::Timeout)
+        matches!(
+            self,
+            StoreError::Internal(_) | StoreError::Unavailable(_) | StoreError::PoolTimeout | StoreError::Timeout
+        )
     }
 
     /// Did the database (not the request) fail? Outages trip circuit breakers, are retried for reads, and
     /// let caches serve stale values.
     pub fn is_outage(&self) -> bool {
-        matches!(self, StoreError::Unavailable(_) | StoreError::Timeout | StoreError::CircuitOpen(_))
+        matches!(
+            self,
+            StoreError::Unavailable(_) | StoreError::PoolTimeout | StoreError::Timeout | StoreError::CircuitOpen(_)
+        )
+    }
+
+    /// Is a retry of an idempotent read worth it? Only for a broken connection: a pool timeout has already
+    /// waited its full time (and retrying under load adds load), a statement timeout would time out again,
+    /// an open circuit says "not now".
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
     }
 
     /// A short label for metrics.
@@ -50,6 +67,7 @@ impl StoreError {
             StoreError::Check => "check",
             StoreError::Unavailable(_) => "unavailable",
             StoreError::Timeout => "timeout",
+            StoreError::PoolTimeout => "pool_timeout",
             StoreError::CircuitOpen(_) => "circuit_open",
             StoreError::Internal(_) => "internal",
         }
@@ -83,8 +101,8 @@ impl From<sqlx::Error> for StoreError {
                     _ => StoreError::Internal(e.to_string()),
                 }
             }
-            sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
+            sqlx::Error::PoolTimedOut => StoreError::PoolTimeout,
+            sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::Protocol(_)

@@ -29,7 +29,7 @@ pub use models::*;
 pub use open::{StoreConfig, connect};
 pub use pitches::{PitchMeta, PitchUpdate};
 pub use sessions::NewSession;
-pub use users::{CreateUserError, NewUser};
+pub use users::{CreateUserError, NewUser, ProfileUpdate};
 
 use chrono::{DateTime, SubsecRound, Utc};
 

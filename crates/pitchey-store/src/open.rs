@@ -129,7 +129,10 @@ fn pg_pool(url: &str, cfg: &StoreConfig) -> Result<sqlx::PgPool, StoreError> {
 
 fn open_postgres(url: &str, cfg: &StoreConfig) -> Result<Db, StoreError> {
     let primary = pg_pool(url, cfg)?;
-    let replicas = cfg.replica_urls.iter().map(|u| pg_pool(u, cfg)).collect::<Result<Vec<_>, _>>()?;
+    // Replicas are optional (the primary can answer): never wait long for one of their connections.
+    let replica_cfg =
+        StoreConfig { acquire_timeout: cfg.acquire_timeout.min(Duration::from_millis(500)), ..cfg.clone() };
+    let replicas = cfg.replica_urls.iter().map(|u| pg_pool(u, &replica_cfg)).collect::<Result<Vec<_>, _>>()?;
     Ok(Db::postgres(primary, replicas, resilience(cfg)))
 }
 

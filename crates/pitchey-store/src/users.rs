@@ -162,3 +162,47 @@ impl Store {
         Ok(self.db.primary_opt::<(i64,)>(q).await?.map_or(0, |r| r.0))
     }
 }
+
+/// Profile fields a user may change; `None` keeps the stored value.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileUpdate {
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// Profile text.
+    pub bio: Option<String>,
+    /// Company.
+    pub company_name: Option<String>,
+    /// Avatar URL.
+    pub profile_image: Option<String>,
+    /// Location.
+    pub location: Option<String>,
+}
+
+impl Store {
+    /// Updates a user's profile and returns the account afterwards.
+    pub async fn update_profile(&self, user_id: i64, p: &ProfileUpdate) -> Result<User, StoreError> {
+        let mut q = Sql::dynamic("user_update_profile", String::new());
+        let mut sets = Vec::new();
+        for (col, v) in [
+            ("first_name", &p.first_name),
+            ("last_name", &p.last_name),
+            ("bio", &p.bio),
+            ("company_name", &p.company_name),
+            ("profile_image", &p.profile_image),
+            ("location", &p.location),
+        ] {
+            if let Some(v) = v {
+                sets.push(format!("{col} = {}", q.push_arg(v.as_str())));
+            }
+        }
+        sets.push(format!("updated_at = {}", q.push_arg(now())));
+        let text = format!("UPDATE users SET {} WHERE id = {}", sets.join(", "), q.push_arg(user_id));
+        q.push(&text);
+        if self.db.exec(q).await? == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.user_by_id_primary(user_id).await?.ok_or(StoreError::NotFound)
+    }
+}

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use pitchey_core::{Email, Password, UserType, Username};
-use pitchey_store::{CreateUserError, NewSession, NewUser, User};
+use pitchey_store::{CreateUserError, NewSession, NewUser, ProfileUpdate, User};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -32,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/session", get(current_session))
         .route("/api/auth/session/refresh", post(current_session).get(current_session))
         .route("/api/auth/change-password", post(change_password))
+        .route("/api/user/profile", get(profile).put(update_profile))
 }
 
 #[derive(Debug, Deserialize)]
@@ -304,4 +305,58 @@ async fn change_password(
         state.sessions_changed().await;
     }
     Ok(ok(json!({ "message": "Password changed successfully" })))
+}
+
+async fn profile(auth: AuthUser) -> Response {
+    crate::routes::pitches::private(ok(json!({ "user": AuthUserBody::from(&auth.user) })).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ProfileBody {
+    #[serde(alias = "first_name")]
+    first_name: Option<String>,
+    #[serde(alias = "last_name")]
+    last_name: Option<String>,
+    bio: Option<String>,
+    #[serde(alias = "company_name")]
+    company_name: Option<String>,
+    #[serde(alias = "profile_image")]
+    profile_image: Option<String>,
+    location: Option<String>,
+}
+
+/// Updates the caller's profile. Names and company show on pitch pages, and sessions carry the profile,
+/// so both caches are invalidated.
+async fn update_profile(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiJson(b): ApiJson<ProfileBody>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let clean = |v: Option<String>, max: usize, what: &str| -> ApiResult<Option<String>> {
+        match v.map(|s| s.trim().to_owned()) {
+            Some(s) if s.chars().count() > max => {
+                Err(ApiError::validation(format!("{what} must be at most {max} characters")))
+            }
+            other => Ok(other),
+        }
+    };
+    let image = clean(b.profile_image, 2048, "profileImage")?;
+    if let Some(i) = &image
+        && !(i.is_empty() || i.starts_with("https://") || i.starts_with("http://") || i.starts_with('/'))
+    {
+        return Err(ApiError::validation("profileImage must be an http(s) URL or a path"));
+    }
+    let update = ProfileUpdate {
+        first_name: clean(b.first_name, 100, "firstName")?,
+        last_name: clean(b.last_name, 100, "lastName")?,
+        bio: clean(b.bio, 5000, "bio")?,
+        company_name: clean(b.company_name, 200, "companyName")?,
+        profile_image: image,
+        location: clean(b.location, 200, "location")?,
+    };
+    let user = state.store.update_profile(auth.user.id, &update).await?;
+    state.sessions_changed().await;
+    state.pitches_changed().await;
+    Ok(ok(json!({ "user": AuthUserBody::from(&user) })))
 }

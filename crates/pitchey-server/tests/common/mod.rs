@@ -7,6 +7,8 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 #![allow(clippy::unwrap_used, clippy::expect_used)] // the harness fails tests by panicking
 
+pub mod services;
+
 use pitchey_server::Settings;
 use pitchey_server::state::AppState;
 use reqwest::{Client, Response, StatusCode};

@@ -1,0 +1,362 @@
+//! The performance layer over real HTTP: cache freshness after every kind of write, coalescing, HTTP
+//! validators, two nodes sharing PostgreSQL and Redis, the cache management API and the metrics.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
+mod common;
+
+use common::{Kind, TestApp, delete, get, post, put, test_settings, user_id};
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+
+both_backends!(
+    fresh_after_every_kind_of_write,
+    sessions_are_cached_and_revoked,
+    concurrent_cold_misses_share_one_load,
+    etags_and_not_modified,
+    admin_cache_api,
+    metrics_exposition_and_performance_json,
+);
+
+/// GETs twice: the second must come from the cache. Returns the (cached) body.
+async fn warm(c: &Client, url: &str) -> Value {
+    let r = c.get(url).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{url}");
+    let r = c.get(url).send().await.unwrap();
+    assert_eq!(r.headers()["x-cache"], "HIT", "{url} second read");
+    r.json().await.unwrap()
+}
+
+fn find(list: &Value, id: i64) -> Option<&Value> {
+    list.as_array().unwrap().iter().find(|p| p["id"] == id)
+}
+
+async fn fresh_after_every_kind_of_write(app: &TestApp) {
+    let anon = app.client();
+    let creator = app.creator().await;
+    let investor = app.investor().await;
+    let (_, body) = post(
+        &creator,
+        app.url("/api/pitches"),
+        json!({"title": "Cache Test Pitch", "logline": "A pitch whose every change must show.", "genre": "comedy"}),
+    )
+    .await;
+    let id = body["data"]["pitch"]["id"].as_i64().unwrap();
+    let list_url = app.url("/api/pitches/public/new?limit=50");
+    let browse_url = app.url("/api/browse?tab=new&limit=100");
+    let detail_url = app.url(&format!("/api/pitches/public/{id}"));
+    let search_url = app.url("/api/search?q=cache%20test%20pitch");
+
+    // publish: appears in lists, detail and search.
+    assert!(find(&warm(&anon, &list_url).await["data"]["pitches"], id).is_none());
+    assert_eq!(anon.get(&detail_url).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    warm(&anon, &search_url).await;
+    post(&creator, app.url(&format!("/api/pitches/{id}/publish")), json!({})).await;
+    assert!(find(&get(&anon, list_url.clone()).await.1["data"]["pitches"], id).is_some(), "publish");
+    assert!(find(&get(&anon, browse_url.clone()).await.1["items"], id).is_some(), "publish (browse)");
+    assert_eq!(get(&anon, detail_url.clone()).await.0, StatusCode::OK);
+    assert_eq!(get(&anon, search_url.clone()).await.1["data"]["pitches"][0]["id"], id, "publish (search)");
+
+    // update: the new title everywhere.
+    warm(&anon, &list_url).await;
+    warm(&anon, &detail_url).await;
+    put(&creator, app.url(&format!("/api/pitches/{id}")), json!({"title": "Cache Test Renamed"})).await;
+    assert_eq!(
+        find(&get(&anon, list_url.clone()).await.1["data"]["pitches"], id).unwrap()["title"],
+        "Cache Test Renamed",
+        "update"
+    );
+    assert_eq!(get(&anon, detail_url.clone()).await.1["data"]["title"], "Cache Test Renamed", "update (detail)");
+
+    // like and unlike: counts.
+    warm(&anon, &detail_url).await;
+    post(&investor, app.url(&format!("/api/pitches/{id}/like")), json!({})).await;
+    assert_eq!(get(&anon, detail_url.clone()).await.1["data"]["likeCount"], 1, "like");
+    warm(&anon, &list_url).await;
+    delete(&investor, app.url(&format!("/api/pitches/{id}/like"))).await;
+    assert_eq!(find(&get(&anon, list_url.clone()).await.1["data"]["pitches"], id).unwrap()["likeCount"], 0, "unlike");
+
+    // save: counts.
+    warm(&anon, &detail_url).await;
+    post(&investor, app.url("/api/saved-pitches"), json!({"pitchId": id})).await;
+    assert_eq!(get(&anon, detail_url.clone()).await.1["data"]["saveCount"], 1, "save");
+
+    // NDA request: the NDA count.
+    put(&creator, app.url(&format!("/api/pitches/{id}")), json!({"requireNDA": true})).await;
+    warm(&anon, &detail_url).await;
+    let (s, _) = post(&investor, app.url("/api/ndas/request"), json!({"pitchId": id})).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(get(&anon, detail_url.clone()).await.1["data"]["ndaCount"], 1, "NDA request");
+
+    // profile change: the creator's name on a public page.
+    let (_, p) = get(&creator, app.url("/api/creator/pitches?limit=100")).await;
+    let open_id = p["pitches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["status"] == "published" && p["requireNDA"] == false)
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let open_url = app.url(&format!("/api/pitches/public/{open_id}"));
+    assert_eq!(warm(&anon, &open_url).await["data"]["creator"]["name"], "Alex Creator");
+    let (s, _) = put(&creator, app.url("/api/user/profile"), json!({"firstName": "Alexandra"})).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(get(&anon, open_url.clone()).await.1["data"]["creator"]["name"], "Alexandra Creator", "profile change");
+    assert_eq!(
+        get(&creator, app.url("/api/auth/session")).await.1["user"]["firstName"],
+        "Alexandra",
+        "profile change (session)"
+    );
+
+    // archive and delete: gone.
+    warm(&anon, &list_url).await;
+    post(&creator, app.url(&format!("/api/pitches/{id}/archive")), json!({})).await;
+    assert!(find(&get(&anon, list_url.clone()).await.1["data"]["pitches"], id).is_none(), "archive");
+    assert_eq!(get(&anon, detail_url.clone()).await.0, StatusCode::NOT_FOUND, "archive (detail)");
+    let (_, p) = get(&creator, app.url("/api/creator/pitches?limit=100")).await;
+    let other = p["pitches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["status"] == "published" && p["id"] != open_id)
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    warm(&anon, &app.url(&format!("/api/pitches/public/{other}"))).await;
+    warm(&anon, &list_url).await;
+    delete(&creator, app.url(&format!("/api/pitches/{other}"))).await;
+    assert_eq!(get(&anon, app.url(&format!("/api/pitches/public/{other}"))).await.0, StatusCode::NOT_FOUND, "delete");
+    assert!(find(&get(&anon, list_url.clone()).await.1["data"]["pitches"], other).is_none(), "delete (list)");
+}
+
+async fn sessions_are_cached_and_revoked(app: &TestApp) {
+    let c = app.investor().await;
+    let before = app.state.store.db().statements();
+    for _ in 0..20 {
+        assert_eq!(get(&c, app.url("/api/auth/session")).await.0, StatusCode::OK);
+    }
+    assert!(app.state.store.db().statements() - before <= 1, "a warm session costs no query");
+    // Sign-out is immediate despite the cache; so is a password change for the other sessions.
+    let token = common::session_for(app, user_id(app, "sarah.investor@demo.com").await).await;
+    assert_eq!(get(&token, app.url("/api/auth/session")).await.0, StatusCode::OK);
+    post(&token, app.url("/api/auth/sign-out"), json!({})).await;
+    assert_eq!(get(&token, app.url("/api/auth/session")).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(get(&c, app.url("/api/auth/session")).await.0, StatusCode::OK);
+    let (s, _) = post(
+        &c,
+        app.url("/api/auth/change-password"),
+        json!({"currentPassword": "Demo123", "newPassword": "Changed12345"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let other = common::session_for(app, user_id(app, "alex.creator@demo.com").await).await;
+    assert_eq!(get(&other, app.url("/api/auth/session")).await.0, StatusCode::OK);
+}
+
+async fn concurrent_cold_misses_share_one_load(app: &TestApp) {
+    let anon = app.client();
+    // What one cold request costs at the store (a different key with the same queries).
+    let before = app.state.store.db().statements();
+    assert_eq!(
+        anon.get(app.url("/api/search?q=coalescing%20lighthouse&limit=8")).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let one = app.state.store.db().statements() - before;
+    assert!(one >= 1);
+    let url = app.url("/api/search?q=coalescing%20lighthouse&limit=7");
+    let before = app.state.store.db().statements();
+    let loads_before = app.state.cache.status().caches.iter().find(|c| c.name == "search").unwrap().loads;
+    let all = (0..100).map(|_| anon.get(&url).send());
+    let results = futures::future::join_all(all).await;
+    let mut bodies = BTreeSet::new();
+    for r in results {
+        let r = r.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        bodies.insert(r.text().await.unwrap());
+    }
+    assert_eq!(bodies.len(), 1, "everyone got the same body");
+    let loads = app.state.cache.status().caches.iter().find(|c| c.name == "search").unwrap().loads - loads_before;
+    assert_eq!(loads, 1, "one load for 100 concurrent misses");
+    let queries = app.state.store.db().statements() - before;
+    assert_eq!(queries, one, "100 concurrent cold requests cost what one costs");
+}
+
+async fn etags_and_not_modified(app: &TestApp) {
+    let anon = app.client();
+    let url = app.url("/api/pitches/public/trending?limit=5");
+    let r = anon.get(&url).send().await.unwrap();
+    let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(etag.starts_with('"') && etag.ends_with('"'));
+    let cc = r.headers()["cache-control"].to_str().unwrap().to_owned();
+    for part in ["public", "max-age=", "s-maxage=", "stale-while-revalidate="] {
+        assert!(cc.contains(part), "{cc}");
+    }
+    let r = anon.get(&url).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(r.headers()["etag"].to_str().unwrap(), etag);
+    assert!(r.bytes().await.unwrap().is_empty(), "304 has no body");
+    // A write changes the representation and its ETag.
+    let (_, body) = get(&anon, url.clone()).await;
+    let top = body["data"]["pitches"][0]["id"].as_i64().unwrap();
+    post(&app.investor().await, app.url(&format!("/api/pitches/{top}/like")), json!({})).await;
+    let r = anon.get(&url).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_ne!(r.headers()["etag"].to_str().unwrap(), etag);
+    // Per-user responses are private and never cached by shared caches.
+    let r = app.creator().await.get(app.url("/api/creator/pitches")).send().await.unwrap();
+    assert_eq!(r.headers()["cache-control"], "private, no-store");
+    assert!(r.headers().get_all("vary").iter().any(|v| v.to_str().unwrap().contains("Cookie")));
+    let r = app.investor().await.get(app.url(&format!("/api/pitches/public/{top}"))).send().await.unwrap();
+    assert_eq!(r.headers()["cache-control"], "private, no-store", "signed-in detail depends on the viewer");
+}
+
+async fn admin_cache_api(app: &TestApp) {
+    for c in [app.investor().await, app.creator().await] {
+        assert_eq!(get(&c, app.url("/api/cache/status")).await.0, StatusCode::FORBIDDEN);
+        assert_eq!(post(&c, app.url("/api/cache/invalidate"), json!({"all": true})).await.0, StatusCode::FORBIDDEN);
+    }
+    assert_eq!(get(&app.client(), app.url("/api/cache/status")).await.0, StatusCode::UNAUTHORIZED);
+    let admin = app.admin().await;
+    let anon = app.client();
+    warm(&anon, &app.url("/api/browse?tab=popular&limit=3")).await;
+    let (s, body) = get(&admin, app.url("/api/cache/status")).await;
+    assert_eq!(s, StatusCode::OK);
+    let lists = body["data"]["caches"].as_array().unwrap().iter().find(|c| c["name"] == "lists").unwrap().clone();
+    assert!(lists["hits"].as_u64().unwrap() >= 1 && lists["misses"].as_u64().unwrap() >= 1);
+    assert!(lists["entries"].as_u64().unwrap() >= 1 && lists["bytes"].as_u64().unwrap() > 0);
+    assert!(lists["hitRatio"].as_f64().unwrap() > 0.0);
+    assert_eq!(body["data"]["l2"]["configured"], false);
+    let (s, body) = post(&admin, app.url("/api/cache/invalidate"), json!({"prefix": "lists"})).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(body["data"]["invalidated"], json!(["lists"]));
+    let r = anon.get(app.url("/api/browse?tab=popular&limit=3")).send().await.unwrap();
+    assert_eq!(r.headers()["x-cache"], "MISS");
+    assert_eq!(
+        post(&admin, app.url("/api/cache/invalidate"), json!({"prefix": "nope"})).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(post(&admin, app.url("/api/cache/invalidate"), json!({})).await.0, StatusCode::BAD_REQUEST);
+    let (_, body) = post(&admin, app.url("/api/cache/invalidate"), json!({"all": true})).await;
+    assert_eq!(body["data"]["invalidated"].as_array().unwrap().len(), 5);
+    let (s, body) = post(&admin, app.url("/api/cache/warm"), json!({})).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(body["data"]["warmed"].as_u64().unwrap() >= 10);
+    let r = anon.get(app.url("/api/pitches/public/trending?limit=4")).send().await.unwrap();
+    assert_eq!(r.headers()["x-cache"], "HIT", "warmed");
+}
+
+/// Metric families named in `text` (from `# TYPE` lines), checking that sample lines parse.
+pub fn families(text: &str) -> BTreeSet<String> {
+    let mut fams = BTreeSet::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut it = rest.split_whitespace();
+            let name = it.next().unwrap();
+            let kind = it.next().unwrap();
+            assert!(["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind), "{line}");
+            fams.insert(name.to_owned());
+        } else if !line.starts_with('#') && !line.trim().is_empty() {
+            let (_, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("bad sample line {line}"));
+            assert!(value.parse::<f64>().is_ok() || ["+Inf", "-Inf", "NaN"].contains(&value), "{line}");
+            let name = line.split(['{', ' ']).next().unwrap();
+            assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'), "{line}");
+        }
+    }
+    fams
+}
+
+async fn metrics_exposition_and_performance_json(app: &TestApp) {
+    let anon = app.client();
+    for p in ["/api/browse", "/api/search?q=x", "/api/nope", "/api/pitches/public/trending"] {
+        let _ = anon.get(app.url(p)).send().await.unwrap();
+    }
+    let _ = post(
+        &anon,
+        app.url("/api/auth/creator/login"),
+        json!({"email": "alex.creator@demo.com", "password": "Demo123"}),
+    )
+    .await;
+    app.state.store.db().record_gauges();
+    app.state.cache.record_gauges();
+    pitchey_server::observability::record_process(app.state.started);
+    let r = anon.get(app.url("/metrics")).send().await.unwrap();
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = r.text().await.unwrap();
+    let fams = families(&text);
+    for f in [
+        "pitchey_http_requests_total",
+        "pitchey_http_request_duration_seconds",
+        "pitchey_http_requests_in_flight",
+        "pitchey_db_query_duration_seconds",
+        "pitchey_db_pool_connections",
+        "pitchey_db_pool_waiters",
+        "pitchey_db_circuit_state",
+        "pitchey_cache_hits_total",
+        "pitchey_cache_misses_total",
+        "pitchey_cache_entries",
+        "pitchey_cache_bytes",
+        "pitchey_cache_l2_connected",
+        "pitchey_process_resident_memory_bytes",
+        "pitchey_process_uptime_seconds",
+        "pitchey_logins_total",
+    ] {
+        assert!(fams.contains(f), "{f} missing from /metrics");
+    }
+    assert!(text.contains("route=\"/api/browse\""), "route templates label requests");
+    assert!(text.contains("pitchey_http_request_duration_seconds_bucket{"), "histograms with explicit buckets");
+    assert!(!text.contains("route=\"/api/nope\""), "raw paths never become labels");
+    let admin = app.admin().await;
+    let (s, body) = get(&admin, app.url("/api/performance/metrics")).await;
+    assert_eq!(s, StatusCode::OK);
+    let routes = body["data"]["routes"].as_array().unwrap();
+    let browse = routes.iter().find(|r| r["route"] == "GET /api/browse").unwrap();
+    for k in ["count", "p50Ms", "p95Ms", "p99Ms"] {
+        assert!(browse[k].is_number(), "{k}");
+    }
+    assert!(body["data"]["slowQueries"].is_array());
+    assert!(body["data"]["database"]["endpoints"][0]["breaker"].is_string());
+    assert_eq!(get(&app.investor().await, app.url("/api/performance/metrics")).await.0, StatusCode::FORBIDDEN);
+}
+
+/// Two nodes on one PostgreSQL database and one Redis: a write on one is seen on the other's next read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_invalidations_through_redis() {
+    let Some(a) = TestApp::spawn_with(Kind::Postgres, |s| {
+        s.redis_url = Some("redis://127.0.0.1:6379".into());
+        s.redis_key_prefix = format!("pitchey-test-{}:", uuid::Uuid::new_v4().simple());
+    })
+    .await
+    else {
+        return;
+    };
+    let mut s = test_settings(&a.database_url);
+    s.redis_url = a.state.settings.redis_url.clone();
+    s.redis_key_prefix = a.state.settings.redis_key_prefix.clone();
+    let b = TestApp::start(s, Kind::Postgres).await;
+    let anon = a.client();
+    let url_b = b.url("/api/pitches/public/trending?limit=5");
+    let first = warm(&anon, &url_b).await;
+    let top = first["data"]["pitches"][0]["id"].as_i64().unwrap();
+    let likes = first["data"]["pitches"][0]["likeCount"].as_i64().unwrap();
+    // Node A takes the like; node B's next read shows it.
+    let (st, _) = post(&a.investor().await, a.url(&format!("/api/pitches/{top}/like")), json!({})).await;
+    assert_eq!(st, StatusCode::OK);
+    let mut seen = false;
+    for _ in 0..50 {
+        let (_, body) = get(&anon, url_b.clone()).await;
+        if body["data"]["pitches"].as_array().unwrap().iter().any(|p| p["id"] == top && p["likeCount"] == likes + 1) {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(seen, "node B never saw node A's write");
+    // And the shared tier serves node A what node B loaded.
+    let url_a = a.url("/api/browse?tab=popular&limit=9");
+    let _ = anon.get(b.url("/api/browse?tab=popular&limit=9")).send().await.unwrap();
+    let r = anon.get(&url_a).send().await.unwrap();
+    assert_eq!(r.headers()["x-cache"], "L2");
+    b.stop().await;
+    a.stop().await;
+}

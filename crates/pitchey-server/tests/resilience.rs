@@ -1,0 +1,265 @@
+//! Real faults: a throwaway PostgreSQL stopped under load (breaker, stale serving, health, recovery, no lost
+//! writes), a throwaway Redis killed and restarted, and a real streaming replica (routing, read-your-writes,
+//! fallback).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
+mod common;
+
+use common::services::{TempPg, TempRedis};
+use common::{Kind, TestApp, get, json_of, post, test_settings};
+use reqwest::StatusCode;
+use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+async fn wait_for(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool) {
+    let t0 = Instant::now();
+    while !check().await {
+        assert!(t0.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_outage_is_survived_and_recovered_from() {
+    let Some(pg) = TempPg::start() else { return };
+    pg.create_db("app").await;
+    let mut s = test_settings(&pg.url("app"));
+    s.health_interval_secs = 1;
+    s.db_breaker_open_secs = 1;
+    s.db_acquire_timeout_ms = 1000;
+    s.cache_ttl_lists_secs = 600;
+    let app = TestApp::start(s, Kind::Postgres).await;
+    let creator = app.creator().await;
+    // A write committed before the fault.
+    let (st, body) = post(
+        &creator,
+        app.url("/api/pitches"),
+        json!({"title": "Before The Storm", "logline": "Written before the database went away.", "genre": "drama"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    let id = body["data"]["pitch"]["id"].as_i64().unwrap();
+    // Warm what anonymous visitors read.
+    let anon = app.client();
+    let cached_paths = ["/api/pitches/public/trending?limit=4", "/api/browse?tab=trending&limit=24", "/api/config/all"];
+    for p in cached_paths {
+        assert_eq!(get(&anon, app.url(p)).await.0, StatusCode::OK);
+        let r = anon.get(app.url(p)).send().await.unwrap();
+        assert_eq!(r.headers()["x-cache"], "HIT", "{p}");
+    }
+
+    // Load while the database goes down: cached reads must keep succeeding throughout.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let mut load = Vec::new();
+    for i in 0..4 {
+        let (c, url, stop, ok, failed) =
+            (anon.clone(), app.url(cached_paths[i % 3]), stop.clone(), ok.clone(), failed.clone());
+        load.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                match c.get(&url).send().await {
+                    Ok(r) if r.status() == StatusCode::OK => ok.fetch_add(1, Ordering::Relaxed),
+                    _ => failed.fetch_add(1, Ordering::Relaxed),
+                };
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    pg.stop();
+
+    // Uncached requests fail with 503 + Retry-After (never hang, never 500): at most the acquire timeout
+    // while the breaker weighs failures against the recent successes, then at once once it opens.
+    let mut fast = 0;
+    for i in 0..40 {
+        let t0 = Instant::now();
+        let r = anon.get(app.url(&format!("/api/search?q=outage{i}"))).send().await.unwrap();
+        let took = t0.elapsed();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE, "request {i}");
+        let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!(retry >= 1);
+        assert!(took < Duration::from_millis(1500), "request {i} took {took:?}");
+        let (_, body) = json_of(r).await;
+        assert_eq!(common::error_code(&body), "SERVICE_UNAVAILABLE");
+        if took < Duration::from_millis(50) {
+            fast += 1;
+            if fast == 5 {
+                eprintln!("breaker open after {} failed requests", i + 1 - 4);
+                break;
+            }
+        }
+    }
+    assert_eq!(fast, 5, "the breaker never opened");
+    // Writes fail fast too, with 503.
+    let (st, _) = post(
+        &creator,
+        app.url("/api/pitches"),
+        json!({"title": "During The Storm", "logline": "This write must fail cleanly.", "genre": "drama"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE);
+    // Health reports the outage (the snapshot refreshes every second).
+    wait_for("health to report degraded", Duration::from_secs(5), async || {
+        get(&anon, app.url("/api/health")).await.1["data"]["status"] == "degraded"
+    })
+    .await;
+    let (_, h) = get(&anon, app.url("/api/health")).await;
+    assert_eq!(h["data"]["services"]["database"]["status"], "error");
+    assert_eq!(anon.get(app.url("/health")).send().await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(anon.get(app.url("/api/health/ready")).send().await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(anon.get(app.url("/api/health/live")).send().await.unwrap().status(), StatusCode::OK);
+
+    // The database returns: full recovery within seconds.
+    pg.restart();
+    let t0 = Instant::now();
+    wait_for("uncached reads to recover", Duration::from_secs(10), async || {
+        anon.get(app.url("/api/search?q=storm")).send().await.is_ok_and(|r| r.status() == StatusCode::OK)
+    })
+    .await;
+    eprintln!("recovered {:?} after the database returned", t0.elapsed());
+    stop.store(true, Ordering::Relaxed);
+    for t in load {
+        t.await.unwrap();
+    }
+    assert_eq!(
+        failed.load(Ordering::Relaxed),
+        0,
+        "cached reads failed during the outage ({} succeeded)",
+        ok.load(Ordering::Relaxed)
+    );
+    assert!(ok.load(Ordering::Relaxed) > 50);
+    wait_for("health to recover", Duration::from_secs(5), async || {
+        get(&anon, app.url("/api/health")).await.1["data"]["status"] == "ok"
+    })
+    .await;
+    // Nothing committed before the fault was lost; the write refused during it did not half-happen.
+    let (st, body) = get(&creator, app.url(&format!("/api/pitches/{id}"))).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(body["data"]["pitch"]["title"], "Before The Storm");
+    let (_, mine) = get(&creator, app.url("/api/creator/pitches?limit=100")).await;
+    assert!(mine["pitches"].as_array().unwrap().iter().all(|p| p["title"] != "During The Storm"));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_outage_keeps_serving_and_reconnects() {
+    let Some(mut redis) = TempRedis::start() else { return };
+    let url = redis.url();
+    let app = TestApp::spawn_with(Kind::Sqlite, |s| {
+        s.redis_url = Some(url.clone());
+        s.health_interval_secs = 1;
+    })
+    .await
+    .unwrap();
+    let anon = app.client();
+    wait_for("Redis to be seen", Duration::from_secs(5), async || {
+        get(&anon, app.url("/api/health")).await.1["data"]["services"]["redis"]["status"] == "connected"
+    })
+    .await;
+    assert_eq!(get(&anon, app.url("/api/pitches/public/trending?limit=7")).await.0, StatusCode::OK);
+    redis.stop();
+    // Everything keeps working on L1 and the store.
+    for p in ["/api/pitches/public/trending?limit=7", "/api/search?q=lighthouse", "/api/browse?tab=new"] {
+        let t0 = Instant::now();
+        assert_eq!(get(&anon, app.url(p)).await.0, StatusCode::OK, "{p}");
+        assert!(t0.elapsed() < Duration::from_secs(2), "{p} slowed by the missing Redis");
+    }
+    let creator = app.creator().await;
+    assert_eq!(get(&creator, app.url("/api/creator/dashboard")).await.0, StatusCode::OK);
+    wait_for("health to report Redis down", Duration::from_secs(5), async || {
+        let (_, h) = get(&anon, app.url("/api/health")).await;
+        h["data"]["services"]["redis"]["status"] == "error" && h["data"]["status"] == "degraded"
+    })
+    .await;
+    let (st, body) = get(&anon, app.url("/api/health/cache")).await;
+    assert_eq!((st, body["status"].as_str()), (StatusCode::OK, Some("degraded")));
+    // Redis returns: the node reconnects by itself.
+    redis.restart();
+    wait_for("Redis to reconnect", Duration::from_secs(10), async || {
+        let _ = anon.get(app.url("/api/search?q=orbital")).send().await;
+        get(&anon, app.url("/api/health")).await.1["data"]["services"]["redis"]["status"] == "connected"
+    })
+    .await;
+    let admin = app.admin().await;
+    wait_for("the invalidation subscription to return", Duration::from_secs(10), async || {
+        let (_, s) = get(&admin, app.url("/api/cache/status")).await;
+        s["data"]["l2"]["connected"] == true && s["data"]["l2"]["subscribed"] == true
+    })
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_serve_reads_with_read_your_writes_and_fallback() {
+    let Some(primary) = TempPg::start() else { return };
+    primary.create_db("app").await;
+    // Migrate and seed on the primary before the replica copies it.
+    let seed = TestApp::start(test_settings(&primary.url("app")), Kind::Postgres).await;
+    seed.stop().await;
+    let replica = primary.replica();
+    let mut s = test_settings(&primary.url("app"));
+    s.database_replica_urls = vec![replica.url("app")];
+    s.health_interval_secs = 1;
+    s.read_your_writes_secs = 30;
+    s.cache_enabled = false; // observe every read at the database
+    let app = TestApp::start(s, Kind::Postgres).await;
+    let db = app.state.store.db();
+    let endpoint = |name: &str| db.endpoints().into_iter().find(|e| e.name == name).unwrap();
+    // Anonymous reads go to the replica.
+    let before = endpoint("replica-1").statements();
+    let anon = app.client();
+    for _ in 0..5 {
+        assert_eq!(get(&anon, app.url("/api/browse?tab=popular")).await.0, StatusCode::OK);
+    }
+    assert!(endpoint("replica-1").statements() >= before + 10, "page and count of five browses on the replica");
+
+    // Freeze the replica: anything written now is missing there.
+    let pause = |sql: &'static str| {
+        let url = replica.url("app");
+        async move {
+            use sqlx::Connection;
+            let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
+        }
+    };
+    pause("SELECT pg_wal_replay_pause()").await;
+    let writer = app.creator().await;
+    let r = writer
+        .post(app.url("/api/pitches"))
+        .json(&json!({"title": "Fresh Off The Press", "logline": "Written to the primary just now.", "genre": "drama"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get_all("set-cookie").iter().any(|c| c.to_str().unwrap().starts_with("pitchey-rw=")));
+    assert_eq!(r.status(), StatusCode::OK);
+    // The writer reads its write (its reads go to the primary for a while)...
+    let (_, mine) = get(&writer, app.url("/api/creator/pitches?limit=100")).await;
+    assert!(mine["pitches"].as_array().unwrap().iter().any(|p| p["title"] == "Fresh Off The Press"));
+    // ...while another session of the same user, without the marker, reads the (frozen) replica.
+    let other = common::session_for(&app, common::user_id(&app, "alex.creator@demo.com").await).await;
+    let (_, theirs) = get(&other, app.url("/api/creator/pitches?limit=100")).await;
+    assert!(
+        theirs["pitches"].as_array().unwrap().iter().all(|p| p["title"] != "Fresh Off The Press"),
+        "the replica is paused"
+    );
+    pause("SELECT pg_wal_replay_resume()").await;
+
+    // The replica goes away: reads fall back to the primary.
+    drop(replica);
+    for _ in 0..10 {
+        assert_eq!(get(&anon, app.url("/api/browse?tab=new")).await.0, StatusCode::OK);
+    }
+    wait_for("health to report the replica down", Duration::from_secs(5), async || {
+        let (_, h) = get(&anon, app.url("/api/health")).await;
+        h["data"]["services"]["replicas"][0]["status"] == "error" && h["data"]["status"] == "degraded"
+    })
+    .await;
+    let before = endpoint("primary").statements();
+    for _ in 0..5 {
+        assert_eq!(get(&anon, app.url("/api/browse?tab=popular")).await.0, StatusCode::OK);
+    }
+    assert!(endpoint("primary").statements() >= before + 10, "reads moved to the primary");
+    app.stop().await;
+}
