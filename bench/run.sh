@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# The load-test benchmark: builds release binaries, then for SQLite and PostgreSQL (a throwaway database it
+# creates and drops) seeds 100,000 generated pitches plus the demo data, starts the server on 127.0.0.1 with
+# Redis configured and the login rate limit off, runs the whole pitchey-load suite, and stops the server.
+# Reports land in bench/results/<UTC timestamp>/<backend>/ (summary.txt is small and meant to be committed;
+# report.json and report.html are ignored by git).
+#
+# Settings (environment):
+#   BENCH_SCALE=1            pitchey-load --scale (0.1 for a quick look)
+#   BENCH_PITCHES=100000     generated pitches to seed
+#   BENCH_BACKENDS="sqlite postgres"
+#   BENCH_PORT=18080         the server's port on 127.0.0.1
+#   BENCH_PG_ADMIN=postgres://root@127.0.0.1:5432/postgres   where the throwaway database is created
+#   BENCH_REDIS_URL=redis://127.0.0.1:6379
+#   BENCH_ARGS=""            extra pitchey-load arguments (e.g. "--scenario browse --scenario auth")
+# Exit status: 0 when every run met its thresholds, 1 when a threshold was missed, 2 on a setup failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SCALE=${BENCH_SCALE:-1}
+PITCHES=${BENCH_PITCHES:-100000}
+BACKENDS=${BENCH_BACKENDS:-"sqlite postgres"}
+PORT=${BENCH_PORT:-18080}
+PG_ADMIN=${BENCH_PG_ADMIN:-postgres://root@127.0.0.1:5432/postgres}
+REDIS_URL=${BENCH_REDIS_URL:-redis://127.0.0.1:6379}
+HOST="http://127.0.0.1:${PORT}"
+STAMP=$(date -u +%Y%m%d-%H%M%S)
+OUT="bench/results/${STAMP}"
+TMP="bench/results/tmp/${STAMP}"
+PG_DB="pitchey_bench_${STAMP//-/_}"
+SERVER_PID=""
+PG_CREATED=""
+
+log() { printf '\n== %s\n' "$*"; }
+
+cleanup() {
+    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    if [ -n "$PG_CREATED" ]; then
+        psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS ${PG_DB} WITH (FORCE)" >/dev/null 2>&1 || true
+    fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 2' INT TERM
+
+if curl -s -o /dev/null "http://127.0.0.1:${PORT}/"; then
+    echo "something already listens on 127.0.0.1:${PORT}; set BENCH_PORT" >&2
+    exit 2
+fi
+
+log "build (release)"
+# Two builds, so the server binary is exactly what `cargo build --release -p pitchey-server` makes.
+cargo build --release -p pitchey-server
+cargo build --release -p pitchey-load
+PITCHEY=target/release/pitchey
+LOAD=target/release/pitchey-load
+mkdir -p "$OUT" "$TMP"
+
+# Many connections: the server needs a descriptor per connection (the load tool raises its own limit).
+ulimit -n "$(ulimit -Hn)" || true
+
+start_server() { # $1 = database URL, $2 = log file
+    PITCHEY_DATABASE_URL="$1" PITCHEY_REDIS_URL="$REDIS_URL" PITCHEY_LOGIN_RATE_PER_MINUTE=0 \
+        PITCHEY_SEED_DEMO=false PITCHEY_LOG_LEVEL=warn PITCHEY_BIND="127.0.0.1:${PORT}" \
+        "$PITCHEY" serve >"$2" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 1 120); do
+        if curl -sf -o /dev/null "${HOST}/api/health/ready"; then return 0; fi
+        kill -0 "$SERVER_PID" 2>/dev/null || { echo "server exited; log:" >&2; tail -20 "$2" >&2; return 1; }
+        sleep 0.5
+    done
+    echo "server not ready after 60 s" >&2
+    return 1
+}
+
+stop_server() {
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+}
+
+STATUS=0
+for backend in $BACKENDS; do
+    case "$backend" in
+        sqlite) URL="sqlite://${TMP}/bench.db" ;;
+        postgres)
+            psql "$PG_ADMIN" -qc "CREATE DATABASE ${PG_DB}" >/dev/null
+            PG_CREATED=1
+            URL="${PG_ADMIN%/*}/${PG_DB}"
+            ;;
+        *) echo "unknown backend $backend" >&2; exit 2 ;;
+    esac
+    log "$backend: seed ${PITCHES} pitches"
+    timeout 1200 "$PITCHEY" --database-url "$URL" seed --pitches "$PITCHES"
+    log "$backend: start the server on ${HOST}"
+    start_server "$URL" "${TMP}/server-${backend}.log"
+    # /api/health is the health scenario's target (contract §8); fall back to the probe on servers without it.
+    HEALTH=/api/health
+    if ! curl -sf -o /dev/null "${HOST}/api/health"; then
+        echo "note: ${HOST}/api/health is missing; the health scenario uses /api/health/ping" >&2
+        HEALTH=/api/health/ping
+    fi
+    log "$backend: pitchey-load --scale ${SCALE}"
+    mkdir -p "${OUT}/${backend}"
+    # What the numbers depend on: the code, the machine, and whatever else was running.
+    { echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo ' (with uncommitted changes)')"
+      echo "backend ${backend}, ${PITCHES} generated pitches, scale ${SCALE}, health ${HEALTH}"
+      echo "cores $(nproc), $(grep MemTotal /proc/meminfo | tr -s ' ')"
+      echo "before: $(uptime)"; } >"${OUT}/${backend}/env.txt"
+    set +e
+    # shellcheck disable=SC2086 # BENCH_ARGS is a list of arguments
+    timeout 1800 "$LOAD" --host "$HOST" --scale "$SCALE" --health-path "$HEALTH" --server-pid "$SERVER_PID" \
+        --report-dir "${OUT}/${backend}" ${BENCH_ARGS:-}
+    rc=$?
+    set -e
+    echo "after:  $(uptime)" >>"${OUT}/${backend}/env.txt"
+    stop_server
+    if [ "$backend" = postgres ]; then
+        psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS ${PG_DB} WITH (FORCE)" >/dev/null
+        PG_CREATED=""
+    fi
+    case $rc in
+        0) ;;
+        1) STATUS=1 ;;
+        *) echo "pitchey-load failed on $backend (exit $rc)" >&2; exit 2 ;;
+    esac
+done
+log "reports in ${OUT}/"
+exit $STATUS

@@ -1,0 +1,164 @@
+//! One request, measured and judged: send, read the whole body, check status and shape, record.
+
+use crate::metrics::{Failure, Recorder};
+use reqwest::{Client, RequestBuilder};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// The session cookie the server sets on login.
+pub const SESSION_COOKIE: &str = "pitchey-session";
+
+/// A client for one virtual user: keep-alive connections, no proxy (traffic goes exactly where `--host`
+/// says), optionally a cookie jar for signed-in journeys.
+pub fn client(timeout: Duration, cookies: bool) -> anyhow::Result<Client> {
+    Ok(Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .pool_max_idle_per_host(usize::MAX)
+        .tcp_nodelay(true)
+        .no_proxy()
+        .cookie_store(cookies)
+        .user_agent(concat!("pitchey-load/", env!("CARGO_PKG_VERSION")))
+        .build()?)
+}
+
+/// A successful exchange: status, parsed JSON body, and whether a session cookie was set.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// The JSON body.
+    pub body: Value,
+    /// Whether the response set `pitchey-session`.
+    pub session_cookie: bool,
+}
+
+impl Reply {
+    /// The value at a JSON pointer such as `/data/pitches`.
+    pub fn at(&self, pointer: &str) -> &Value {
+        self.body.pointer(pointer).unwrap_or(&Value::Null)
+    }
+}
+
+/// Sends `req` and records the outcome under `label`. Latency runs from `started` (the intended start in
+/// open-loop runs, so queueing behind a slow server counts) to the last byte of the body. Non-2xx, a body
+/// that is not JSON, or a failed `check` (which returns a short, stable reason) are errors. Returns the reply
+/// only when everything passed.
+pub async fn send(
+    rec: &Recorder,
+    label: &'static str,
+    req: RequestBuilder,
+    started: Instant,
+    primary: bool,
+    check: impl FnOnce(&Reply) -> Result<(), String>,
+) -> Option<Reply> {
+    let (client, req) = req.build_split();
+    let target = req.as_ref().ok().map(|r| match r.url().query() {
+        Some(q) => format!("{}?{q}", r.url().path()),
+        None => r.url().path().to_owned(),
+    });
+    let outcome = match req {
+        Ok(req) => exchange(client.execute(req)).await,
+        Err(e) => Err(transport(e)),
+    };
+    let latency = started.elapsed();
+    let judged = outcome.and_then(|reply| match check(&reply) {
+        Ok(()) => Ok(reply),
+        Err(why) => Err(Failure::new(why, excerpt(&reply.body.to_string()))),
+    });
+    let (reply, outcome) = match judged {
+        Ok(reply) => (Some(reply), Ok(())),
+        Err(f) => (None, Err(f)),
+    };
+    rec.record_request(label, target.as_deref(), latency, outcome, primary);
+    reply
+}
+
+async fn exchange(
+    pending: impl std::future::Future<Output = reqwest::Result<reqwest::Response>>,
+) -> Result<Reply, Failure> {
+    let resp = pending.await.map_err(transport)?;
+    let status = resp.status();
+    let session_cookie = resp
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|s| s.starts_with(SESSION_COOKIE) && !s.contains("Max-Age=0")));
+    let bytes = resp.bytes().await.map_err(transport)?;
+    if !status.is_success() {
+        let hint = if status.as_u16() == 429 {
+            " (rate limited: for login scenarios start the server with PITCHEY_LOGIN_RATE_PER_MINUTE=0)"
+        } else {
+            ""
+        };
+        return Err(Failure::new(format!("HTTP {}{hint}", status.as_u16()), excerpt(&String::from_utf8_lossy(&bytes))));
+    }
+    let body: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| Failure::new("body is not JSON", format!("{e}: {}", excerpt(&String::from_utf8_lossy(&bytes)))))?;
+    Ok(Reply { status: status.as_u16(), body, session_cookie })
+}
+
+fn transport(e: reqwest::Error) -> Failure {
+    let kind = if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connect error"
+    } else if e.is_body() || e.is_decode() {
+        "body error"
+    } else {
+        "transport error"
+    };
+    // The source chain says why (refused, reset, ...); the top-level message alone rarely does.
+    let mut detail = e.to_string();
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        detail.push_str(": ");
+        detail.push_str(&s.to_string());
+        src = s.source();
+    }
+    Failure::new(kind, detail)
+}
+
+fn excerpt(s: &str) -> String {
+    s.chars().take(300).collect()
+}
+
+/// `success` is `true`.
+pub fn success(r: &Reply) -> Result<(), String> {
+    if r.body.get("success") == Some(&Value::Bool(true)) { Ok(()) } else { Err("success is not true".into()) }
+}
+
+/// `success` is `true` and the value at `pointer` is an array.
+pub fn success_with_array(r: &Reply, pointer: &str) -> Result<(), String> {
+    success(r)?;
+    if r.at(pointer).is_array() { Ok(()) } else { Err(format!("{pointer} is not an array")) }
+}
+
+/// `success` is `true` and the value at `pointer` is a number.
+pub fn success_with_number(r: &Reply, pointer: &str) -> Result<(), String> {
+    success(r)?;
+    if r.at(pointer).is_number() { Ok(()) } else { Err(format!("{pointer} is not a number")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn reply(body: Value) -> Reply {
+        Reply { status: 200, body, session_cookie: false }
+    }
+
+    #[test]
+    fn shape_checks() {
+        let ok = reply(json!({"success": true, "items": [], "total": 3, "data": {"pitches": [1]}}));
+        assert!(success(&ok).is_ok());
+        assert!(success_with_array(&ok, "/items").is_ok());
+        assert!(success_with_array(&ok, "/data/pitches").is_ok());
+        assert!(success_with_number(&ok, "/total").is_ok());
+        assert_eq!(success_with_array(&ok, "/data/items"), Err("/data/items is not an array".into()));
+        let bad = reply(json!({"success": false, "items": []}));
+        assert_eq!(success_with_array(&bad, "/items"), Err("success is not true".into()));
+        assert_eq!(success(&reply(json!({"items": []}))), Err("success is not true".into()));
+    }
+}

@@ -1,0 +1,188 @@
+//! Public reads (health, browse, home lists, pitch pages, search), portal logins, and the mixes of them
+//! that the cache and spike scenarios run.
+
+use super::{ACCOUNTS, Account, DEMO_PASSWORD};
+use crate::engine::Vu;
+use crate::http::{Reply, success, success_with_array, success_with_number};
+use rand::RngExt;
+use rand::seq::IndexedRandom;
+use serde_json::{Value, json};
+
+/// Search terms: words of the demo and generated catalogues, phrases, and a few that match nothing.
+pub const TERMS: &[&str] = &[
+    "midnight",
+    "harbor",
+    "detective",
+    "golden",
+    "lighthouse",
+    "circus",
+    "kingdom",
+    "hacker",
+    "astronaut",
+    "silent witness",
+    "iron coast",
+    "broken signal",
+    "family",
+    "thriller",
+    "comedy",
+    "drama",
+    "magician",
+    "border",
+    "heir",
+    "empire",
+    "velvet vault",
+    "chef",
+    "frontier",
+    "summer",
+    "zzqxj",
+    "a",
+    "crimson ember",
+    "war reporter",
+    "mayor",
+    "poker",
+];
+
+/// How many terms the cache scenario keeps hot.
+const HOT_TERMS: usize = 8;
+/// How many of the most popular pitches the cache scenario reads.
+const HOT_PITCHES: usize = 20;
+
+/// `GET` the health endpoint: the contract's `{"success":true,...}` or a probe's `{"status":"ok"}`.
+pub async fn health(vu: &mut Vu) {
+    let req = vu.get(&vu.ctx.settings.health_path);
+    vu.send("GET health", req, |r| match r.body.get("success") {
+        Some(Value::Bool(true)) => Ok(()),
+        Some(_) => Err("success is not true".into()),
+        None if r.body.get("status").and_then(Value::as_str) == Some("ok") => Ok(()),
+        None => Err("neither success nor status ok".into()),
+    })
+    .await;
+}
+
+fn browse_check(r: &Reply) -> Result<(), String> {
+    success_with_array(r, "/items")?;
+    success_with_number(r, "/total")
+}
+
+/// A marketplace page: random tab, sometimes filters and a sort, pages weighted toward the first.
+pub async fn browse(vu: &mut Vu) {
+    let cat = vu.ctx.catalog.clone();
+    let rng = &mut vu.rng;
+    let mut q: Vec<(&str, String)> = vec![("tab", pick(rng, &["trending", "new", "popular"]).to_owned())];
+    let mut maybe = |key: &'static str, p: f64, values: &[String], rng: &mut rand::rngs::SmallRng| {
+        if rng.random_bool(p)
+            && let Some(v) = values.choose(rng)
+        {
+            q.push((key, v.clone()));
+        }
+    };
+    maybe("genre", 0.3, &cat.genres, rng);
+    maybe("format", 0.2, &cat.formats, rng);
+    maybe("productionStage", 0.1, &cat.stages, rng);
+    maybe("budgetRange", 0.15, &cat.budget_ranges, rng);
+    if rng.random_bool(0.3) {
+        q.push(("sort", pick(rng, &["date", "views", "likes", "title", "budget"]).to_owned()));
+        q.push(("order", pick(rng, &["asc", "desc"]).to_owned()));
+    }
+    let page = if rng.random_bool(0.5) { 1 } else { rng.random_range(2..=5) };
+    q.push(("page", page.to_string()));
+    q.push(("limit", pick(rng, &["12", "20", "24"]).to_owned()));
+    let req = vu.get("/api/browse").query(&q);
+    vu.send("GET /api/browse", req, browse_check).await;
+}
+
+/// A home-page list (trending, new or featured).
+pub async fn home_list(vu: &mut Vu) {
+    let list = pick(&mut vu.rng, &["trending", "new", "featured"]);
+    let req = vu.get(&format!("/api/pitches/public/{list}")).query(&[("limit", "12")]);
+    vu.send("GET /api/pitches/public/{list}", req, |r| success_with_array(r, "/data/pitches")).await;
+}
+
+/// A public pitch page, among the first `among` popular pitches.
+pub async fn detail(vu: &mut Vu, among: usize) {
+    let ids = &vu.ctx.catalog.pitch_ids;
+    let Some(&id) = ids[..ids.len().min(among.max(1))].choose(&mut vu.rng) else { return };
+    let req = vu.get(&format!("/api/pitches/public/{id}"));
+    vu.send("GET /api/pitches/public/:id", req, |r| success_with_number(r, "/data/id")).await;
+}
+
+/// A search for term number `n` (cycling through the first `among` terms); one in five asks for page two.
+pub async fn search(vu: &mut Vu, n: usize, among: usize) {
+    let term = TERMS[n % among.clamp(1, TERMS.len())];
+    let mut q = vec![("q", term.to_owned())];
+    if vu.rng.random_ratio(1, 5) {
+        q.push(("page", "2".into()));
+    }
+    let req = vu.get("/api/search").query(&q);
+    vu.send("GET /api/search", req, |r| {
+        success_with_array(r, "/data/pitches")?;
+        success_with_number(r, "/total")
+    })
+    .await;
+}
+
+/// A portal login; the session cookie must be set and the account must be on that portal.
+pub async fn login(vu: &mut Vu, account: Account) {
+    let label = match account.portal {
+        "creator" => "POST /api/auth/creator/login",
+        "investor" => "POST /api/auth/investor/login",
+        _ => "POST /api/auth/production/login",
+    };
+    let req = vu
+        .client
+        .post(vu.url(&format!("/api/auth/{}/login", account.portal)))
+        .json(&json!({"email": account.email, "password": DEMO_PASSWORD}));
+    vu.send(label, req, |r| login_check(r, account.portal)).await;
+}
+
+/// A login reply: success, the account's user type, and a session cookie.
+pub fn login_check(r: &Reply, portal: &str) -> Result<(), String> {
+    success(r)?;
+    if r.at("/user/userType").as_str() != Some(portal) {
+        return Err("user.userType is not the portal's".into());
+    }
+    if !r.session_cookie {
+        return Err("no pitchey-session cookie".into());
+    }
+    Ok(())
+}
+
+/// What a cache should absorb: a few hot keys of each kind of public read.
+pub async fn cache_mix(vu: &mut Vu) {
+    match vu.rng.random_range(0..100) {
+        0..15 => health(vu).await,
+        15..50 => {
+            let tab = pick(&mut vu.rng, &["trending", "new", "popular"]);
+            let req = vu.get("/api/browse").query(&[("tab", tab), ("page", "1"), ("limit", "20")]);
+            vu.send("GET /api/browse", req, browse_check).await;
+        }
+        50..80 => detail(vu, HOT_PITCHES).await,
+        _ => {
+            let n = vu.rng.random_range(0..HOT_TERMS);
+            search(vu, n, HOT_TERMS).await;
+        }
+    }
+}
+
+/// Everything at once, weighted like real traffic (reads dominate, a few logins).
+pub async fn spike_mix(vu: &mut Vu) {
+    match vu.rng.random_range(0..100) {
+        0..15 => health(vu).await,
+        15..45 => browse(vu).await,
+        45..55 => home_list(vu).await,
+        55..80 => detail(vu, usize::MAX).await,
+        80..97 => {
+            let n = vu.rng.random_range(0..TERMS.len());
+            search(vu, n, TERMS.len()).await;
+        }
+        _ => {
+            let account = pick(&mut vu.rng, &ACCOUNTS);
+            login(vu, account).await;
+        }
+    }
+}
+
+fn pick<T: Copy>(rng: &mut rand::rngs::SmallRng, items: &[T]) -> T {
+    // Every caller passes a non-empty literal list.
+    items[rng.random_range(0..items.len())]
+}
