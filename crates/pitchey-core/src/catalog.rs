@@ -77,6 +77,19 @@ pub const FORMAT_CATEGORIES: &[&str] = &[
 pub const BUDGET_RANGES: &[&str] =
     &["Under $1M", "$1M-$5M", "$5M-$15M", "$15M-$30M", "$30M-$50M", "$50M-$100M", "Over $100M"];
 
+/// Lower bounds, in dollars, of the budget bands behind [`BUDGET_RANGES`]: label `i` is the band
+/// `[BUDGET_BAND_BOUNDS[i], BUDGET_BAND_BOUNDS[i + 1])`, and the last has no upper bound. The stores' facet
+/// counts (migration 0005, `pitch_facets.budget_band`) compute the same bands in SQL.
+pub const BUDGET_BAND_BOUNDS: [f64; 7] = [0.0, 1e6, 5e6, 15e6, 30e6, 50e6, 100e6];
+
+/// The estimated-budget bounds `[min, max)` of a label of [`BUDGET_RANGES`] (case and spaces ignored).
+pub fn budget_label_bounds(label: &str) -> Option<(f64, Option<f64>)> {
+    let key = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
+    let wanted = key(label);
+    let i = BUDGET_RANGES.iter().position(|l| key(l) == wanted)?;
+    Some((BUDGET_BAND_BOUNDS[i], BUDGET_BAND_BOUNDS.get(i + 1).copied()))
+}
+
 /// `budget_range` values the create form stores.
 pub const BUDGET_RANGE_VALUES: &[&str] = &["0-100k", "100k-500k", "500k-1m", "1m-5m", "5m-20m", "20m-50m", "50m+"];
 
@@ -134,6 +147,11 @@ mod tests {
         assert_eq!(GENRES.len(), 53);
         assert_eq!(FORMATS.len(), 4);
         assert_eq!(BUDGET_RANGES.len(), 7);
+        assert_eq!(BUDGET_RANGES.len(), BUDGET_BAND_BOUNDS.len());
+        assert_eq!(budget_label_bounds(" under $1m "), Some((0.0, Some(1e6))));
+        assert_eq!(budget_label_bounds("$15M - $30M"), Some((15e6, Some(30e6))));
+        assert_eq!(budget_label_bounds("Over $100M"), Some((100e6, None)));
+        assert_eq!(budget_label_bounds("cheap"), None);
         assert_eq!(STAGES.len(), 5);
     }
 

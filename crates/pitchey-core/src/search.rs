@@ -8,6 +8,9 @@ pub const MAX_TERMS: usize = 8;
 
 /// Splits `q` into lower-case words of letters and digits (any script), at most [`MAX_TERMS`] of them.
 /// Everything else — quotes, operators, `*`, `(`, `%`, `--`, emoji — separates words and is dropped.
+/// A lone ASCII letter or digit is dropped too: as a prefix it matches nearly every pitch ("a" is a prefix
+/// of half the catalogue's words), which costs a scan of the whole index and ranks nothing useful. A lone
+/// character of another script (a CJK word, say) is kept.
 pub fn terms(q: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for word in q
@@ -18,6 +21,9 @@ pub fn terms(q: &str) -> Vec<String> {
         .filter(|w| !w.is_empty())
     {
         let w: String = word.to_lowercase().chars().take(64).collect();
+        if w.len() == 1 {
+            continue; // one byte: a lone ASCII letter or digit
+        }
         if !out.contains(&w) {
             out.push(w);
         }
@@ -50,7 +56,9 @@ mod tests {
         assert_eq!(terms(r#"" * OR NEAR( ' % -- 🎬 Space"#), vec!["or", "near", "space"]);
         assert_eq!(terms("Midnight  midnight HEIST"), vec!["midnight", "heist"]);
         assert!(terms("\"\"**").is_empty());
-        assert_eq!(terms(&"a ".repeat(5000)).len(), 1);
+        assert_eq!(terms(&"ab ".repeat(5000)).len(), 1);
+        assert!(terms("a b 1 ?").is_empty());
+        assert_eq!(terms("Part 2 of a war é 愛"), vec!["part", "of", "war", "é", "愛"]);
         assert_eq!(like_escape("50%_off\\"), "50\\%\\_off\\\\");
     }
 

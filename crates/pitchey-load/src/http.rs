@@ -57,11 +57,13 @@ pub async fn send(
         Some(q) => format!("{}?{q}", r.url().path()),
         None => r.url().path().to_owned(),
     });
+    let mut last_byte = None;
     let outcome = match req {
-        Ok(req) => exchange(client.execute(req)).await,
+        Ok(req) => exchange(client.execute(req), &mut last_byte).await,
         Err(e) => Err(transport(e)),
     };
-    let latency = started.elapsed();
+    // At the last byte: parsing and checking the body is the tool's work, not the server's.
+    let latency = last_byte.unwrap_or_else(Instant::now).duration_since(started);
     let judged = outcome.and_then(|reply| match check(&reply) {
         Ok(()) => Ok(reply),
         Err(why) => Err(Failure::new(why, excerpt(&reply.body.to_string()))),
@@ -74,8 +76,10 @@ pub async fn send(
     reply
 }
 
+/// Sends and reads the reply; `last_byte` is set when the whole body has arrived.
 async fn exchange(
     pending: impl std::future::Future<Output = reqwest::Result<reqwest::Response>>,
+    last_byte: &mut Option<Instant>,
 ) -> Result<Reply, Failure> {
     let resp = pending.await.map_err(transport)?;
     let status = resp.status();
@@ -85,6 +89,7 @@ async fn exchange(
         .iter()
         .any(|v| v.to_str().is_ok_and(|s| s.starts_with(SESSION_COOKIE) && !s.contains("Max-Age=0")));
     let bytes = resp.bytes().await.map_err(transport)?;
+    *last_byte = Some(Instant::now());
     if !status.is_success() {
         let hint = if status.as_u16() == 429 {
             " (rate limited: for login scenarios start the server with PITCHEY_LOGIN_RATE_PER_MINUTE=0)"

@@ -282,6 +282,19 @@ pub async fn serve(
     Ok(())
 }
 
+/// Connections the kernel may queue before we accept them (it caps this at `net.core.somaxconn`). The
+/// default of the standard library and tokio (128 or 1024) overflows when thousands of clients connect
+/// at once, and an overflowing queue drops connection attempts, which clients see as second-long stalls.
+const ACCEPT_BACKLOG: u32 = 4096;
+
+/// Binds the API listener with a deep accept queue.
+pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(ACCEPT_BACKLOG)
+}
+
 /// Serves `/metrics` alone on its own address (keeps the exposition off the public port).
 async fn serve_metrics(addr: SocketAddr, state: AppState, stop: CancellationToken) {
     let router = routes::admin::metrics_router().with_state(state);

@@ -151,7 +151,7 @@ async fn run(cmd: Command, settings: Settings) -> anyhow::Result<()> {
                 tracing::info!("  {line}");
             }
             crate::limits::raise_fd_limit();
-            let listener = tokio::net::TcpListener::bind(settings.bind).await?;
+            let listener = crate::app::bind(settings.bind)?;
             // Start-up (migrations, demo data, warming) runs while we already answer probes.
             let app = crate::app::prepare(settings).await?;
             tracing::info!(address = %listener.local_addr()?, backend = app.state.store.backend().as_str(), "listening");

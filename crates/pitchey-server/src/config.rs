@@ -36,8 +36,14 @@ pub struct Settings {
     pub db_statement_timeout_ms: u64,
     /// Queries at least this slow are logged and counted, in milliseconds.
     pub slow_query_ms: u64,
+    /// SQLite: page cache of each reader connection, KiB.
+    pub sqlite_cache_kib: u32,
+    /// SQLite: bytes of the database file the readers map into memory (0 turns the map off).
+    pub sqlite_mmap_bytes: u64,
     /// Login and sign-up attempts per client address per minute; 0 disables the limit.
     pub login_rate_per_minute: u32,
+    /// Password hashes (argon2id) computed at once; 0: half the cores, at least one.
+    pub password_hash_concurrency: usize,
     /// Proxies whose `X-Forwarded-For` is believed (IPs or CIDR ranges, comma-separated in the environment).
     #[serde(deserialize_with = "string_or_list")]
     pub trusted_proxies: Vec<String>,
@@ -128,7 +134,10 @@ impl Default for Settings {
             db_acquire_timeout_ms: 3_000,
             db_statement_timeout_ms: 5_000,
             slow_query_ms: 100,
+            sqlite_cache_kib: 8192,
+            sqlite_mmap_bytes: 1 << 30,
             login_rate_per_minute: 20,
+            password_hash_concurrency: 0,
             trusted_proxies: Vec::new(),
             cors_origins: [
                 "http://localhost:5173",
@@ -280,6 +289,14 @@ impl Settings {
             .collect()
     }
 
+    /// Password hashes computed at once (the setting, or half the cores and at least one).
+    pub fn password_hash_concurrency(&self) -> usize {
+        match self.password_hash_concurrency {
+            0 => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
+            n => n,
+        }
+    }
+
     /// The store's connection settings.
     pub fn store_config(&self) -> pitchey_store::StoreConfig {
         pitchey_store::StoreConfig {
@@ -290,6 +307,8 @@ impl Settings {
             slow_query: Duration::from_millis(self.slow_query_ms),
             replica_urls: self.database_replica_urls.clone(),
             read_retries: self.db_read_retries,
+            sqlite_cache_kib: self.sqlite_cache_kib,
+            sqlite_mmap_bytes: self.sqlite_mmap_bytes,
             breaker: pitchey_store::breaker::BreakerConfig {
                 failure_rate: self.db_breaker_failure_rate,
                 min_calls: self.db_breaker_min_calls.max(1),
@@ -353,6 +372,15 @@ pub fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn password_hash_concurrency_defaults_to_half_the_cores() {
+        let auto = Settings::default().password_hash_concurrency();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(auto, (cores / 2).max(1));
+        let set = Settings { password_hash_concurrency: 3, ..Settings::default() };
+        assert_eq!(set.password_hash_concurrency(), 3);
+    }
 
     #[test]
     fn redacts_passwords() {

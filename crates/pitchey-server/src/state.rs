@@ -37,6 +37,9 @@ pub struct AppState {
     pub login_limiter: Option<Arc<LoginLimiter>>,
     /// An argon2id hash verified when an email is unknown, so a miss costs as much as a wrong password.
     pub dummy_hash: Arc<str>,
+    /// Permits for password hashing: argon2id is built to take a core for tens of milliseconds, and a
+    /// burst of logins must not take every core from the requests that read.
+    pub hash_permits: Arc<tokio::sync::Semaphore>,
     /// The latest health snapshot.
     pub health: Arc<Health>,
     /// Per-route latency summaries for the admin JSON.
@@ -59,6 +62,7 @@ impl AppState {
         dummy_hash: Arc<str>,
     ) -> Self {
         AppState {
+            hash_permits: Arc::new(tokio::sync::Semaphore::new(settings.password_hash_concurrency())),
             store,
             cache,
             settings,

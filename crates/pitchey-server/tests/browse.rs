@@ -5,7 +5,7 @@
 mod common;
 
 use chrono::{Duration, Utc};
-use common::{TestApp, get, json_of};
+use common::{TestApp, get, json_of, post, put};
 use pitchey_core::{PitchStatus, Visibility};
 use pitchey_store::PitchRow;
 use reqwest::StatusCode;
@@ -14,6 +14,7 @@ use std::cmp::Ordering;
 
 both_backends!(
     browse_filters_match_an_in_memory_model,
+    totals_and_search_follow_every_kind_of_write,
     search_ranks_known_titles_first,
     hostile_search_input_never_errors,
     response_shapes,
@@ -160,6 +161,131 @@ async fn browse_filters_match_an_in_memory_model(app: &TestApp) {
     assert_eq!(body["data"]["total"].as_u64().unwrap() as usize, public.len());
     let (_, body) = get(&app.client(), app.url("/api/pitches/public/featured?limit=50")).await;
     assert_eq!(body["data"]["pitches"].as_array().unwrap().len(), 12, "featured is capped at 12");
+}
+
+/// Every browse total (from the facet counts) against the in-memory model, over single filters and pairs.
+async fn assert_totals_match(app: &TestApp, when: &str) {
+    let all = app.state.store.all_pitch_rows().await.unwrap();
+    let m: Vec<&PitchRow> = all.iter().filter(|p| market(p)).collect();
+    let budget = |lo: f64, hi: Option<f64>| {
+        move |p: &PitchRow| p.estimated_budget.is_some_and(|b| b >= lo && hi.is_none_or(|h| b < h))
+    };
+    type Filter<'a> = (&'a str, Box<dyn Fn(&PitchRow) -> bool>);
+    let filters: Vec<Filter> = vec![
+        ("", Box::new(|_| true)),
+        ("genre=thriller", Box::new(|p| p.genre == "thriller")),
+        ("genre=comedy,drama", Box::new(|p| p.genre == "comedy" || p.genre == "drama")),
+        ("format=TV%20Series", Box::new(|p| p.format.as_deref() == Some("tv"))),
+        ("productionStage=financing", Box::new(|p| p.production_stage == "financing")),
+        ("budgetRange=Under%20%241M", Box::new(budget(0.0, Some(1e6)))),
+        ("budgetRange=%2415M-%2430M", Box::new(budget(15e6, Some(30e6)))),
+        ("budgetRange=Over%20%24100M", Box::new(budget(100e6, None))),
+        ("minBudget=1000000", Box::new(budget(1e6, None))),
+        ("maxBudget=5000000", Box::new(|p: &PitchRow| p.estimated_budget.is_some_and(|b| b < 5e6))),
+        ("minBudget=1234", Box::new(budget(1234.0, None))), // not a band boundary: counted from the pitches
+    ];
+    let (_, body) = get(&app.client(), app.url("/api/browse?tab=popular&limit=1")).await;
+    assert_eq!(body["total"].as_u64().unwrap() as usize, m.len(), "{when}: the whole marketplace");
+    // Pairs of filters on different fields (two budget filters would narrow one range: not a conjunction).
+    let field =
+        |q: &str| if q.contains("udget") { "budget".to_owned() } else { q.split('=').next().unwrap_or("").to_owned() };
+    for (i, (qa, fa)) in filters.iter().enumerate() {
+        for (qb, fb) in filters.iter().skip(i + 1).filter(|(qb, _)| qa.is_empty() || field(qb) != field(qa)) {
+            let query = format!("tab=popular&limit=1&{qa}&{qb}");
+            let want = m.iter().filter(|p| fa(p) && fb(p)).count();
+            let (s, body) = get(&app.client(), app.url(&format!("/api/browse?{query}"))).await;
+            assert_eq!(s, StatusCode::OK, "{query}: {body}");
+            assert_eq!(body["total"].as_u64().unwrap() as usize, want, "{when}: {query}");
+        }
+    }
+    let public =
+        all.iter().filter(|p| p.status == PitchStatus::Published && p.visibility == Visibility::Public).count();
+    let (_, body) = get(&app.client(), app.url("/api/pitches/public/new?limit=1")).await;
+    assert_eq!(body["data"]["total"].as_u64().unwrap() as usize, public, "{when}: public total");
+    // Facets: the same counts by genre.
+    let (_, body) = get(&app.client(), app.url("/api/search/facets")).await;
+    for f in body["data"]["facets"]["genres"].as_array().unwrap() {
+        let want = m.iter().filter(|p| p.genre == f["value"].as_str().unwrap()).count();
+        assert_eq!(f["count"].as_u64().unwrap() as usize, want, "{when}: facet {f}");
+    }
+}
+
+/// The total of `/api/search?q=...` and whether pitch `id` is among its first 100 results.
+async fn search_finds(app: &TestApp, q: &str, id: i64) -> (u64, bool) {
+    let (s, body) = get(&app.client(), app.url(&format!("/api/search?q={q}&limit=100"))).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let found = body["data"]["pitches"].as_array().unwrap().iter().any(|p| p["id"] == id);
+    (body["data"]["total"].as_u64().unwrap(), found)
+}
+
+/// The facet counts and the search index are kept by triggers: every write that changes a pitch's filters,
+/// status, visibility or text must move them, and none may drift from the pitches themselves.
+async fn totals_and_search_follow_every_kind_of_write(app: &TestApp) {
+    pitchey_server::app::seed_demo(&app.state.store, 200).await.unwrap();
+    app.state.cache.invalidate_all().await;
+    assert_totals_match(app, "after seeding").await;
+    let c = app.creator().await;
+    let (_, body) = get(&c, app.url("/api/creator/pitches?status=published&limit=100")).await;
+    let ids: Vec<i64> = body["pitches"].as_array().unwrap().iter().map(|p| p["id"].as_i64().unwrap()).collect();
+    assert!(ids.len() >= 3, "the demo creator owns published pitches");
+    // Filters change on a published pitch.
+    let (s, b) = put(
+        &c,
+        app.url(&format!("/api/pitches/{}", ids[0])),
+        json!({"genre": "thriller", "format": "TV Series", "productionStage": "financing", "estimatedBudget": 20_000_000}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_totals_match(app, "after an update of the filters").await;
+    // Archived and deleted pitches leave the counts.
+    assert_eq!(post(&c, app.url(&format!("/api/pitches/{}/archive", ids[1])), json!({})).await.0, StatusCode::OK);
+    assert_eq!(common::delete(&c, app.url(&format!("/api/pitches/{}", ids[2]))).await.0, StatusCode::OK);
+    assert_totals_match(app, "after archive and delete").await;
+    // A new pitch counts once published, and is found by its words only then.
+    let (_, body) = post(
+        &c,
+        app.url("/api/pitches"),
+        json!({"title": "Quokka Lantern", "logline": "An island ranger hides a secret.", "genre": "comedy",
+               "format": "Feature Film", "estimatedBudget": 150_000_000}),
+    )
+    .await;
+    let id = body["data"]["pitch"]["id"].as_i64().unwrap();
+    assert_eq!(search_finds(app, "quokka", id).await, (0, false), "a draft is not searchable");
+    assert_totals_match(app, "after creating a draft").await;
+    assert_eq!(post(&c, app.url(&format!("/api/pitches/{id}/publish")), json!({})).await.0, StatusCode::OK);
+    assert_eq!(search_finds(app, "quokka", id).await, (1, true));
+    assert_totals_match(app, "after publishing").await;
+    // Renaming moves it in the search index.
+    assert_eq!(
+        put(&c, app.url(&format!("/api/pitches/{id}")), json!({"title": "Wombat Lantern"})).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(search_finds(app, "quokka", id).await, (0, false));
+    assert_eq!(search_finds(app, "wombat", id).await, (1, true));
+    // Visibility changes (no API for investors-only yet: written directly, then the caches told).
+    let set_visibility = |v: &'static str| {
+        pitchey_store::Sql::new("test_set_visibility", "UPDATE pitches SET visibility = $1 WHERE id = $2")
+            .arg(v)
+            .arg(id)
+    };
+    app.state.store.db().exec(set_visibility("investors_only")).await.unwrap();
+    app.state.cache.invalidate_all().await;
+    assert_eq!(search_finds(app, "wombat", id).await, (1, true), "investors-only pitches are in the marketplace");
+    assert_totals_match(app, "after investors-only").await;
+    app.state.store.db().exec(set_visibility("private")).await.unwrap();
+    app.state.cache.invalidate_all().await;
+    assert_eq!(search_finds(app, "wombat", id).await, (0, false), "private pitches are not");
+    assert_totals_match(app, "after private").await;
+    // Deleting the owner deletes the pitches (cascade), and the counts follow.
+    let owner = common::user_id(app, "alex.creator@demo.com").await;
+    app.state
+        .store
+        .db()
+        .exec(pitchey_store::Sql::new("test_delete_user", "DELETE FROM users WHERE id = $1").arg(owner))
+        .await
+        .unwrap();
+    app.state.cache.invalidate_all().await;
+    assert_totals_match(app, "after deleting the owner").await;
 }
 
 async fn search_ranks_known_titles_first(app: &TestApp) {

@@ -30,9 +30,18 @@ async fn postgres_hot_queries_use_indexes_at_100k_pitches() {
     uses("browse tab=popular: page", "pitches_market_score_idx");
     uses("home trending: page", "pitches_public_trending_idx");
     uses("home featured: page", "pitches_public_featured_idx");
-    uses("search q=lighthouse: page", "pitches_search_idx");
+    uses("search q=lighthouse: page", "pitch_search_document_idx");
+    uses("browse sort=likes: page", "pitches_market_likes_idx");
+    uses("browse sort=views: page", "pitches_market_views_idx");
+    uses("browse sort=title: page", "pitches_market_title_idx");
+    uses("browse sort=budget: page", "pitches_market_budget_desc_idx");
+    uses("browse sort=budget order=asc: page", "pitches_market_budget_asc_idx");
+    // List totals with only the browse filters are sums of facet counts, not counts of pitches.
+    uses("browse tab=popular: count", "pitch_facets");
+    uses("browse genre=drama: count", "pitch_facets");
     uses("pitch detail", "pitches_pkey");
-    uses("title suggestions", "pitches_title_trgm_idx");
+    uses("title suggestions", "pitch_search_document_idx");
+    uses("title suggestions (typos)", "pitches_title_trgm_idx");
     app.stop().await;
 }
 
@@ -58,5 +67,16 @@ async fn sqlite_hot_queries_use_indexes() {
     assert!(p.lines.iter().any(|l| l.contains("pitches_market_score_idx")), "{:?}", p.lines);
     let p = plans.iter().find(|p| p.name == "search q=lighthouse: page").unwrap();
     assert!(p.lines.iter().any(|l| l.contains("VIRTUAL TABLE")), "{:?}", p.lines);
+    for (name, index) in [
+        ("browse sort=likes: page", "pitches_market_likes_idx"),
+        ("browse sort=views: page", "pitches_market_views_idx"),
+        ("browse sort=title: page", "pitches_market_title_idx"),
+        ("browse sort=budget: page", "pitches_market_budget_desc_idx"),
+        ("browse sort=budget order=asc: page", "pitches_market_budget_asc_idx"),
+        ("browse tab=popular: count", "SEARCH f USING PRIMARY KEY"), // f: pitch_facets
+    ] {
+        let p = plans.iter().find(|p| p.name == name).unwrap();
+        assert!(p.lines.iter().any(|l| l.contains(index)), "{name} does not use {index}: {:?}", p.lines);
+    }
     app.stop().await;
 }

@@ -3,7 +3,7 @@
 
 use crate::engagement::{follow_list_sql, saved_list_sql, view_find_anon_sql};
 use crate::pitches::{pitch_by_id_sql, protected_sql, viewer_nda_sql};
-use crate::search::{facet_sql, title_suggestions_sql};
+use crate::search::{facet_sql, title_suggestions_sql, typo_suggestions_sql};
 use crate::sessions::session_lookup_sql;
 use crate::{ListQuery, Order, Scope, Sql, Store, StoreError, now};
 use chrono::Duration;
@@ -60,6 +60,18 @@ impl Store {
         lq.budget_min = Some(1_000_000.0);
         lq.budget_max = Some(5_000_000.0);
         list("browse budgetRange=$1M-$5M", lq);
+        for (name, order, descending) in [
+            ("browse sort=likes", Order::Likes, true),
+            ("browse sort=views", Order::Views, true),
+            ("browse sort=ndas", Order::Ndas, true),
+            ("browse sort=title", Order::Title, false),
+            ("browse sort=budget", Order::Budget, true),
+            ("browse sort=budget order=asc", Order::Budget, false),
+        ] {
+            let mut lq = market(order);
+            lq.descending = descending;
+            list(name, lq);
+        }
         for (name, order) in [
             ("home trending", Order::PublicTrending),
             ("home new", Order::Created),
@@ -96,8 +108,11 @@ impl Store {
         out.push(("following".into(), follow_list_sql(1, false, 50, 0)));
         out.push(("view dedup (anonymous)".into(), view_find_anon_sql(1, "ip:127.0.0.1", t - Duration::hours(24))));
         out.push(("session lookup".into(), session_lookup_sql("0".repeat(64).as_str())));
-        out.push(("title suggestions".into(), title_suggestions_sql(self.backend(), &["light".into()], "light", 8)));
-        for col in ["genre", "format", "budget_range", "production_stage"] {
+        out.push(("title suggestions".into(), title_suggestions_sql(self.backend(), &["light".into()], 8)));
+        if self.backend() == crate::Backend::Postgres {
+            out.push(("title suggestions (typos)".into(), typo_suggestions_sql("lihgt", 8)));
+        }
+        for col in ["genre", "format", "budget_band", "production_stage"] {
             if let Some(q) = facet_sql(col) {
                 out.push((format!("facets {col}"), q));
             }

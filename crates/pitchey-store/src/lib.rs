@@ -37,6 +37,8 @@ use chrono::{DateTime, SubsecRound, Utc};
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Db,
+    /// Recent sizes of the scopes with facet counts, for choosing SQLite list plans (listing.rs).
+    scope_sizes: std::sync::Arc<listing::ScopeSizes>,
 }
 
 impl Store {

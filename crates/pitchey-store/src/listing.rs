@@ -6,6 +6,9 @@ use crate::db::in_list;
 use crate::{Backend, Page, PitchRow, Sql, Store, StoreError};
 use chrono::{DateTime, Utc};
 use pitchey_core::PitchStatus;
+use pitchey_core::catalog::BUDGET_BAND_BOUNDS;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// The pitch columns of [`PitchRow`] (with the owner joined as `u`). Card lists blank the long texts.
 macro_rules! pitch_columns {
@@ -184,10 +187,48 @@ impl ListQuery {
 }
 
 impl ListQuery {
-    /// The index a SQLite count should walk: the partial index holding exactly this list when the query has
-    /// nothing but its scope, or the owner index for followed creators.
-    fn whole_list_index(&self) -> Option<&'static str> {
-        let unfiltered = self.genres.is_empty()
+    /// The index a SQLite count should walk, where SQLite's planner picks a worse one: a time-windowed
+    /// marketplace list without a genre (whose own index is best) is counted from the covering window index;
+    /// followed creators' pitches from the owner index, one range per followed owner.
+    fn count_index(&self) -> Option<&'static str> {
+        let plain = self.terms.is_empty() && self.owner.is_none() && self.updated_since.is_none();
+        match &self.scope {
+            Scope::Market if plain && self.published_since.is_some() && self.genres.is_empty() => {
+                Some("pitches_market_window_idx")
+            }
+            Scope::FollowedBy(_) => Some("pitches_owner_status_idx"),
+            _ => None,
+        }
+    }
+}
+
+impl Scope {
+    /// The scope as the search index records it (migration 0005: a word of `pitch_search.scope` on
+    /// SQLite, a flag column on PostgreSQL), for the scopes the index knows.
+    fn search_tag(&self) -> Option<&'static str> {
+        match self {
+            Scope::Market => Some("market"),
+            Scope::Public => Some("public"),
+            Scope::Published => Some("published"),
+            _ => None,
+        }
+    }
+
+    /// The same scope over `pitch_facets` (published pitches only, by visibility).
+    fn facet_predicate(&self) -> Option<&'static str> {
+        match self {
+            Scope::Market => Some("f.visibility IN ('public', 'investors_only')"),
+            Scope::Public => Some("f.visibility = 'public'"),
+            Scope::Published => Some("1 = 1"),
+            _ => None,
+        }
+    }
+}
+
+impl ListQuery {
+    /// Nothing but the scope, the search terms and the order?
+    fn only_terms(&self) -> bool {
+        self.genres.is_empty()
             && self.formats.is_empty()
             && self.stages.is_empty()
             && self.budget_ranges.is_empty()
@@ -196,72 +237,138 @@ impl ListQuery {
             && self.published_since.is_none()
             && self.updated_since.is_none()
             && self.owner.is_none()
-            && self.terms.is_empty();
-        match (&self.scope, unfiltered) {
-            (Scope::Market, true) => Some("pitches_market_published_idx"),
-            (Scope::Public, true) => Some("pitches_public_new_idx"),
-            (Scope::Published, true) => Some("pitches_published_created_idx"),
-            // Followed creators' pitches: one index range per followed owner.
-            (Scope::FollowedBy(_), _) => Some("pitches_owner_status_idx"),
-            _ => None,
+    }
+
+    /// A search that can be ranked and paged inside the search index, joining only the page's rows: relevance
+    /// order, a scope the index records, and no filter that needs the pitch row.
+    fn ranked_in_index(&self) -> bool {
+        !self.terms.is_empty()
+            && self.order == Order::Relevance
+            && self.only_terms()
+            && self.scope.search_tag().is_some()
+    }
+
+    /// The budget filter as a range of `pitch_facets.budget_band`, when its bounds are band boundaries
+    /// (always so for the budget labels): `Some(None)` without a budget filter.
+    fn budget_bands(&self) -> Option<Option<(Option<usize>, Option<usize>)>> {
+        let band = |bound: f64| BUDGET_BAND_BOUNDS.iter().position(|b| *b == bound);
+        match (self.budget_min, self.budget_max) {
+            (None, None) => Some(None),
+            (min, max) => {
+                let lo = match min {
+                    Some(m) => Some(band(m)?),
+                    None => None,
+                };
+                let hi = match max {
+                    Some(m) => Some(band(m)?),
+                    None => None,
+                };
+                Some(Some((lo, hi)))
+            }
         }
     }
 }
 
-/// The full-text parts of a query for one backend: a join and a rank expression.
-/// The full-text parts of a query for one backend: the `FROM` clause that starts with the match (so the
-/// match drives the join), the condition tying it to `p`, and the rank expression (and whether higher is
-/// better).
-fn fts(backend: Backend, q: &mut Sql, terms: &[String], any: bool) -> (String, String, String, bool) {
+/// How a SQLite list page reaches its rows. SQLite's planner does not know how many rows a filter keeps,
+/// and with a filter it tends to read every match through the filter's index and sort them all, even when
+/// walking the sort order's index would find a page after a few dozen rows. The store knows the count
+/// (from the facets, before the page), so it decides and tells the planner with unary `+`, which stops
+/// SQLite from using an index for the marked term. PostgreSQL's statistics are good enough on their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    /// Let the planner choose.
+    Default,
+    /// Walk the sort order's index and filter (the filters are marked `+`).
+    WalkOrder,
+    /// Read the matches through a filter index and sort them (the order is marked `+`).
+    SortMatches,
+}
+
+/// How long a scope's size serves for planning; sizes change slowly and only steer plans, never results.
+const SCOPE_SIZE_TTL: Duration = Duration::from_secs(30);
+
+/// Recently counted scope sizes: `(scope tag, counted at, size)`.
+#[derive(Debug, Default)]
+pub(crate) struct ScopeSizes(Mutex<Vec<(&'static str, Instant, i64)>>);
+
+/// The full-text match as a subquery of `(fts_id, fts_rank)` rows for one backend, restricted to the
+/// scope when the search index records it, and ranked and paged inside the index when `page` is given.
+/// Returns the subquery and whether a higher rank is better.
+fn fts_subquery(backend: Backend, q: &mut Sql, lq: &ListQuery, page: Option<(String, String)>) -> (String, bool) {
+    let tag = lq.scope.search_tag();
+    let limit = |dir: &str| {
+        page.as_ref().map_or_else(String::new, |(lim, off)| {
+            format!(" ORDER BY fts_rank {dir}, fts_id DESC LIMIT {lim} OFFSET {off}")
+        })
+    };
     match backend {
         Backend::Sqlite => {
-            let m =
-                terms.iter().map(|t| format!("\"{t}\"*")).collect::<Vec<_>>().join(if any { " OR " } else { " AND " });
+            let words = lq.terms.iter().map(|t| format!("\"{t}\"*")).collect::<Vec<_>>();
+            let words = words.join(if lq.any_term { " OR " } else { " AND " });
+            let m = match tag {
+                Some(tag) => format!("scope : {tag} AND ({words})"),
+                None => words,
+            };
             let p = q.push_arg(m);
-            (
-                format!(
-                    " FROM (SELECT rowid AS fts_id, bm25(pitches_fts, 10.0, 5.0, 2.0, 1.0, 1.0) AS fts_rank \
-                     FROM pitches_fts WHERE pitches_fts MATCH {p}) fts CROSS JOIN pitches p"
-                ),
-                "p.id = fts.fts_id".to_owned(),
-                "fts.fts_rank".to_owned(),
-                false, // bm25: lower is better
-            )
+            // bm25 weights per column: title, logline, synopsis, genre, format, scope (not a relevance signal).
+            let sql = format!(
+                "SELECT rowid AS fts_id, bm25(pitch_search, 10.0, 5.0, 2.0, 1.0, 1.0, 0.0) AS fts_rank \
+                 FROM pitch_search WHERE pitch_search MATCH {p}{}",
+                limit("ASC")
+            );
+            (sql, false) // bm25: lower is better
         }
         Backend::Postgres => {
-            let m = terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>().join(if any { " | " } else { " & " });
-            let p = q.push_arg(m);
-            (
-                format!(" FROM pitches p CROSS JOIN to_tsquery('english', {p}) fts_q"),
-                "p.search_vector @@ fts_q".to_owned(),
-                "ts_rank_cd(p.search_vector, fts_q)".to_owned(),
-                true,
-            )
+            let words = lq.terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>();
+            let p = q.push_arg(words.join(if lq.any_term { " | " } else { " & " }));
+            let flag = match tag {
+                Some("market") => " AND s.is_market",
+                Some("public") => " AND s.is_public",
+                Some(_) => " AND s.is_published",
+                None => "",
+            };
+            let sql = format!(
+                "SELECT s.pitch_id AS fts_id, ts_rank(s.document, fts_q) AS fts_rank \
+                 FROM pitch_search s CROSS JOIN to_tsquery('english', {p}) fts_q \
+                 WHERE s.document @@ fts_q{flag}{}",
+                limit("DESC")
+            );
+            (sql, true)
         }
     }
 }
 
-/// Builds `FROM ... WHERE ...` (shared by the page and the count) and the ORDER BY clause.
-fn from_where(backend: Backend, q: &mut Sql, lq: &ListQuery, join_owner: bool) -> (String, String) {
+/// Builds `FROM ... WHERE ...` (shared by the page and the count) and the ORDER BY clause. `ranked_page`
+/// pages a search inside the index ([`ListQuery::ranked_in_index`]).
+fn from_where(
+    backend: Backend,
+    q: &mut Sql,
+    lq: &ListQuery,
+    join_owner: bool,
+    ranked_page: Option<(String, String)>,
+    plan: Plan,
+) -> (String, String) {
     let mut conds = vec![lq.scope.predicate(q)];
+    // In a walk of the order's index, filters on other columns must not pick an index of their own.
+    let order_expr = lq.order.expr();
+    let hint = |col: &str| if plan == Plan::WalkOrder && !order_expr.contains(col) { "+" } else { "" };
     let mut rank = None;
     let mut from = if lq.terms.is_empty() {
         let mut f = String::from(" FROM pitches p");
         if !join_owner
             && backend == Backend::Sqlite
-            && let Some(index) = lq.whole_list_index()
+            && let Some(index) = lq.count_index()
         {
-            // SQLite estimates a full scan as cheaper than walking a partial index to count a list the index
-            // covers exactly; the table's rows are wide, the index's narrow, so name the index.
             f.push_str(" INDEXED BY ");
             f.push_str(index);
         }
         f
     } else {
-        let (from, cond, expr, desc) = fts(backend, q, &lq.terms, lq.any_term);
-        conds.push(cond);
-        rank = Some((expr, desc));
-        from
+        // The match drives the join (`CROSS JOIN` keeps SQLite from reordering it).
+        let (sub, desc) = fts_subquery(backend, q, lq, ranked_page);
+        conds.push("p.id = fts.fts_id".to_owned());
+        rank = Some(("fts.fts_rank", desc));
+        format!(" FROM ({sub}) fts CROSS JOIN pitches p")
     };
     if join_owner {
         // `CROSS JOIN` + a WHERE equality is an ordinary inner join to PostgreSQL, and tells SQLite's planner
@@ -276,26 +383,28 @@ fn from_where(backend: Backend, q: &mut Sql, lq: &ListQuery, join_owner: bool) -
         ("p.budget_range", &lq.budget_ranges),
     ] {
         if !vals.is_empty() {
-            conds.push(format!("{col} IN {}", in_list(q, vals.iter())));
+            conds.push(format!("{}{col} IN {}", hint(col), in_list(q, vals.iter())));
         }
     }
     if let Some(min) = lq.budget_min {
-        conds.push(format!("p.estimated_budget >= {}", q.push_arg(min)));
+        conds.push(format!("{}p.estimated_budget >= {}", hint("p.estimated_budget"), q.push_arg(min)));
     }
     if let Some(max) = lq.budget_max {
-        conds.push(format!("p.estimated_budget < {}", q.push_arg(max)));
+        conds.push(format!("{}p.estimated_budget < {}", hint("p.estimated_budget"), q.push_arg(max)));
     }
     if let Some(t) = lq.published_since {
-        conds.push(format!("p.published_at >= {}", q.push_arg(t)));
+        conds.push(format!("{}p.published_at >= {}", hint("p.published_at"), q.push_arg(t)));
     }
     if let Some(o) = lq.owner {
-        conds.push(format!("p.user_id = {}", q.push_arg(o)));
+        conds.push(format!("{}p.user_id = {}", hint("p.user_id"), q.push_arg(o)));
     }
     if let Some(t) = lq.updated_since {
-        conds.push(format!("p.updated_at >= {}", q.push_arg(t)));
+        conds.push(format!("{}p.updated_at >= {}", hint("p.updated_at"), q.push_arg(t)));
     }
     let where_ = format!("{from} WHERE {}", conds.join(" AND "));
     let dir = if lq.descending { "DESC" } else { "ASC" };
+    // Sorting the matches: the order's first term must not match an index.
+    let sort = if plan == Plan::SortMatches { "+" } else { "" };
     let order = match (lq.order, rank) {
         (Order::Relevance, Some((expr, desc))) => {
             format!(" ORDER BY {expr} {}, p.id DESC", if desc { "DESC" } else { "ASC" })
@@ -304,12 +413,48 @@ fn from_where(backend: Backend, q: &mut Sql, lq: &ListQuery, join_owner: bool) -
         (Order::Title, _) if backend == Backend::Postgres => {
             format!(" ORDER BY p.title COLLATE \"C\" {dir}, p.id {dir}")
         }
-        (Order::Title | Order::Budget, _) => {
-            format!(" ORDER BY {} {dir} NULLS LAST, p.id {dir}", lq.order.expr())
+        // Pitches without a budget come last either way; SQLite spells NULLS LAST the way its indexes can.
+        (Order::Budget, _) if backend == Backend::Sqlite => {
+            format!(" ORDER BY {sort}(p.estimated_budget IS NULL), p.estimated_budget {dir}, p.id {dir}")
         }
-        (o, _) => format!(" ORDER BY {} {dir}, p.id {dir}", o.expr()),
+        (Order::Budget, _) => format!(" ORDER BY p.estimated_budget {dir} NULLS LAST, p.id {dir}"),
+        (o, _) => format!(" ORDER BY {sort}{} {dir}, p.id {dir}", o.expr()),
     };
     (where_, order)
+}
+
+/// The count of a list from `pitch_facets`, when the list has only the filters the facets record.
+fn facet_count(q: &mut Sql, lq: &ListQuery) -> Option<()> {
+    if !lq.terms.is_empty()
+        || !lq.budget_ranges.is_empty()
+        || lq.published_since.is_some()
+        || lq.updated_since.is_some()
+        || lq.owner.is_some()
+    {
+        return None;
+    }
+    let scope = lq.scope.facet_predicate()?;
+    let bands = lq.budget_bands()?;
+    let mut conds = vec![scope.to_owned()];
+    let filtered = !(lq.genres.is_empty() && lq.formats.is_empty() && lq.stages.is_empty() && bands.is_none());
+    // The visibility totals (band -9) answer an unfiltered count; a filtered one sums the combinations.
+    conds.push(if filtered { "f.budget_band <> -9" } else { "f.budget_band = -9" }.to_owned());
+    for (col, vals) in [("f.genre", &lq.genres), ("f.format", &lq.formats), ("f.production_stage", &lq.stages)] {
+        if !vals.is_empty() {
+            conds.push(format!("{col} IN {}", in_list(q, vals.iter())));
+        }
+    }
+    if let Some((lo, hi)) = bands {
+        conds.push("f.budget_band <> -2".to_owned()); // no budget: outside every budget filter
+        if let Some(lo) = lo {
+            conds.push(format!("f.budget_band >= {}", q.push_arg(lo as i64)));
+        }
+        if let Some(hi) = hi {
+            conds.push(format!("f.budget_band < {}", q.push_arg(hi as i64)));
+        }
+    }
+    q.push(&format!("SELECT CAST(COALESCE(SUM(f.n), 0) AS BIGINT) FROM pitch_facets f WHERE {}", conds.join(" AND ")));
+    Some(())
 }
 
 impl Store {
@@ -325,31 +470,95 @@ impl Store {
     }
 
     async fn list_once(&self, lq: &ListQuery) -> Result<Page<PitchRow>, StoreError> {
-        let (page, count) = self.list_sql(lq);
-        let items: Vec<PitchRow> = self.db.all(page).await?;
-        let total = match count {
-            Some(c) => self.db.one::<(i64,)>(c).await?.0,
-            None => lq.offset + items.len() as i64,
+        // The count first: it is cheap (facets, or the search index) and it steers the page's plan.
+        let Some(count) = self.count_sql(lq) else {
+            let items: Vec<PitchRow> = self.db.all(self.page_sql(lq, Plan::Default)).await?;
+            return Ok(Page { total: lq.offset + items.len() as i64, items });
         };
+        let total = self.db.one::<(i64,)>(count).await?.0;
+        if lq.offset >= total || lq.limit <= 0 {
+            return Ok(Page { items: Vec::new(), total });
+        }
+        let plan = self.plan(lq, total).await?;
+        let items = self.db.all(self.page_sql(lq, plan)).await?;
         Ok(Page { items, total })
     }
 
-    /// The SQL of a list query and of its count (public for `pitchey db explain`).
+    /// Chooses a SQLite list plan ([`Plan`]) from the list's size and its scope's: walking the order's index
+    /// visits about `(offset + limit) × scope / total` rows (matches spread evenly along the order);
+    /// reading the matches and sorting them costs about `total`. The walk must win by 4× to be chosen, as
+    /// a margin for matches that bunch at the far end of the order.
+    async fn plan(&self, lq: &ListQuery, total: i64) -> Result<Plan, StoreError> {
+        let filtered = !lq.only_terms();
+        if self.backend() != Backend::Sqlite || !lq.terms.is_empty() || !filtered {
+            return Ok(Plan::Default);
+        }
+        let Some(scope) = self.scope_size(&lq.scope).await? else { return Ok(Plan::Default) };
+        let wanted = lq.offset.saturating_add(lq.limit).max(1);
+        let walk = wanted.saturating_mul(scope) / total.max(1);
+        Ok(if walk.saturating_mul(4) <= total { Plan::WalkOrder } else { Plan::SortMatches })
+    }
+
+    /// The number of published pitches in a scope with facet counts, recounted at most every
+    /// [`SCOPE_SIZE_TTL`].
+    async fn scope_size(&self, scope: &Scope) -> Result<Option<i64>, StoreError> {
+        let (Some(tag), Some(pred)) = (scope.search_tag(), scope.facet_predicate()) else { return Ok(None) };
+        let fresh = |sizes: &[(&str, Instant, i64)]| {
+            sizes.iter().find(|(t, at, _)| *t == tag && at.elapsed() < SCOPE_SIZE_TTL).map(|(_, _, n)| *n)
+        };
+        if let Some(n) = fresh(&self.scope_sizes.0.lock().unwrap_or_else(|e| e.into_inner())) {
+            return Ok(Some(n));
+        }
+        let q = Sql::dynamic(
+            "pitch_scope_size",
+            format!(
+                "SELECT CAST(COALESCE(SUM(f.n), 0) AS BIGINT) FROM pitch_facets f WHERE {pred} AND f.budget_band = -9"
+            ),
+        );
+        let n = self.db.one::<(i64,)>(q).await?.0;
+        let mut sizes = self.scope_sizes.0.lock().unwrap_or_else(|e| e.into_inner());
+        sizes.retain(|(t, _, _)| *t != tag);
+        sizes.push((tag, Instant::now(), n));
+        Ok(Some(n))
+    }
+
+    /// The SQL of a list query and of its count (public for `pitchey db explain`), with the default plan.
     pub fn list_sql(&self, lq: &ListQuery) -> (Sql, Option<Sql>) {
+        (self.page_sql(lq, Plan::Default), self.count_sql(lq))
+    }
+
+    fn page_sql(&self, lq: &ListQuery, plan: Plan) -> Sql {
         let backend = self.backend();
         let mut page = Sql::dynamic("pitch_list", String::new());
-        let (where_, order) = from_where(backend, &mut page, lq, true);
         let lim = page.push_arg(lq.limit.clamp(0, 500));
         let off = page.push_arg(lq.offset.max(0));
         let cols = if lq.full_rows { pitch_columns!(full) } else { pitch_columns!(card) };
-        page.push(&format!("SELECT {cols}{where_}{order} LIMIT {lim} OFFSET {off}"));
-        let count = lq.with_total.then(|| {
+        let text = if lq.ranked_in_index() {
+            // Ranked and paged inside the search index: only the page's rows are joined.
+            let (where_, order) = from_where(backend, &mut page, lq, true, Some((lim, off)), plan);
+            format!("SELECT {cols}{where_}{order}")
+        } else {
+            let (where_, order) = from_where(backend, &mut page, lq, true, None, plan);
+            format!("SELECT {cols}{where_}{order} LIMIT {lim} OFFSET {off}")
+        };
+        page.push(&text);
+        page
+    }
+
+    fn count_sql(&self, lq: &ListQuery) -> Option<Sql> {
+        lq.with_total.then(|| {
+            let backend = self.backend();
             let mut c = Sql::dynamic("pitch_count", String::new());
-            let (where_, _) = from_where(backend, &mut c, lq, false);
-            c.push(&format!("SELECT COUNT(*){where_}"));
+            if lq.ranked_in_index() {
+                // The scope is in the index: count the matches without reading a pitch row.
+                let (sub, _) = fts_subquery(backend, &mut c, lq, None);
+                c.push(&format!("SELECT COUNT(*) FROM ({sub}) fts"));
+            } else if facet_count(&mut c, lq).is_none() {
+                let (where_, _) = from_where(backend, &mut c, lq, false, None, Plan::Default);
+                c.push(&format!("SELECT COUNT(*){where_}"));
+            }
             c
-        });
-        (page, count)
+        })
     }
 }
 

@@ -13,7 +13,8 @@ use std::time::Duration;
 pub struct StoreConfig {
     /// `sqlite://PATH` or `postgres://...`.
     pub url: String,
-    /// Most connections per PostgreSQL pool (and SQLite readers).
+    /// Most connections per PostgreSQL pool; SQLite readers are at most this and at most twice the cores
+    /// (four at least).
     pub max_connections: u32,
     /// How long a request waits for a pooled connection before failing.
     pub acquire_timeout: Duration,
@@ -27,6 +28,10 @@ pub struct StoreConfig {
     pub read_retries: u32,
     /// Circuit breaker settings per endpoint.
     pub breaker: crate::breaker::BreakerConfig,
+    /// SQLite: page cache per reader connection, KiB (the writer's is 64 MiB).
+    pub sqlite_cache_kib: u32,
+    /// SQLite: bytes of the file readers map into memory (0: none, every read copies into the page cache).
+    pub sqlite_mmap_bytes: u64,
 }
 
 impl Default for StoreConfig {
@@ -40,6 +45,8 @@ impl Default for StoreConfig {
             replica_urls: Vec::new(),
             read_retries: 2,
             breaker: crate::breaker::BreakerConfig::default(),
+            sqlite_cache_kib: 8192,
+            sqlite_mmap_bytes: 1 << 30,
         }
     }
 }
@@ -58,7 +65,7 @@ pub async fn connect(cfg: &StoreConfig) -> Result<Store, StoreError> {
     } else {
         return Err(StoreError::Internal("database URL must start with sqlite:// or postgres://".to_owned()));
     };
-    Ok(Store { db })
+    Ok(Store { db, scope_sizes: Default::default() })
 }
 
 fn sqlite_path(url: &str) -> Option<&str> {
@@ -82,7 +89,6 @@ async fn open_sqlite(path: &str, cfg: &StoreConfig) -> Result<Db, StoreError> {
         .busy_timeout(cfg.statement_timeout)
         .statement_cache_capacity(512)
         .pragma("temp_store", "memory")
-        .pragma("cache_size", "-32768")
         // Our door logs slow queries with their names; sqlx's own statement logging would duplicate it.
         .log_statements(log::LevelFilter::Trace)
         .log_slow_statements(log::LevelFilter::Off, Duration::from_secs(1));
@@ -91,13 +97,23 @@ async fn open_sqlite(path: &str, cfg: &StoreConfig) -> Result<Db, StoreError> {
         .max_connections(1)
         .min_connections(1)
         .acquire_timeout(cfg.acquire_timeout)
-        .connect_with(base.clone().create_if_missing(true))
+        // A large page cache for the one writer: a small one made bulk loads spill pages and crawl.
+        .connect_with(base.clone().create_if_missing(true).pragma("cache_size", "-65536"))
         .await?;
-    let readers = cfg.max_connections.clamp(1, 64);
-    let reader = SqlitePoolOptions::new()
-        .max_connections(readers)
-        .acquire_timeout(cfg.acquire_timeout)
-        .connect_lazy_with(base.read_only(true));
+    // Readers: SQLite reads run on the calling connection's thread, so more readers than a few per core
+    // only add threads and page caches; `max_connections` caps it.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
+    let readers = cfg.max_connections.min((2 * cores).max(4)).clamp(1, 64);
+    // Readers map the file (mmap_size), so they share the operating system's page cache instead of each
+    // copying pages into its own; the mapped size is address space, not memory, and its resident pages are
+    // the file's, shared and reclaimable. Not the writer: a map over a growing file is remapped as it grows,
+    // which made bulk loads (`pitchey seed`) several times slower.
+    let reader =
+        SqlitePoolOptions::new().max_connections(readers).acquire_timeout(cfg.acquire_timeout).connect_lazy_with(
+            base.read_only(true)
+                .pragma("cache_size", format!("-{}", cfg.sqlite_cache_kib.max(64)))
+                .pragma("mmap_size", cfg.sqlite_mmap_bytes.to_string()),
+        );
     Ok(Db::sqlite(writer, reader, resilience(cfg)))
 }
 
@@ -149,6 +165,13 @@ impl Store {
         r.map_err(|e| match e {
             sqlx::migrate::MigrateError::Execute(e) => StoreError::from(e),
             other => StoreError::Internal(other.to_string()),
-        })
+        })?;
+        // SQLite's planner statistics are only as new as the last ANALYZE: a migration that adds an index
+        // leaves it unanalysed. `PRAGMA optimize` (0x10002: every table, not only recently queried ones)
+        // analyses just the tables that need it, cheaply. PostgreSQL's autovacuum keeps its own.
+        if let Some(w) = self.db.sqlite_writer() {
+            sqlx::query("PRAGMA optimize=0x10002").execute(w).await?;
+        }
+        Ok(())
     }
 }

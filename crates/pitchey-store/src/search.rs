@@ -2,6 +2,7 @@
 //! is a [`crate::ListQuery`] with terms.
 
 use crate::{Backend, Sql, Store, StoreError};
+use pitchey_core::catalog::BUDGET_RANGES;
 use pitchey_core::search::like_escape;
 
 /// A user found by search (no email: search results are public).
@@ -43,66 +44,92 @@ pub struct Facets {
     pub genres: Vec<Facet>,
     /// By format.
     pub formats: Vec<Facet>,
-    /// By budget range.
+    /// By budget band, labelled as the budget filter's labels (`/api/config/budget-ranges`).
     pub budget_ranges: Vec<Facet>,
     /// By production stage.
     pub production_stages: Vec<Facet>,
 }
 
-pub(crate) fn title_suggestions_sql(backend: Backend, terms: &[String], raw: &str, limit: i64) -> Sql {
+pub(crate) fn title_suggestions_sql(backend: Backend, terms: &[String], limit: i64) -> Sql {
     match backend {
         Backend::Sqlite => {
-            // Every term as a prefix within the title column, ranked by bm25.
+            // Every term as a prefix within the title column of a marketplace pitch, ranked by bm25 inside
+            // the index; only the best rows are joined (and re-checked against the pitch row).
             let m = terms.iter().map(|t| format!("title : \"{t}\"*")).collect::<Vec<_>>().join(" AND ");
             Sql::new(
                 "suggest_titles",
-                "SELECT p.title FROM pitches_fts f CROSS JOIN pitches p \
-                 WHERE pitches_fts MATCH $1 AND p.id = f.rowid AND p.status = 'published' AND p.visibility IN ('public', 'investors_only') \
-                 ORDER BY bm25(pitches_fts) LIMIT $2",
+                "SELECT p.title FROM (SELECT rowid AS fts_id, bm25(pitch_search) AS fts_rank FROM pitch_search \
+                 WHERE pitch_search MATCH $1 ORDER BY fts_rank LIMIT $2) f CROSS JOIN pitches p \
+                 WHERE p.id = f.fts_id AND p.status = 'published' AND p.visibility IN ('public', 'investors_only') \
+                 ORDER BY f.fts_rank",
             )
-            .arg(m)
+            .arg(format!("scope : market AND {m}"))
             .arg(limit)
         }
         Backend::Postgres => {
-            let typed: String = raw.chars().take(100).collect();
+            // Every term as a prefix of a title word (weight A of the search document), ranked inside the
+            // search table; only the best rows are joined.
+            let m = terms.iter().map(|t| format!("{t}:*A")).collect::<Vec<_>>().join(" & ");
             Sql::new(
                 "suggest_titles",
-                "SELECT p.title FROM pitches p \
-                 WHERE p.status = 'published' AND p.visibility IN ('public', 'investors_only') \
-                 AND (p.title ILIKE $1 ESCAPE '\\' OR p.title % $2) \
-                 ORDER BY similarity(p.title, $2) DESC, p.id DESC LIMIT $3",
+                "SELECT p.title FROM (SELECT s.pitch_id, ts_rank(s.document, q) AS r \
+                 FROM pitch_search s CROSS JOIN to_tsquery('english', $1) q \
+                 WHERE s.document @@ q AND s.is_market ORDER BY r DESC, s.pitch_id DESC LIMIT $2) f \
+                 CROSS JOIN pitches p WHERE p.id = f.pitch_id \
+                 AND p.status = 'published' AND p.visibility IN ('public', 'investors_only') \
+                 ORDER BY f.r DESC, f.pitch_id DESC",
             )
-            .arg(format!("{}%", like_escape(&typed)))
-            .arg(typed)
+            .arg(m)
             .arg(limit)
         }
     }
 }
 
+/// PostgreSQL only: titles with a word like the typed text (pg_trgm word similarity), for typos that no
+/// prefix matches. The marketplace test goes through `pitch_search`, so the planner reaches the titles by
+/// the trigram index (the partial title index would have it scan every listed title).
+pub(crate) fn typo_suggestions_sql(raw: &str, limit: i64) -> Sql {
+    let typed: String = raw.chars().take(100).collect();
+    Sql::new(
+        "suggest_titles_typo",
+        "SELECT p.title FROM pitches p CROSS JOIN pitch_search s \
+         WHERE $1 <% p.title AND s.pitch_id = p.id AND s.is_market \
+         ORDER BY word_similarity($1, p.title) DESC, p.id DESC LIMIT $2",
+    )
+    .arg(typed)
+    .arg(limit)
+}
+
 pub(crate) fn facet_sql(column: &str) -> Option<Sql> {
+    // From the facet counts (migration 0005): a few thousand rows instead of every listed pitch.
+    macro_rules! facet {
+        ($col:literal, $name:literal) => {
+            (
+                $name,
+                concat!(
+                    "SELECT ",
+                    $col,
+                    " AS value, CAST(SUM(n) AS BIGINT) AS count FROM pitch_facets \
+                     WHERE visibility IN ('public', 'investors_only') AND budget_band <> -9 AND ",
+                    $col,
+                    " <> '' \
+                     GROUP BY ",
+                    $col,
+                    " HAVING SUM(n) > 0 ORDER BY count DESC, value"
+                ),
+            )
+        };
+    }
     let (name, text) = match column {
-        "genre" => (
-            "facet_genre",
-            "SELECT genre AS value, COUNT(*) AS count FROM pitches \
-            WHERE status = 'published' AND visibility IN ('public', 'investors_only') GROUP BY genre ORDER BY count DESC, value",
-        ),
-        "format" => (
-            "facet_format",
-            "SELECT format AS value, COUNT(*) AS count FROM pitches \
-            WHERE status = 'published' AND visibility IN ('public', 'investors_only') AND format IS NOT NULL \
-            GROUP BY format ORDER BY count DESC, value",
-        ),
-        "budget_range" => (
+        "genre" => facet!("genre", "facet_genre"),
+        "format" => facet!("format", "facet_format"),
+        "production_stage" => facet!("production_stage", "facet_stage"),
+        // Budget bands (-2 and -1: no budget, negative) by band, labelled by the caller.
+        "budget_band" => (
             "facet_budget",
-            "SELECT budget_range AS value, COUNT(*) AS count FROM pitches \
-            WHERE status = 'published' AND visibility IN ('public', 'investors_only') AND budget_range IS NOT NULL \
-            GROUP BY budget_range ORDER BY count DESC, value",
-        ),
-        "production_stage" => (
-            "facet_stage",
-            "SELECT production_stage AS value, COUNT(*) AS count FROM pitches \
-            WHERE status = 'published' AND visibility IN ('public', 'investors_only') \
-            GROUP BY production_stage ORDER BY count DESC, value",
+            "SELECT CAST(budget_band AS BIGINT), CAST(SUM(n) AS BIGINT) AS count FROM pitch_facets \
+             WHERE visibility IN ('public', 'investors_only') AND budget_band >= 0 \
+             GROUP BY budget_band HAVING SUM(n) > 0 ORDER BY budget_band",
         ),
         _ => return None,
     };
@@ -144,8 +171,11 @@ impl Store {
         if terms.is_empty() {
             return Ok(Vec::new());
         }
-        let q = title_suggestions_sql(self.backend(), terms, raw, limit);
-        let rows: Vec<(String,)> = self.db.all(q).await?;
+        let q = title_suggestions_sql(self.backend(), terms, limit);
+        let mut rows: Vec<(String,)> = self.db.all(q).await?;
+        if self.backend() == Backend::Postgres && (rows.len() as i64) < limit {
+            rows.extend(self.db.all::<(String,)>(typo_suggestions_sql(raw, limit)).await?);
+        }
         let mut out: Vec<String> = Vec::new();
         for (t,) in rows {
             if !out.contains(&t) {
@@ -157,13 +187,22 @@ impl Store {
 
     /// Facet counts of the marketplace.
     pub async fn facets(&self) -> Result<Facets, StoreError> {
-        let mut lists = Vec::with_capacity(4);
-        for col in ["genre", "format", "budget_range", "production_stage"] {
+        let mut lists = Vec::with_capacity(3);
+        for col in ["genre", "format", "production_stage"] {
             let q = facet_sql(col).ok_or_else(|| StoreError::Internal(format!("no facet {col}")))?;
             lists.push(self.db.all::<Facet>(q).await?);
         }
+        let q = facet_sql("budget_band").ok_or_else(|| StoreError::Internal("no budget facet".to_owned()))?;
+        let bands: Vec<(i64, i64)> = self.db.all(q).await?;
+        let budget_ranges = bands
+            .into_iter()
+            .filter_map(|(band, count)| {
+                let label = usize::try_from(band).ok().and_then(|b| BUDGET_RANGES.get(b))?;
+                Some(Facet { value: (*label).to_owned(), count })
+            })
+            .collect();
         let mut it = lists.into_iter();
         let mut next = || it.next().unwrap_or_default();
-        Ok(Facets { genres: next(), formats: next(), budget_ranges: next(), production_stages: next() })
+        Ok(Facets { genres: next(), formats: next(), production_stages: next(), budget_ranges })
     }
 }

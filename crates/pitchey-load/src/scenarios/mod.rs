@@ -52,11 +52,14 @@ pub enum ScenarioName {
     Journey,
     /// Thousands of idle keep-alive connections while a steady stream is measured.
     Connections,
+    /// Each list, a pitch page and search at 10 constant users (run against a server with its cache off to
+    /// measure the store).
+    Lists,
 }
 
 impl ScenarioName {
     /// Every scenario, in the order a full run takes them.
-    pub const ALL: [ScenarioName; 8] = [
+    pub const ALL: [ScenarioName; 9] = [
         ScenarioName::Health,
         ScenarioName::Browse,
         ScenarioName::Auth,
@@ -65,6 +68,7 @@ impl ScenarioName {
         ScenarioName::Spike,
         ScenarioName::Journey,
         ScenarioName::Connections,
+        ScenarioName::Lists,
     ];
 
     /// The lower-case name.
@@ -78,6 +82,7 @@ impl ScenarioName {
             ScenarioName::Spike => "spike",
             ScenarioName::Journey => "journey",
             ScenarioName::Connections => "connections",
+            ScenarioName::Lists => "lists",
         }
     }
 }
@@ -166,6 +171,13 @@ pub fn definition(name: ScenarioName) -> Definition {
             Shape::Connections { connections: 10_000, baseline_secs: 10.0, hold_secs: 30.0, steady_rate: 50.0 },
             limits(100.0, 250.0, 0.01),
         ),
+        N::Lists => (
+            "one of GET /api/browse?tab={trending,new,popular} (pages 1-5), GET /api/pitches/public/:id (any \
+             discovered pitch) or GET /api/search?q= (any term), each labelled; meant for a server with \
+             PITCHEY_CACHE_ENABLED=false, where it measures the store",
+            users(10, &[(30.0, 10)]),
+            limits(10.0, 20.0, 0.01),
+        ),
     };
     Definition { name, requests, shape, thresholds }
 }
@@ -220,6 +232,7 @@ pub async fn iteration(kind: ScenarioName, vu: &mut Vu) {
         ScenarioName::Journey => journey::run(vu).await,
         // Connections run their own engine (crate::connections); nothing to iterate.
         ScenarioName::Connections => {}
+        ScenarioName::Lists => reads::lists_mix(vu).await,
     }
 }
 
@@ -242,6 +255,7 @@ mod tests {
         let spike = d(ScenarioName::Spike);
         assert_eq!((spike.users_at(0.0), spike.users_at(10.0), spike.users_at(29.0), spike.secs()), (1, 50, 50, 40.0));
         assert_eq!(d(ScenarioName::Connections).peak_users(), 10_000);
+        assert_eq!(d(ScenarioName::Lists).describe(), "hold 10 users 30 s");
     }
 
     #[test]

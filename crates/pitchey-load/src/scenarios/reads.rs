@@ -164,6 +164,24 @@ pub async fn cache_mix(vu: &mut Vu) {
     }
 }
 
+/// The store's reads one by one, each under its own label: a marketplace tab (page 1–5 of 20), a pitch page
+/// among every discovered pitch, or a search for any term.
+pub async fn lists_mix(vu: &mut Vu) {
+    let (label, tab) = match vu.rng.random_range(0..5) {
+        0 => ("GET /api/browse?tab=trending", "trending"),
+        1 => ("GET /api/browse?tab=new", "new"),
+        2 => ("GET /api/browse?tab=popular", "popular"),
+        3 => return detail(vu, usize::MAX).await,
+        _ => {
+            let n = vu.rng.random_range(0..TERMS.len());
+            return search(vu, n, TERMS.len()).await;
+        }
+    };
+    let page = vu.rng.random_range(1..=5).to_string();
+    let req = vu.get("/api/browse").query(&[("tab", tab), ("page", page.as_str()), ("limit", "20")]);
+    vu.send(label, req, browse_check).await;
+}
+
 /// Everything at once, weighted like real traffic (reads dominate, a few logins).
 pub async fn spike_mix(vu: &mut Vu) {
     match vu.rng.random_range(0..100) {

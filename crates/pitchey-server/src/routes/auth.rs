@@ -78,8 +78,10 @@ fn check_rate(state: &AppState, ip: ClientIp) -> ApiResult<()> {
     }
 }
 
-/// Runs password hashing or verification on the blocking pool.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+/// Runs password hashing or verification on the blocking pool, at most `password_hash_concurrency` at once
+/// (the rest wait their turn; reads keep the other cores).
+async fn blocking<T: Send + 'static>(state: &AppState, f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+    let _permit = state.hash_permits.acquire().await.map_err(ApiError::internal)?;
     tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)
 }
 
@@ -90,7 +92,7 @@ async fn authenticate(state: &AppState, email: &Email, password: String, portal:
     let stored = found.as_ref().map_or_else(|| state.dummy_hash.to_string(), |(_, h)| h.clone());
     let pw = password.clone();
     let stored_for_check = stored.clone();
-    let verdict = blocking(move || password::verify(&pw, &stored_for_check)).await?;
+    let verdict = blocking(state, move || password::verify(&pw, &stored_for_check)).await?;
     let Some((user, _)) = found else {
         return Err(ApiError::invalid_credentials());
     };
@@ -99,7 +101,7 @@ async fn authenticate(state: &AppState, email: &Email, password: String, portal:
     }
     if verdict == Verdict::ValidNeedsRehash {
         // Upgrade legacy hashes on a successful login; failure to upgrade must not fail the login.
-        match blocking(move || password::hash(&password)).await? {
+        match blocking(state, move || password::hash(&password)).await? {
             Ok(fresh) => {
                 if let Err(e) = state.store.upgrade_password_hash(user.id, &stored, &fresh).await {
                     tracing::warn!(error = %e, "could not upgrade legacy password hash");
@@ -207,7 +209,7 @@ async fn sign_up(State(state): State<AppState>, ip: ClientIp, ApiJson(b): ApiJso
         last = parts.next().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     }
     let pw = password.expose().to_owned();
-    let password_hash = blocking(move || password::hash(&pw)).await?.map_err(ApiError::internal)?;
+    let password_hash = blocking(&state, move || password::hash(&pw)).await?.map_err(ApiError::internal)?;
     let mut new = NewUser {
         username: chosen.clone().unwrap_or_else(|| Username::from_email(&email)),
         email,
@@ -292,13 +294,13 @@ async fn change_password(
     };
     let new = Password::parse(&new)?;
     let stored = state.store.password_hash(auth.user.id).await?.ok_or_else(ApiError::unauthorized)?;
-    let verdict = blocking(move || password::verify(&current, &stored)).await?;
+    let verdict = blocking(&state, move || password::verify(&current, &stored)).await?;
     if verdict == Verdict::Invalid {
         // 400, not 401: a 401 would sign the client out.
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "INVALID_PASSWORD", "Current password is incorrect"));
     }
     let pw = new.expose().to_owned();
-    let hash = blocking(move || password::hash(&pw)).await?.map_err(ApiError::internal)?;
+    let hash = blocking(&state, move || password::hash(&pw)).await?.map_err(ApiError::internal)?;
     state.store.set_password_hash(auth.user.id, &hash).await?;
     if b.revoke_other_sessions.unwrap_or(true) {
         state.store.delete_user_sessions(auth.user.id, Some(&auth.token_hash)).await?;

@@ -88,7 +88,7 @@ impl ListParams {
         lq.formats = list(&self.format).into_iter().map(|f| normalize_format(&f)).collect();
         lq.stages = list(&self.production_stage).into_iter().map(|s| s.to_lowercase()).collect();
         for b in list(&self.budget_range) {
-            match budget_label(&b) {
+            match pitchey_core::catalog::budget_label_bounds(&b) {
                 Some((min, max)) => {
                     lq.budget_min = Some(min);
                     lq.budget_max = max;
@@ -141,21 +141,6 @@ impl ListParams {
         };
         Ok(Some((order, desc)))
     }
-}
-
-/// Budget labels of `/api/config/budget-ranges` as estimated-budget bounds `[min, max)`.
-fn budget_label(label: &str) -> Option<(f64, Option<f64>)> {
-    const M: f64 = 1_000_000.0;
-    Some(match label.trim().to_ascii_lowercase().replace(' ', "").as_str() {
-        "under$1m" => (0.0, Some(M)),
-        "$1m-$5m" => (M, Some(5.0 * M)),
-        "$5m-$15m" => (5.0 * M, Some(15.0 * M)),
-        "$15m-$30m" => (15.0 * M, Some(30.0 * M)),
-        "$30m-$50m" => (30.0 * M, Some(50.0 * M)),
-        "$50m-$100m" => (50.0 * M, Some(100.0 * M)),
-        "over$100m" => (100.0 * M, None),
-        _ => return None,
-    })
 }
 
 #[cfg(test)]
