@@ -203,13 +203,16 @@ impl ListQuery {
 }
 
 impl Scope {
-    /// The scope as the search index records it (migration 0005: a word of `pitch_search.scope` on
-    /// SQLite, a flag column on PostgreSQL), for the scopes the index knows.
-    fn search_tag(&self) -> Option<&'static str> {
-        match self {
-            Scope::Market => Some("market"),
-            Scope::Public => Some("public"),
-            Scope::Published => Some("published"),
+    /// The scope as the search index records it, for the scopes it knows (migration 0005): on SQLite the
+    /// word in `pitch_search.hidden` of the pitches outside it, on PostgreSQL the flag column of those inside.
+    fn search_tag(&self, backend: Backend) -> Option<&'static str> {
+        match (self, backend) {
+            (Scope::Market, Backend::Sqlite) => Some("unlisted"),
+            (Scope::Public, Backend::Sqlite) => Some("nonpublic"),
+            (Scope::Published, Backend::Sqlite) => Some("unpublished"),
+            (Scope::Market, Backend::Postgres) => Some("is_market"),
+            (Scope::Public, Backend::Postgres) => Some("is_public"),
+            (Scope::Published, Backend::Postgres) => Some("is_published"),
             _ => None,
         }
     }
@@ -245,7 +248,7 @@ impl ListQuery {
         !self.terms.is_empty()
             && self.order == Order::Relevance
             && self.only_terms()
-            && self.scope.search_tag().is_some()
+            && self.scope.search_tag(Backend::Sqlite).is_some() // both backends' indexes know the same scopes
     }
 
     /// The budget filter as a range of `pitch_facets.budget_band`, when its bounds are band boundaries
@@ -295,7 +298,7 @@ pub(crate) struct ScopeSizes(Mutex<Vec<(&'static str, Instant, i64)>>);
 /// scope when the search index records it, and ranked and paged inside the index when `page` is given.
 /// Returns the subquery and whether a higher rank is better.
 fn fts_subquery(backend: Backend, q: &mut Sql, lq: &ListQuery, page: Option<(String, String)>) -> (String, bool) {
-    let tag = lq.scope.search_tag();
+    let tag = lq.scope.search_tag(backend);
     let limit = |dir: &str| {
         page.as_ref().map_or_else(String::new, |(lim, off)| {
             format!(" ORDER BY fts_rank {dir}, fts_id DESC LIMIT {lim} OFFSET {off}")
@@ -306,11 +309,11 @@ fn fts_subquery(backend: Backend, q: &mut Sql, lq: &ListQuery, page: Option<(Str
             let words = lq.terms.iter().map(|t| format!("\"{t}\"*")).collect::<Vec<_>>();
             let words = words.join(if lq.any_term { " OR " } else { " AND " });
             let m = match tag {
-                Some(tag) => format!("scope : {tag} AND ({words})"),
+                Some(hidden) => format!("({words}) NOT hidden : {hidden}"),
                 None => words,
             };
             let p = q.push_arg(m);
-            // bm25 weights per column: title, logline, synopsis, genre, format, scope (not a relevance signal).
+            // bm25 weights per column: title, logline, synopsis, genre, format, hidden (not a relevance signal).
             let sql = format!(
                 "SELECT rowid AS fts_id, bm25(pitch_search, 10.0, 5.0, 2.0, 1.0, 1.0, 0.0) AS fts_rank \
                  FROM pitch_search WHERE pitch_search MATCH {p}{}",
@@ -321,12 +324,7 @@ fn fts_subquery(backend: Backend, q: &mut Sql, lq: &ListQuery, page: Option<(Str
         Backend::Postgres => {
             let words = lq.terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>();
             let p = q.push_arg(words.join(if lq.any_term { " | " } else { " & " }));
-            let flag = match tag {
-                Some("market") => " AND s.is_market",
-                Some("public") => " AND s.is_public",
-                Some(_) => " AND s.is_published",
-                None => "",
-            };
+            let flag = tag.map_or_else(String::new, |column| format!(" AND s.{column}"));
             let sql = format!(
                 "SELECT s.pitch_id AS fts_id, ts_rank(s.document, fts_q) AS fts_rank \
                  FROM pitch_search s CROSS JOIN to_tsquery('english', {p}) fts_q \
@@ -502,7 +500,9 @@ impl Store {
     /// The number of published pitches in a scope with facet counts, recounted at most every
     /// [`SCOPE_SIZE_TTL`].
     async fn scope_size(&self, scope: &Scope) -> Result<Option<i64>, StoreError> {
-        let (Some(tag), Some(pred)) = (scope.search_tag(), scope.facet_predicate()) else { return Ok(None) };
+        let (Some(tag), Some(pred)) = (scope.search_tag(Backend::Sqlite), scope.facet_predicate()) else {
+            return Ok(None);
+        };
         let fresh = |sizes: &[(&str, Instant, i64)]| {
             sizes.iter().find(|(t, at, _)| *t == tag && at.elapsed() < SCOPE_SIZE_TTL).map(|(_, _, n)| *n)
         };

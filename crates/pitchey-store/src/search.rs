@@ -63,7 +63,7 @@ pub(crate) fn title_suggestions_sql(backend: Backend, terms: &[String], limit: i
                  WHERE p.id = f.fts_id AND p.status = 'published' AND p.visibility IN ('public', 'investors_only') \
                  ORDER BY f.fts_rank",
             )
-            .arg(format!("scope : market AND {m}"))
+            .arg(format!("({m}) NOT hidden : unlisted"))
             .arg(limit)
         }
         Backend::Postgres => {
