@@ -2,7 +2,7 @@
 # The load-test benchmark: builds release binaries, then for SQLite and PostgreSQL (a throwaway database it
 # creates and drops) seeds 100,000 generated pitches plus the demo data, starts the server on 127.0.0.1 with
 # Redis configured and the login rate limit off, runs the whole pitchey-load suite, and stops the server.
-# Reports land in bench/results/<UTC timestamp>/<backend>/ (summary.txt is small and meant to be committed;
+# Reports land in bench/results/<UTC timestamp>/<backend>/ (and <backend>-uncached/ for the second pass) (summary.txt is small and meant to be committed;
 # report.json and report.html are ignored by git).
 #
 # Settings (environment):
@@ -13,6 +13,8 @@
 #   BENCH_PG_ADMIN=postgres://root@127.0.0.1:5432/postgres   where the throwaway database is created
 #   BENCH_REDIS_URL=redis://127.0.0.1:6379
 #   BENCH_ARGS=""            extra pitchey-load arguments (e.g. "--scenario browse --scenario auth")
+#   BENCH_UNCACHED="lists search"  scenarios run a second time against the same database with the server's
+#                            cache off (PITCHEY_CACHE_ENABLED=false): what the store itself does. "" skips it.
 # Exit status: 0 when every run met its thresholds, 1 when a threshold was missed, 2 on a setup failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +25,7 @@ BACKENDS=${BENCH_BACKENDS:-"sqlite postgres"}
 PORT=${BENCH_PORT:-18080}
 PG_ADMIN=${BENCH_PG_ADMIN:-postgres://root@127.0.0.1:5432/postgres}
 REDIS_URL=${BENCH_REDIS_URL:-redis://127.0.0.1:6379}
+UNCACHED=${BENCH_UNCACHED-"lists search"}
 HOST="http://127.0.0.1:${PORT}"
 STAMP=$(date -u +%Y%m%d-%H%M%S)
 OUT="bench/results/${STAMP}"
@@ -62,7 +65,7 @@ mkdir -p "$OUT" "$TMP"
 # Many connections: the server needs a descriptor per connection (the load tool raises its own limit).
 ulimit -n "$(ulimit -Hn)" || true
 
-start_server() { # $1 = database URL, $2 = log file
+start_server() { # $1 = database URL, $2 = log file; extra PITCHEY_* settings may precede the call
     PITCHEY_DATABASE_URL="$1" PITCHEY_REDIS_URL="$REDIS_URL" PITCHEY_LOGIN_RATE_PER_MINUTE=0 \
         PITCHEY_SEED_DEMO=false PITCHEY_LOG_LEVEL=warn PITCHEY_BIND="127.0.0.1:${PORT}" \
         "$PITCHEY" serve >"$2" 2>&1 &
@@ -80,6 +83,29 @@ stop_server() {
     kill "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=""
+}
+
+run_suite() { # $1 = label, $2 = report directory, then pitchey-load arguments
+    local label=$1 dir=$2 rc
+    shift 2
+    log "${label}: pitchey-load --scale ${SCALE} $*"
+    mkdir -p "$dir"
+    # What the numbers depend on: the code, the machine, and whatever else was running.
+    { echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo ' (with uncommitted changes)')"
+      echo "backend ${label}, ${PITCHES} generated pitches, scale ${SCALE}, health ${HEALTH}"
+      echo "cores $(nproc), $(grep MemTotal /proc/meminfo | tr -s ' ')"
+      echo "before: $(uptime)"; } >"${dir}/env.txt"
+    set +e
+    timeout 1800 "$LOAD" --host "$HOST" --scale "$SCALE" --health-path "$HEALTH" --server-pid "$SERVER_PID" \
+        --report-dir "$dir" "$@"
+    rc=$?
+    set -e
+    echo "after:  $(uptime)" >>"${dir}/env.txt"
+    case $rc in
+        0) ;;
+        1) STATUS=1 ;;
+        *) echo "pitchey-load failed on ${label} (exit $rc)" >&2; exit 2 ;;
+    esac
 }
 
 STATUS=0
@@ -103,30 +129,21 @@ for backend in $BACKENDS; do
         echo "note: ${HOST}/api/health is missing; the health scenario uses /api/health/ping" >&2
         HEALTH=/api/health/ping
     fi
-    log "$backend: pitchey-load --scale ${SCALE}"
-    mkdir -p "${OUT}/${backend}"
-    # What the numbers depend on: the code, the machine, and whatever else was running.
-    { echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo ' (with uncommitted changes)')"
-      echo "backend ${backend}, ${PITCHES} generated pitches, scale ${SCALE}, health ${HEALTH}"
-      echo "cores $(nproc), $(grep MemTotal /proc/meminfo | tr -s ' ')"
-      echo "before: $(uptime)"; } >"${OUT}/${backend}/env.txt"
-    set +e
     # shellcheck disable=SC2086 # BENCH_ARGS is a list of arguments
-    timeout 1800 "$LOAD" --host "$HOST" --scale "$SCALE" --health-path "$HEALTH" --server-pid "$SERVER_PID" \
-        --report-dir "${OUT}/${backend}" ${BENCH_ARGS:-}
-    rc=$?
-    set -e
-    echo "after:  $(uptime)" >>"${OUT}/${backend}/env.txt"
+    run_suite "$backend" "${OUT}/${backend}" ${BENCH_ARGS:-}
     stop_server
+    if [ -n "$UNCACHED" ]; then
+        log "$backend: the server again with its cache off"
+        PITCHEY_CACHE_ENABLED=false start_server "$URL" "${TMP}/server-${backend}-uncached.log"
+        scenarios=()
+        for s in $UNCACHED; do scenarios+=(--scenario "$s"); done
+        run_suite "$backend (cache off)" "${OUT}/${backend}-uncached" "${scenarios[@]}"
+        stop_server
+    fi
     if [ "$backend" = postgres ]; then
         psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS ${PG_DB} WITH (FORCE)" >/dev/null
         PG_CREATED=""
     fi
-    case $rc in
-        0) ;;
-        1) STATUS=1 ;;
-        *) echo "pitchey-load failed on $backend (exit $rc)" >&2; exit 2 ;;
-    esac
 done
 log "reports in ${OUT}/"
 exit $STATUS
