@@ -8,7 +8,7 @@
 use crate::engine::{self, Ctx, Vu};
 use crate::http::success_with_array;
 use crate::metrics::{Failure, Latency, Recorder};
-use crate::rss;
+use crate::process;
 use futures::StreamExt;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
@@ -57,6 +57,13 @@ pub struct ConnectionsReport {
     pub server_rss_baseline_kib: Option<u64>,
     /// Server RSS with every connection open, KiB.
     pub server_rss_held_kib: Option<u64>,
+    /// Server anonymous (private) resident memory before opening the connections, KiB: RSS without
+    /// mapped files such as an mmap-ed SQLite database.
+    #[serde(default)]
+    pub server_anon_baseline_kib: Option<u64>,
+    /// Server anonymous resident memory with every connection open, KiB.
+    #[serde(default)]
+    pub server_anon_held_kib: Option<u64>,
     /// Highest server RSS seen, KiB.
     pub server_rss_peak_kib: Option<u64>,
     /// Highest RSS of the load tool itself, KiB.
@@ -99,7 +106,7 @@ pub async fn run(
     let authority = format!("{host}:{port}");
 
     report.server_pid =
-        opts.server_pid.or_else(|| if addr.ip().is_loopback() { rss::listener_pid(port) } else { None });
+        opts.server_pid.or_else(|| if addr.ip().is_loopback() { process::listener_pid(port) } else { None });
     match report.server_pid {
         Some(pid) if pid == std::process::id() => {
             report.notes.push("the server runs inside the load tool's process: its RSS includes the tool's".into());
@@ -131,7 +138,8 @@ pub async fn run(
     };
 
     tokio::time::sleep(Duration::from_secs_f64(baseline_secs)).await;
-    report.server_rss_baseline_kib = report.server_pid.and_then(rss::rss_kib);
+    report.server_rss_baseline_kib = report.server_pid.and_then(process::rss_kib);
+    report.server_anon_baseline_kib = report.server_pid.and_then(process::anon_kib);
 
     phase.store(1, Ordering::Relaxed);
     let alive = Arc::new(AtomicU32::new(0));
@@ -139,7 +147,8 @@ pub async fn run(
     let mut held = open_all(&ctx, addr, &authority, connections, &alive).await;
     report.open_secs = opened_at.elapsed().as_secs_f64();
     report.opened = held.len() as u32;
-    report.server_rss_held_kib = report.server_pid.and_then(rss::rss_kib);
+    report.server_rss_held_kib = report.server_pid.and_then(process::rss_kib);
+    report.server_anon_held_kib = report.server_pid.and_then(process::anon_kib);
 
     phase.store(HOLDING, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs_f64(hold_secs)).await;
@@ -190,10 +199,10 @@ async fn sample_memory(server: Option<u32>, peaks: Arc<(AtomicU64, AtomicU64)>) 
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     loop {
         tick.tick().await;
-        if let Some(kib) = server.and_then(rss::rss_kib) {
+        if let Some(kib) = server.and_then(process::rss_kib) {
             peaks.0.fetch_max(kib, Ordering::Relaxed);
         }
-        if let Some(kib) = rss::rss_kib(me) {
+        if let Some(kib) = process::rss_kib(me) {
             peaks.1.fetch_max(kib, Ordering::Relaxed);
         }
     }

@@ -12,8 +12,8 @@ pub mod connections;
 pub mod engine;
 pub mod http;
 pub mod metrics;
+pub mod process;
 pub mod report;
-pub mod rss;
 pub mod scenarios;
 pub mod shape;
 pub mod thresholds;
@@ -52,7 +52,8 @@ pub struct Options {
     pub steady_path: String,
     /// Steady-stream rate, replacing the scaled default.
     pub steady_rate: Option<f64>,
-    /// Server process to sample for memory.
+    /// Server process to sample for memory and CPU time (found by its listening port on a loopback host
+    /// when absent).
     pub server_pid: Option<u32>,
     /// Print progress to stderr.
     pub progress: bool,
@@ -141,12 +142,13 @@ pub async fn run(opts: &Options) -> anyhow::Result<SuiteReport> {
         progress: opts.progress,
     });
     let catalog = Arc::new(catalog);
+    let server_pid = opts.server_pid.or_else(|| loopback_listener(&url));
     let mut reports = Vec::new();
     for (i, name) in list.iter().enumerate() {
         if i > 0 {
             tokio::time::sleep(opts.pause).await;
         }
-        reports.push(run_scenario(*name, opts, settings.clone(), catalog.clone()).await?);
+        reports.push(run_scenario(*name, opts, server_pid, settings.clone(), catalog.clone()).await?);
     }
     Ok(SuiteReport {
         tool_version: env!("CARGO_PKG_VERSION").into(),
@@ -158,9 +160,21 @@ pub async fn run(opts: &Options) -> anyhow::Result<SuiteReport> {
     })
 }
 
+/// The process listening on `url`'s port, when `url` names this machine and it can be seen.
+fn loopback_listener(url: &reqwest::Url) -> Option<u32> {
+    let host = url.host_str()?;
+    let local = host == "localhost"
+        || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    if !local {
+        return None;
+    }
+    process::listener_pid(url.port_or_known_default()?)
+}
+
 async fn run_scenario(
     name: ScenarioName,
     opts: &Options,
+    server_pid: Option<u32>,
     settings: Arc<RunSettings>,
     catalog: Arc<Catalog>,
 ) -> anyhow::Result<ScenarioReport> {
@@ -171,9 +185,12 @@ async fn run_scenario(
         eprintln!("== {name}: {}", shape.describe());
     }
     let ctx = Arc::new(Ctx::new(settings, catalog)?);
+    // A server inside this process (the tests') has no CPU time of its own to report.
+    let cpu_pid = server_pid.filter(|&p| p != std::process::id());
+    let cpu_before = (cpu_pid.and_then(process::cpu_secs), process::cpu_secs(std::process::id()));
     let connections = match shape {
         Shape::Connections { connections, baseline_secs, hold_secs, steady_rate } => {
-            let copts = ConnectionsOptions { steady_path: opts.steady_path.clone(), server_pid: opts.server_pid };
+            let copts = ConnectionsOptions { steady_path: opts.steady_path.clone(), server_pid };
             let work = connections::run(ctx.clone(), connections, baseline_secs, hold_secs, steady_rate, &copts);
             Some(engine::monitored(name, &ctx, work).await?)
         }
@@ -183,6 +200,9 @@ async fn run_scenario(
         }
     };
     let elapsed = ctx.recorder.start().elapsed().as_secs_f64();
+    let used = |before: Option<f64>, now: Option<f64>| Some(now? - before?);
+    let server_cpu_secs = used(cpu_before.0, cpu_pid.and_then(process::cpu_secs));
+    let client_cpu_secs = used(cpu_before.1, process::cpu_secs(std::process::id()));
     let m = ctx.recorder.measurements();
     let checks = thresholds.evaluate(&Observed {
         requests: m.requests,
@@ -208,5 +228,7 @@ async fn run_scenario(
         passed: checks.iter().all(|c| c.passed),
         thresholds: checks,
         connections,
+        server_cpu_secs,
+        client_cpu_secs,
     })
 }

@@ -121,6 +121,7 @@ fn scenario(h: &mut String, sc: &ScenarioReport) -> anyhow::Result<()> {
         );
     }
     h.push_str("</table>");
+    let _ = write!(h, "<p>CPU time: {}</p>", esc(&sc.cpu_text()));
     if !sc.errors_by_kind.is_empty() {
         h.push_str("<table><tr><th>error</th><th>count</th><th>example</th></tr>");
         for e in &sc.errors_by_kind {
@@ -149,6 +150,7 @@ fn scenario(h: &mut String, sc: &ScenarioReport) -> anyhow::Result<()> {
              <tr><td>steady p50 / p99 alone</td><td>{:.1} / {:.1} ms</td></tr>\
              <tr><td>steady p50 / p99 with the connections held</td><td>{:.1} / {:.1} ms</td></tr>\
              <tr><td>server RSS before / held / peak</td><td>{} / {} / {}</td></tr>\
+             <tr><td>server anonymous RSS before / held</td><td>{} / {}</td></tr>\
              <tr><td>load tool RSS peak</td><td>{}</td></tr></table>",
             c.requested,
             c.opened,
@@ -162,6 +164,8 @@ fn scenario(h: &mut String, sc: &ScenarioReport) -> anyhow::Result<()> {
             mib(c.server_rss_baseline_kib),
             mib(c.server_rss_held_kib),
             mib(c.server_rss_peak_kib),
+            mib(c.server_anon_baseline_kib),
+            mib(c.server_anon_held_kib),
             mib(c.client_rss_peak_kib)
         );
         for n in &c.notes {

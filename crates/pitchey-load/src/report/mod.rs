@@ -67,6 +67,32 @@ pub struct ScenarioReport {
     pub passed: bool,
     /// Extra figures of the connections scenario.
     pub connections: Option<ConnectionsReport>,
+    /// CPU time the server used during the scenario, seconds (when its process could be seen).
+    #[serde(default)]
+    pub server_cpu_secs: Option<f64>,
+    /// CPU time the load tool itself used during the scenario, seconds.
+    #[serde(default)]
+    pub client_cpu_secs: Option<f64>,
+}
+
+impl ScenarioReport {
+    /// `(cores busy on average, milliseconds per request)` for `cpu_secs` of CPU time over this run.
+    pub fn cpu_use(&self, cpu_secs: Option<f64>) -> Option<(f64, f64)> {
+        let secs = cpu_secs?;
+        (self.elapsed_secs > 0.0 && self.requests > 0)
+            .then(|| (secs / self.elapsed_secs, secs * 1000.0 / self.requests as f64))
+    }
+
+    /// The server's and the load tool's CPU use in words.
+    pub fn cpu_text(&self) -> String {
+        let text =
+            |u: Option<(f64, f64)>| u.map_or_else(|| "-".into(), |(c, m)| format!("{c:.2} cores, {m:.2} ms/request"));
+        format!(
+            "server {}; load tool {}",
+            text(self.cpu_use(self.server_cpu_secs)),
+            text(self.cpu_use(self.client_cpu_secs))
+        )
+    }
 }
 
 /// Paths of the files written.
@@ -164,6 +190,12 @@ pub fn table(r: &SuiteReport) -> String {
             .collect();
         let _ = writeln!(s, "  {:<12} {}", sc.name, if checks.is_empty() { "none".into() } else { checks.join("; ") });
     }
+    if r.scenarios.iter().any(|sc| sc.server_cpu_secs.is_some() || sc.client_cpu_secs.is_some()) {
+        let _ = writeln!(s, "\nCPU time (averaged over each scenario):");
+        for sc in &r.scenarios {
+            let _ = writeln!(s, "  {:<12} {}", sc.name, sc.cpu_text());
+        }
+    }
     for sc in r.scenarios.iter().filter(|sc| !sc.errors_by_kind.is_empty()) {
         let _ = writeln!(s, "\nErrors in {}:", sc.name);
         for e in sc.errors_by_kind.iter().take(10) {
@@ -195,11 +227,14 @@ pub fn table(r: &SuiteReport) -> String {
             );
             let _ = writeln!(
                 s,
-                "  server RSS (pid {}): {} before, {} held, {} peak; load tool peak {}; fd limit {}/{}",
+                "  server RSS (pid {}): {} before, {} held, {} peak; of which anonymous {} before, {} held; \
+                 load tool peak {}; fd limit {}/{}",
                 c.server_pid.map_or_else(|| "?".into(), |p| p.to_string()),
                 mib(c.server_rss_baseline_kib),
                 mib(c.server_rss_held_kib),
                 mib(c.server_rss_peak_kib),
+                mib(c.server_anon_baseline_kib),
+                mib(c.server_anon_held_kib),
                 mib(c.client_rss_peak_kib),
                 c.fd_soft_limit.map_or_else(|| "?".into(), |v| v.to_string()),
                 c.fd_hard_limit.map_or_else(|| "?".into(), |v| v.to_string())
@@ -275,6 +310,8 @@ pub(crate) mod tests {
                 thresholds: vec![Check { metric: Metric::P95, limit: 10.0, actual: 14.0, passed: false }],
                 passed: false,
                 connections: Some(ConnectionsReport { requested: 10, opened: 10, ..ConnectionsReport::default() }),
+                server_cpu_secs: Some(6.0),
+                client_cpu_secs: None,
             }],
         }
     }
@@ -297,5 +334,7 @@ pub(crate) mod tests {
         assert!(summary.contains("MISSED p95 14.0 ms > 10 ms"));
         assert!(summary.contains("52.0 ms  /api/browse?tab=new&page=5"), "slowest requests of a slow scenario");
         assert!(summary.contains("FAIL"));
+        // 6 s of server CPU over 30 s and 40 requests.
+        assert!(summary.contains("browse       server 0.20 cores, 150.00 ms/request; load tool -"), "{summary}");
     }
 }
