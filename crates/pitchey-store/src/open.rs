@@ -169,8 +169,31 @@ impl Store {
         // SQLite's planner statistics are only as new as the last ANALYZE: a migration that adds an index
         // leaves it unanalysed. `PRAGMA optimize` (0x10002: every table, not only recently queried ones)
         // analyses just the tables that need it, cheaply. PostgreSQL's autovacuum keeps its own.
+        //
+        // Then the STAT4 samples go (our SQLite is built with SQLITE_ENABLE_STAT4): with samples present,
+        // SQLite re-prepares a statement each time a value bound in its WHERE clause changes, so the samples
+        // can steer the plan for that value. That re-preparing took a tenth of the server's CPU time on
+        // uncached lists. The hot list queries take their plans from counts and fixed hints (listing.rs),
+        // and `sqlite_stat1` stays. One transaction, so no reader loads the samples in between.
         if let Some(w) = self.db.sqlite_writer() {
-            sqlx::query("PRAGMA optimize=0x10002").execute(w).await?;
+            let mut c = w.acquire().await?;
+            sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut *c).await?;
+            let done: Result<(), sqlx::Error> = async {
+                sqlx::raw_sql("PRAGMA optimize=0x10002").execute(&mut *c).await?;
+                let stat4: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_stat4'")
+                    .fetch_optional(&mut *c)
+                    .await?;
+                if stat4.is_some() {
+                    sqlx::raw_sql("DELETE FROM sqlite_stat4").execute(&mut *c).await?;
+                }
+                sqlx::raw_sql("COMMIT").execute(&mut *c).await?;
+                Ok(())
+            }
+            .await;
+            if let Err(e) = done {
+                let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *c).await;
+                return Err(e.into());
+            }
         }
         Ok(())
     }

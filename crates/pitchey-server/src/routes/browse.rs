@@ -9,8 +9,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
 use crate::session::AuthUser;
 use crate::state::AppState;
-use crate::wire::iso;
 use crate::wire::pitch::public_cards;
+use crate::wire::{iso, object};
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
@@ -140,12 +140,12 @@ async fn home_list(state: &AppState, p: &ListParams, order: Order, max: i64) -> 
 }
 
 fn home_body(items: Vec<Value>, total: i64, page: Option<(i64, i64)>) -> Value {
-    let mut data = json!({ "pitches": items, "total": total });
+    let mut data = object([("pitches", items.into()), ("total", total.into())]);
     if let Some((page, size)) = page {
         data["page"] = page.into();
         data["pageSize"] = size.into();
     }
-    json!({ "success": true, "data": data, "timestamp": iso(chrono::Utc::now()) })
+    object([("success", true.into()), ("data", data), ("timestamp", iso(chrono::Utc::now()).into())])
 }
 
 async fn public_trending(s: &AppState, p: ListParams) -> ApiResult<Value> {
@@ -173,14 +173,21 @@ async fn public_all(s: &AppState, p: ListParams) -> ApiResult<Value> {
     lq.limit = paging.limit;
     lq.offset = paging.offset;
     let page = s.store.list_pitches(&lq).await?;
-    let items = public_cards(&page.items);
-    Ok(json!({
-        "success": true,
-        "data": { "data": items, "items": items, "total": page.total, "page": paging.page, "limit": paging.limit },
-        "items": items,
-        "pitches": items,
-        "total": page.total,
-    }))
+    let items = Value::Array(public_cards(&page.items));
+    let data = object([
+        ("data", items.clone()),
+        ("items", items.clone()),
+        ("total", page.total.into()),
+        ("page", paging.page.into()),
+        ("limit", paging.limit.into()),
+    ]);
+    Ok(object([
+        ("success", true.into()),
+        ("data", data),
+        ("items", items.clone()),
+        ("pitches", items),
+        ("total", page.total.into()),
+    ]))
 }
 
 /// Marketplace tabs: `trending` (engagement, last 90 days), `new` (last 30 days, newest first), `popular`
@@ -229,11 +236,17 @@ async fn browse(s: &AppState, p: ListParams) -> ApiResult<Value> {
     let page = s.store.list_pitches(&lq).await?;
     let items = public_cards(&page.items);
     let has_more = paging.offset + (items.len() as i64) < page.total;
-    let data = json!({
-        "items": items, "total": page.total, "page": paging.page, "limit": paging.limit,
-        "offset": paging.offset, "hasMore": has_more, "tab": tab_name,
-    });
-    let mut body = json!({ "success": true, "data": data.clone() });
+    let data = object([
+        ("items", items.into()),
+        ("total", page.total.into()),
+        ("page", paging.page.into()),
+        ("limit", paging.limit.into()),
+        ("offset", paging.offset.into()),
+        ("hasMore", has_more.into()),
+        ("tab", tab_name.into()),
+    ]);
+    // The contract's superset: the same fields under `data` and at the top level.
+    let mut body = object([("success", true.into()), ("data", data.clone())]);
     if let (Some(b), Value::Object(d)) = (body.as_object_mut(), data) {
         b.extend(d);
     }
@@ -263,10 +276,12 @@ async fn trending(s: &AppState, p: ListParams) -> ApiResult<Value> {
             card
         })
         .collect();
-    Ok(json!({
-        "success": true,
-        "data": { "trending": items, "timeWindow": days, "generated": iso(chrono::Utc::now()) },
-    }))
+    let data = object([
+        ("trending", items.into()),
+        ("timeWindow", days.into()),
+        ("generated", iso(chrono::Utc::now()).into()),
+    ]);
+    Ok(object([("success", true.into()), ("data", data)]))
 }
 
 /// `GET /api/browse/genres`: bare `{"genres":[{genre, pitch_count}]}`.

@@ -19,10 +19,10 @@ const PARTS: &[&str] = &["all", "genres", "formats", "budget-ranges", "stages"];
 
 fn body(part: &str) -> Value {
     match part {
-        "genres" => ok_value(GENRES),
-        "formats" => ok_value(FORMATS),
-        "budget-ranges" => ok_value(BUDGET_RANGES),
-        "stages" => ok_value(STAGES),
+        "genres" => ok_value(json!(GENRES)),
+        "formats" => ok_value(json!(FORMATS)),
+        "budget-ranges" => ok_value(json!(BUDGET_RANGES)),
+        "stages" => ok_value(json!(STAGES)),
         _ => ok_value(json!({ "genres": GENRES, "formats": FORMATS, "budgetRanges": BUDGET_RANGES, "stages": STAGES })),
     }
 }

@@ -281,11 +281,11 @@ async fn public_detail(
     if user.0.is_none() {
         let s = &state;
         return cached(s, Ns::Pitch, format!("public:{id}"), &headers, || async move {
-            Ok(ok_value(detail_json(s, id, &MaybeUser(None)).await?))
+            Ok(ok_value(Value::Object(detail_json(s, id, &MaybeUser(None)).await?)))
         })
         .await;
     }
-    Ok(private(ok(detail_json(&state, id, &user).await?).into_response()))
+    Ok(private(ok(Value::Object(detail_json(&state, id, &user).await?)).into_response()))
 }
 
 /// `GET /api/pitches/:id`: `data.pitch`, with the viewer's flags. Anonymous views are cached.

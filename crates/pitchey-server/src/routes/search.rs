@@ -6,8 +6,8 @@ use crate::caching::{cached, key};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
 use crate::state::AppState;
-use crate::wire::ok_value;
 use crate::wire::pitch::public_cards;
+use crate::wire::{object, ok_value};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
@@ -131,15 +131,19 @@ async fn search(s: &AppState, p: ListParams) -> ApiResult<Value> {
         })
         .collect();
     let has_more = paging.offset + (pitches.len() as i64) < total;
-    Ok(json!({
-        "success": true,
-        "data": {
-            "pitches": pitches, "users": users, "companies": companies, "results": results,
-            "total": total, "page": paging.page, "limit": paging.limit, "hasMore": has_more, "query": text,
-        },
-        "results": results,
-        "total": total,
-    }))
+    let results = Value::Array(results);
+    let data = object([
+        ("pitches", pitches.into()),
+        ("users", users.into()),
+        ("companies", companies.into()),
+        ("results", results.clone()),
+        ("total", total.into()),
+        ("page", paging.page.into()),
+        ("limit", paging.limit.into()),
+        ("hasMore", has_more.into()),
+        ("query", text.into()),
+    ]);
+    Ok(object([("success", true.into()), ("data", data), ("results", results), ("total", total.into())]))
 }
 
 /// `GET /api/pitches/public/search`: at least two characters of query.
@@ -160,10 +164,14 @@ async fn public_search(s: &AppState, p: ListParams) -> ApiResult<Value> {
         let page = s.store.list_pitches(&lq).await?;
         (public_cards(&page.items), page.total)
     };
-    Ok(json!({
-        "success": true,
-        "data": { "pitches": items, "total": total, "page": paging.page, "pageSize": paging.limit, "searchTerm": text },
-    }))
+    let data = object([
+        ("pitches", items.into()),
+        ("total", total.into()),
+        ("page", paging.page.into()),
+        ("pageSize", paging.limit.into()),
+        ("searchTerm", text.into()),
+    ]);
+    Ok(ok_value(data))
 }
 
 #[derive(Debug, Default, Deserialize)]

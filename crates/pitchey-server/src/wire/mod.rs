@@ -9,16 +9,22 @@ use axum::Json;
 use chrono::{DateTime, SecondsFormat, Utc};
 use pitchey_store::User;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// `{"success":true,"data":<data>}`.
-pub fn ok<T: Serialize>(data: T) -> Json<Value> {
-    Json(json!({ "success": true, "data": data }))
+pub fn ok(data: Value) -> Json<Value> {
+    Json(ok_value(data))
 }
 
-/// `{"success":true,"data":<data>}` as a value (for cached bodies).
-pub fn ok_value<T: Serialize>(data: T) -> Value {
-    json!({ "success": true, "data": data })
+/// `{"success":true,"data":<data>}` as a value (for cached bodies). `data` is moved in, not copied.
+pub fn ok_value(data: Value) -> Value {
+    object([("success", true.into()), ("data", data)])
+}
+
+/// A JSON object from `(key, value)` pairs, moving the values in. (`json!` copies every `Value` it is
+/// given through the serializer: for a page of pitch cards that copy cost more than building the cards.)
+pub fn object<const N: usize>(pairs: [(&str, Value); N]) -> Value {
+    Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
 }
 
 /// RFC 3339 with milliseconds and `Z`, as JavaScript's `toISOString()` prints.
