@@ -94,6 +94,7 @@ run_suite() { # $1 = label, $2 = report directory, then pitchey-load arguments
     { echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo ' (with uncommitted changes)')"
       echo "backend ${label}, ${PITCHES} generated pitches, scale ${SCALE}, health ${HEALTH}"
       echo "cores $(nproc), $(grep MemTotal /proc/meminfo | tr -s ' ')"
+      echo "seed: ${SEEDED}"
       echo "before: $(uptime)"; } >"${dir}/env.txt"
     set +e
     timeout 1800 "$LOAD" --host "$HOST" --scale "$SCALE" --health-path "$HEALTH" --server-pid "$SERVER_PID" \
@@ -120,7 +121,8 @@ for backend in $BACKENDS; do
         *) echo "unknown backend $backend" >&2; exit 2 ;;
     esac
     log "$backend: seed ${PITCHES} pitches"
-    timeout 1200 "$PITCHEY" --database-url "$URL" seed --pitches "$PITCHES"
+    SEEDED=$(timeout 1200 "$PITCHEY" --database-url "$URL" seed --pitches "$PITCHES" | tail -1)
+    echo "$SEEDED"
     log "$backend: start the server on ${HOST}"
     start_server "$URL" "${TMP}/server-${backend}.log"
     # /api/health is the health scenario's target (contract §8); fall back to the probe on servers without it.

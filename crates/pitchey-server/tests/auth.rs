@@ -435,9 +435,33 @@ async fn config_lists(app: &TestApp) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn login_rate_limit_answers_429_with_retry_after() {
-    let app = TestApp::spawn_with(Kind::Sqlite, |s| s.login_rate_per_minute = 3).await.unwrap();
+/// The limiter lives in the node's memory, not the database; these run on both backends all the same, as
+/// every account test does.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod rate_limits_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Kind::Sqlite).await;
+                }
+            )*
+        }
+        mod rate_limits_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Kind::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(login_rate_limit_answers_429_with_retry_after, forwarded_for_is_used_only_behind_a_trusted_proxy);
+
+async fn login_rate_limit_answers_429_with_retry_after(kind: Kind) {
+    let Some(app) = TestApp::spawn_with(kind, |s| s.login_rate_per_minute = 3).await else { return };
     let c = app.client();
     for _ in 0..3 {
         let (s, _) = post(
@@ -466,14 +490,15 @@ async fn login_rate_limit_answers_429_with_retry_after() {
     app.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn forwarded_for_is_used_only_behind_a_trusted_proxy() {
-    let app = TestApp::spawn_with(Kind::Sqlite, |s| {
+async fn forwarded_for_is_used_only_behind_a_trusted_proxy(kind: Kind) {
+    let Some(app) = TestApp::spawn_with(kind, |s| {
         s.login_rate_per_minute = 1;
         s.trusted_proxies = vec!["127.0.0.1".into()];
     })
     .await
-    .unwrap();
+    else {
+        return;
+    };
     let c = app.client();
     let attempt = |ip: &'static str| {
         c.post(app.url("/api/auth/creator/login"))
@@ -521,4 +546,34 @@ async fn restart_on_the_same_sqlite_file_keeps_users_and_sessions() {
     assert_eq!(body["user"]["email"], "keeper@example.com");
     app2.stop().await;
     drop(dir);
+}
+
+/// `pitchey user create --admin` makes an administrator who can sign in and reach admin-only endpoints; a
+/// second account with the same email is refused with a non-zero exit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_create_admin_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("cli.db").display());
+    let create = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_pitchey"))
+            .args(["--database-url", &url, "user", "create", "--email", "ops@example.com", "--admin"])
+            .args(["--password", "longenough1"])
+            .env("PITCHEY_LOG_LEVEL", "warn")
+            .output()
+            .unwrap()
+    };
+    let out = create();
+    assert!(out.status.success(), "user create failed: {}", String::from_utf8_lossy(&out.stderr));
+    let again = create();
+    assert!(!again.status.success(), "a duplicate email is refused");
+
+    let app = TestApp::start(common::test_settings(&url), Kind::Sqlite).await;
+    let c = app.client();
+    let (s, body) =
+        post(&c, app.url("/api/auth/sign-in"), json!({"email": "ops@example.com", "password": "longenough1"})).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["user"]["userType"], "admin");
+    let (s, _) = get(&c, app.url("/api/cache/status")).await;
+    assert_eq!(s, StatusCode::OK, "the new admin reaches admin-only endpoints");
+    app.stop().await;
 }
