@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Kind, TestApp, create_user, get, session_for, user_id};
+use common::{Kind, TestApp, create_user, get, post, session_for, user_id};
 use pitchey_core::nda::transition;
 use pitchey_core::{NdaAction, NdaActor, NdaError, NdaStatus, UserType};
 use pitchey_store::Sql;
@@ -15,7 +15,12 @@ use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-both_backends!(authorization_matrix, dashboard_numbers_match_the_data);
+both_backends!(
+    authorization_matrix,
+    dashboard_numbers_match_the_data,
+    funding_overview_matches_the_data,
+    following_feed_matches_the_follows,
+);
 
 static SEQ: AtomicUsize = AtomicUsize::new(0);
 
@@ -98,6 +103,9 @@ async fn authorization_matrix(app: &TestApp) {
         (Method::GET, "/api/user/notifications", Value::Null, ledger, Setup::None, [401, 200, 200, 200, 200, 200]),
         (Method::GET, "/api/notifications/unread", Value::Null, ledger, Setup::None, [401, 200, 200, 200, 200, 200]),
         (Method::PUT, "/api/notifications/read-multiple", json!({"notificationIds": []}), ledger, Setup::None, [401, 200, 200, 200, 200, 200]),
+        // {O} is the owner's "nda_request" notification about the row's fresh NDA: only its recipient may mark it.
+        (Method::PUT, "/api/notifications/{O}/read", json!({}), ledger, Setup::Pending, [401, 200, 404, 404, 404, 404]),
+        (Method::PUT, "/api/notifications/read-all", json!({}), ledger, Setup::None, [401, 200, 200, 200, 200, 200]),
         (Method::GET, "/api/poll/all", Value::Null, ledger, Setup::None, [401, 200, 200, 200, 200, 200]),
         (Method::GET, "/api/payments/credits/balance", Value::Null, ledger, Setup::None, [401, 200, 200, 200, 200, 200]),
         (Method::GET, "/api/payments/subscription-status", Value::Null, ledger, Setup::None, [401, 200, 200, 200, 200, 200]),
@@ -129,7 +137,14 @@ async fn authorization_matrix(app: &TestApp) {
                 "production" => &production,
                 _ => &requester,
             };
-            let fill = |s: &str| s.replace("{P}", &pitch.to_string()).replace("{N}", &nda.to_string());
+            let note = if path.contains("{O}") { Some(owner_notification(app, nda).await) } else { None };
+            let fill = |s: &str| {
+                let s = s.replace("{P}", &pitch.to_string()).replace("{N}", &nda.to_string());
+                match note {
+                    Some(o) => s.replace("{O}", &o.to_string()),
+                    None => s,
+                }
+            };
             let url = app.url(&fill(path));
             let mut req = client.request(method.clone(), url);
             if !body.is_null() {
@@ -140,6 +155,11 @@ async fn authorization_matrix(app: &TestApp) {
             let got = r.status().as_u16();
             let text = r.text().await.unwrap();
             let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            if let Some(o) = note
+                && notification_is_read(app, o).await != (want == 200)
+            {
+                failures.push(format!("{method} {path} as {role}: notification {o} read state wrong after {got}"));
+            }
             if got != want {
                 failures.push(format!("{method} {path} as {role}: want {want}, got {got}: {text:.200}"));
             } else if got >= 400 {
@@ -149,6 +169,16 @@ async fn authorization_matrix(app: &TestApp) {
         }
     }
     assert!(failures.is_empty(), "authorization matrix:\n{}", failures.join("\n"));
+}
+
+/// The pitch owner's "nda_request" notification about NDA `nda`.
+async fn owner_notification(app: &TestApp, nda: i64) -> i64 {
+    scalar(app, "t_owner_note", "SELECT id FROM notifications WHERE type = 'nda_request' AND related_id = $1", nda)
+        .await
+}
+
+async fn notification_is_read(app: &TestApp, id: i64) -> bool {
+    scalar(app, "t_note_read", "SELECT COUNT(*) FROM notifications WHERE id = $1 AND is_read = TRUE", id).await == 1
 }
 
 async fn scalar(app: &TestApp, name: &'static str, sql: &'static str, arg: i64) -> i64 {
@@ -256,6 +286,205 @@ async fn dashboard_numbers_match_the_data(app: &TestApp) {
         body["data"]["credits"],
         scalar(app, "t14", "SELECT balance FROM user_credits WHERE user_id = $1", sarah).await
     );
+}
+
+/// Adds an investment directly (investing has no endpoint yet) and returns its id.
+async fn add_investment(app: &TestApp, investor: i64, pitch: i64, amount: f64, status: &str, days_ago: i64) -> i64 {
+    let at = pitchey_store::now() - chrono::Duration::days(days_ago);
+    app.state
+        .store
+        .db()
+        .exec(
+            Sql::new(
+                "t_add_investment",
+                "INSERT INTO investments (investor_id, pitch_id, amount, status, roi_percentage, invested_at, created_at) \
+                 VALUES ($1, $2, $3, $4, NULL, $5, $5)",
+            )
+            .arg(investor)
+            .arg(pitch)
+            .arg(amount)
+            .arg(status)
+            .arg(at),
+        )
+        .await
+        .unwrap();
+    scalar(app, "t_last_investment", "SELECT MAX(id) FROM investments WHERE investor_id = $1", investor).await
+}
+
+/// What `GET /api/creator/funding/overview` should say for `owner`, computed from the tables.
+struct Funding {
+    raised: f64,
+    pending: f64,
+    committed_count: i64,
+    investors: i64,
+    funded: i64,
+    recent: Vec<i64>,
+}
+
+async fn funding_from_db(app: &TestApp, owner: i64) -> Funding {
+    let recent: Vec<(i64,)> = app
+        .state
+        .store
+        .db()
+        .primary_all(
+            Sql::new(
+                "t_f_recent",
+                "SELECT i.id FROM investments i JOIN pitches p ON p.id = i.pitch_id WHERE p.user_id = $1 \
+                 ORDER BY i.invested_at DESC, i.id DESC LIMIT 10",
+            )
+            .arg(owner),
+        )
+        .await
+        .unwrap();
+    Funding {
+        raised: scalar_f(app, "t_f_raised", "SELECT COALESCE(SUM(i.amount), 0.0) FROM investments i JOIN pitches p ON p.id = i.pitch_id WHERE p.user_id = $1 AND i.status IN ('active', 'completed')", owner).await,
+        pending: scalar_f(app, "t_f_pending", "SELECT COALESCE(SUM(i.amount), 0.0) FROM investments i JOIN pitches p ON p.id = i.pitch_id WHERE p.user_id = $1 AND i.status = 'pending'", owner).await,
+        committed_count: scalar(app, "t_f_count", "SELECT COUNT(*) FROM investments i JOIN pitches p ON p.id = i.pitch_id WHERE p.user_id = $1 AND i.status IN ('active', 'completed')", owner).await,
+        investors: scalar(app, "t_f_investors", "SELECT COUNT(DISTINCT i.investor_id) FROM investments i JOIN pitches p ON p.id = i.pitch_id WHERE p.user_id = $1 AND i.status <> 'cancelled'", owner).await,
+        funded: scalar(app, "t_f_funded", "SELECT COUNT(DISTINCT i.pitch_id) FROM investments i JOIN pitches p ON p.id = i.pitch_id WHERE p.user_id = $1 AND i.status IN ('active', 'completed')", owner).await,
+        recent: recent.into_iter().map(|(id,)| id).collect(),
+    }
+}
+
+/// Asserts the overview `c` gets equals the numbers computed for `owner`; returns them.
+async fn check_funding(app: &TestApp, c: &Client, owner: i64) -> Funding {
+    let (s, body) = get(c, app.url("/api/creator/funding/overview")).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let d = &body["data"];
+    let want = funding_from_db(app, owner).await;
+    let close = |field: &str, expected: f64| {
+        let got = d[field].as_f64().unwrap_or_else(|| panic!("{field} is not a number: {d}"));
+        assert!((got - expected).abs() < 0.006, "{field}: got {got}, computed {expected}: {d}");
+    };
+    close("totalRaised", want.raised);
+    close("pendingAmount", want.pending);
+    close("averageInvestment", if want.committed_count > 0 { want.raised / want.committed_count as f64 } else { 0.0 });
+    assert_eq!(d["totalInvestors"], want.investors, "{d}");
+    assert_eq!(d["fundedPitches"], want.funded, "{d}");
+    let recent: Vec<i64> =
+        d["recentInvestments"].as_array().unwrap().iter().map(|i| i["id"].as_i64().unwrap()).collect();
+    assert_eq!(recent, want.recent, "recent investments, newest first");
+    want
+}
+
+/// `GET /api/creator/funding/overview` against sums and counts over the investments table, before and after
+/// investments of every status are added to the creator's pitches; and for a production company too.
+async fn funding_overview_matches_the_data(app: &TestApp) {
+    let alex = user_id(app, "alex.creator@demo.com").await;
+    let creator = app.creator().await;
+    let before = check_funding(app, &creator, alex).await;
+    assert!(before.raised > 0.0 && before.funded > 0, "the seed has investments in alex's pitches");
+
+    // A pitch of alex's that nobody has funded yet.
+    let unfunded = scalar(
+        app,
+        "t_f_unfunded",
+        "SELECT MIN(p.id) FROM pitches p WHERE p.user_id = $1 AND p.status = 'published' AND NOT EXISTS \
+         (SELECT 1 FROM investments i WHERE i.pitch_id = p.id AND i.status IN ('active', 'completed'))",
+        alex,
+    )
+    .await;
+    let funded_one = scalar(
+        app,
+        "t_f_funded_one",
+        "SELECT MIN(i.pitch_id) FROM investments i JOIN pitches p ON p.id = i.pitch_id \
+         WHERE p.user_id = $1 AND i.status IN ('active', 'completed')",
+        alex,
+    )
+    .await;
+    let backer = create_user(app, "funding.backer@example.com", UserType::Investor).await;
+    let waverer = create_user(app, "funding.waverer@example.com", UserType::Investor).await;
+    let quitter = create_user(app, "funding.quitter@example.com", UserType::Investor).await;
+    let active = add_investment(app, backer, unfunded, 123_456.78, "active", 1).await;
+    add_investment(app, backer, funded_one, 20_000.0, "completed", 2).await;
+    add_investment(app, waverer, funded_one, 55_000.5, "pending", 3).await;
+    let cancelled = add_investment(app, quitter, unfunded, 999_999.0, "cancelled", 0).await;
+    // Someone else's pitch: must not count for alex.
+    let stellar = user_id(app, "stellar.production@demo.com").await;
+    let (_, body) = get(&app.production().await, app.url("/api/creator/pitches?limit=100")).await;
+    let orbital = body["pitches"].as_array().unwrap().iter().find(|p| p["title"] == "Orbital Decay").unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    add_investment(app, backer, orbital, 70_000.0, "active", 1).await;
+
+    let after = check_funding(app, &creator, alex).await;
+    // The expected deltas, independently of the SQL above.
+    assert!((after.raised - before.raised - 143_456.78).abs() < 0.006, "active + completed are raised");
+    assert!((after.pending - before.pending - 55_000.5).abs() < 0.006, "pending is pipeline, not raised");
+    assert_eq!(after.committed_count, before.committed_count + 2);
+    assert_eq!(after.funded, before.funded + 1, "one newly funded pitch");
+    assert_eq!(after.investors, before.investors + 2, "backer and waverer; a cancelled-only investor is none");
+    assert_eq!(after.recent.first(), Some(&cancelled), "newest first, every status listed");
+    assert!(after.recent.contains(&active));
+    // The production company sees its own pitches' funding.
+    let stellar_funding = check_funding(app, &app.production().await, stellar).await;
+    assert!(stellar_funding.raised >= 70_000.0);
+}
+
+/// `GET /api/pitches/following` against the follows and pitches tables: exactly the listed (published,
+/// not private) pitches of the followed accounts, newest published first; follows, unfollows and archiving
+/// show at once.
+async fn following_feed_matches_the_follows(app: &TestApp) {
+    let alex = user_id(app, "alex.creator@demo.com").await;
+    let stellar = user_id(app, "stellar.production@demo.com").await;
+    let maya = user_id(app, "maya.chen@demo.com").await;
+    let fan = create_user(app, "fan.investor@example.com", UserType::Investor).await;
+    let c = session_for(app, fan).await;
+    let feed = |c: Client, query: &'static str| async move {
+        let (s, body) = get(&c, app.url(&format!("/api/pitches/following{query}"))).await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        let ids: Vec<i64> =
+            body["data"]["pitches"].as_array().unwrap().iter().map(|p| p["id"].as_i64().unwrap()).collect();
+        (ids, body["data"]["total"].as_i64().unwrap())
+    };
+    let expected = |owners: Vec<i64>| async move {
+        let mut q = Sql::dynamic(
+            "t_following_expected",
+            "SELECT id FROM pitches WHERE status = 'published' AND visibility <> 'private' AND user_id IN (".to_owned(),
+        );
+        let marks: Vec<String> = owners.iter().map(|o| q.push_arg(*o)).collect();
+        q.push(&format!("{}) ORDER BY published_at DESC, id DESC", marks.join(", ")));
+        let rows: Vec<(i64,)> = app.state.store.db().primary_all(q).await.unwrap();
+        rows.into_iter().map(|(id,)| id).collect::<Vec<i64>>()
+    };
+    assert_eq!(feed(c.clone(), "?limit=100").await, (vec![], 0), "follows nobody yet");
+
+    // Someone else's follows are not the fan's.
+    let other = session_for(app, create_user(app, "other.fan@example.com", UserType::Investor).await).await;
+    let r = other.post(app.url("/api/follows/action")).json(&json!({"userId": maya, "action": "follow"})).send().await;
+    assert_eq!(r.unwrap().status(), StatusCode::OK);
+    for who in [alex, stellar] {
+        let r = c.post(app.url("/api/follows/action")).json(&json!({"userId": who, "action": "follow"})).send().await;
+        assert_eq!(r.unwrap().status(), StatusCode::OK);
+    }
+    let want = expected(vec![alex, stellar]).await;
+    assert!(want.len() >= 5, "alex and stellar have published pitches: {want:?}");
+    let (ids, total) = feed(c.clone(), "?limit=100").await;
+    assert_eq!(ids, want, "the followed accounts' listed pitches, newest published first");
+    assert_eq!(total, want.len() as i64);
+    let drafts = scalar(
+        app,
+        "t_following_drafts",
+        "SELECT COUNT(*) FROM pitches WHERE user_id = $1 AND status <> 'published'",
+        alex,
+    )
+    .await;
+    assert!(drafts > 0, "alex has a draft, which must not be listed");
+    // Paging keeps the total.
+    let (page, total) = feed(c.clone(), "?limit=2").await;
+    assert_eq!((page.as_slice(), total), (&want[..2], want.len() as i64));
+
+    // Archiving one of alex's pitches and unfollowing stellar show at once.
+    let gone = *expected(vec![alex]).await.first().unwrap();
+    let (s, body) = post(&app.creator().await, app.url(&format!("/api/pitches/{gone}/archive")), json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let r = c.post(app.url("/api/follows/action")).json(&json!({"userId": stellar, "action": "unfollow"})).send().await;
+    assert_eq!(r.unwrap().status(), StatusCode::OK);
+    let want = expected(vec![alex]).await;
+    assert!(!want.contains(&gone));
+    let (ids, total) = feed(c.clone(), "?limit=100").await;
+    assert_eq!(ids, want);
+    assert_eq!(total, want.len() as i64);
 }
 
 /// Random action sequences by random parties over HTTP agree with the pure state machine, status for status.

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 both_backends!(
     investor_journey_request_approve_sign_revoke,
+    production_journey_request_approve_sign_revoke,
     production_journey_rejected_and_refunded,
     production_owner_decides_on_own_pitch,
     invalid_moves_get_clear_errors,
@@ -112,6 +113,175 @@ async fn investor_journey_request_approve_sign_revoke(app: &TestApp) {
     )
     .await;
     assert_eq!(s, StatusCode::OK);
+}
+
+/// The notifications `c` sees (newest first).
+async fn notifications_of(app: &TestApp, c: &Client) -> Vec<Value> {
+    let (s, body) = get(c, app.url("/api/notifications?limit=100")).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    body["data"]["notifications"].as_array().unwrap().clone()
+}
+
+/// Notifications of `kind` about NDA `nda_id`, straight from the table: `(for anyone, for user)`.
+async fn nda_notification_counts(app: &TestApp, kind: &str, nda_id: i64, user: i64) -> (i64, i64) {
+    let db = app.state.store.db();
+    let all: (i64,) = db
+        .primary_one(
+            pitchey_store::Sql::new(
+                "test_nda_notes",
+                "SELECT COUNT(*) FROM notifications WHERE type = $1 AND related_type = 'nda' AND related_id = $2",
+            )
+            .arg(kind)
+            .arg(nda_id),
+        )
+        .await
+        .unwrap();
+    let mine: (i64,) = db
+        .primary_one(
+            pitchey_store::Sql::new(
+                "test_nda_notes_for",
+                "SELECT COUNT(*) FROM notifications \
+                 WHERE type = $1 AND related_type = 'nda' AND related_id = $2 AND user_id = $3",
+            )
+            .arg(kind)
+            .arg(nda_id)
+            .arg(user),
+        )
+        .await
+        .unwrap();
+    (all.0, mine.0)
+}
+
+async fn credits_of(app: &TestApp, c: &Client) -> i64 {
+    get(c, app.url("/api/payments/credits/balance")).await.1["data"]["credits"].as_i64().unwrap()
+}
+
+/// The issue's journey with a production company as the requester: request, the owner sees it, approves,
+/// the company gets the protected content, signs, the owner revokes, and access is gone again; each step
+/// notifies the right party (and only that party).
+async fn production_journey_request_approve_sign_revoke(app: &TestApp) {
+    let id = pitch_id(app, "The Last Lighthouse").await;
+    let production = app.production().await;
+    let creator = app.creator().await;
+    let alex = user_id(app, "alex.creator@demo.com").await;
+    let stellar = user_id(app, "stellar.production@demo.com").await;
+    let d = public_detail(app, &production, id).await;
+    assert_eq!(d["hasSignedNDA"], false);
+    assert!(d.get("protectedContent").is_none(), "no protected content before an NDA: {d}");
+    assert_eq!(d["creator"]["name"], "Hidden (NDA Required)");
+    let before = credits_of(app, &production).await;
+
+    let (s, body) = post(
+        &production,
+        app.url("/api/ndas/request"),
+        json!({"pitchId": id, "message": "We would like to option it"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let nda = &body["data"];
+    assert_eq!(nda["status"], "pending", "no demo shortcut: {nda}");
+    assert_eq!(nda["pitchId"], id);
+    assert_eq!(nda["requesterId"], stellar);
+    assert_eq!(nda["creditsUsed"], 10);
+    assert_eq!(nda["newBalance"], before - 10);
+    let nda_id = nda["id"].as_i64().unwrap();
+    assert_eq!(credits_of(app, &production).await, before - 10);
+    assert_eq!(nda_notification_counts(app, "nda_request", nda_id, alex).await, (1, 1), "the owner is told");
+
+    // The owner sees it among the incoming requests, with the company as the requester.
+    let (s, body) = get(&creator, app.url("/api/ndas/incoming-requests")).await;
+    assert_eq!(s, StatusCode::OK);
+    let req = body["data"]["ndaRequests"].as_array().unwrap().iter().find(|r| r["id"] == nda_id).unwrap().clone();
+    assert_eq!(req["status"], "pending");
+    assert_eq!(req["pitch"]["title"], "The Last Lighthouse");
+    assert_eq!(req["requester"]["id"], stellar);
+    assert_eq!(req["requester"]["name"], "Stellar Productions");
+    assert_eq!(req["requester"]["userType"], "production");
+    assert_eq!(req["message"], "We would like to option it");
+    let (_, body) = get(&production, app.url("/api/ndas/outgoing-requests")).await;
+    assert!(body["data"]["ndaRequests"].as_array().unwrap().iter().any(|r| r["id"] == nda_id));
+    // Still no access while pending.
+    assert_eq!(public_detail(app, &production, id).await["hasSignedNDA"], false);
+
+    let (s, body) = post(&creator, app.url(&format!("/api/ndas/{nda_id}/approve")), json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["nda"]["status"], "approved");
+    assert_eq!(nda_notification_counts(app, "nda_approved", nda_id, stellar).await, (1, 1));
+    // Access is immediate, on both detail endpoints and the status endpoint.
+    let d = public_detail(app, &production, id).await;
+    assert_eq!(d["hasSignedNDA"], true, "{d}");
+    assert_eq!(d["ndaStatus"], "approved");
+    assert_eq!(d["creator"]["name"], "Alex Creator");
+    assert!(d["protectedContent"]["contactDetails"].is_object(), "{d}");
+    let (_, body) = get(&production, app.url(&format!("/api/pitches/{id}"))).await;
+    assert!(body["data"]["pitch"]["budget_breakdown"].is_object(), "{body}");
+    let (_, body) = get(&production, app.url(&format!("/api/ndas/pitch/{id}/status"))).await;
+    assert_eq!(body["data"]["canAccess"], true);
+
+    // The company signs; the owner (and nobody else) hears about it.
+    let (s, body) = post(
+        &production,
+        app.url(&format!("/api/ndas/{nda_id}/sign")),
+        json!({"fullName": "Stellar Productions", "company": "Stellar Productions", "acceptTerms": true}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["nda"]["status"], "signed");
+    assert_eq!(body["data"]["conversation"]["creatorName"], "Alex Creator");
+    assert_eq!(nda_notification_counts(app, "nda_signed", nda_id, alex).await, (1, 1), "signing notifies the owner");
+    let signed = notifications_of(app, &creator)
+        .await
+        .into_iter()
+        .find(|n| n["type"] == "nda_signed" && n["related_id"] == nda_id)
+        .expect("the owner sees the signature notification");
+    assert_eq!(signed["from_user_id"], stellar);
+    assert_eq!(signed["relatedPitchId"], id);
+    assert!(signed["message"].as_str().unwrap().contains("The Last Lighthouse"), "{signed}");
+    assert!(!notifications_of(app, &production).await.iter().any(|n| n["type"] == "nda_signed"));
+    let d = public_detail(app, &production, id).await;
+    assert_eq!((d["hasSignedNDA"].as_bool(), d["ndaStatus"].as_str()), (Some(true), Some("signed")));
+
+    // The owner revokes: access is gone at once, the company is told, and the credits stay spent.
+    let (s, body) =
+        post(&creator, app.url(&format!("/api/ndas/{nda_id}/revoke")), json!({"reason": "Went elsewhere"})).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["nda"]["status"], "revoked");
+    let d = public_detail(app, &production, id).await;
+    assert_eq!(d["hasSignedNDA"], false, "{d}");
+    assert_eq!(d["ndaStatus"], "revoked");
+    assert!(d.get("protectedContent").is_none(), "{d}");
+    assert!(d.get("contact_details").is_none() && d.get("budget_breakdown").is_none(), "{d}");
+    assert_eq!(d["creator"]["name"], "Hidden (NDA Required)");
+    let (s, body) = get(&production, app.url(&format!("/api/pitches/{id}"))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(body["data"]["pitch"].is_object() && body["data"]["pitch"].get("budget_breakdown").is_none(), "{body}");
+    let (_, body) = get(&production, app.url(&format!("/api/ndas/pitch/{id}/status"))).await;
+    assert_eq!(body["data"]["canAccess"], false);
+    assert_eq!(
+        nda_notification_counts(app, "nda_revoked", nda_id, stellar).await,
+        (1, 1),
+        "revoking notifies the requester"
+    );
+    let revoked = notifications_of(app, &production)
+        .await
+        .into_iter()
+        .find(|n| n["type"] == "nda_revoked" && n["related_id"] == nda_id)
+        .expect("the company sees the revocation");
+    assert_eq!(revoked["from_user_id"], alex);
+    assert_eq!(revoked["priority"], "high");
+    assert_eq!(revoked["is_read"], false);
+    assert!(!notifications_of(app, &creator).await.iter().any(|n| n["type"] == "nda_revoked"));
+    assert_eq!(credits_of(app, &production).await, before - 10, "revoked NDAs are not refunded");
+    // A revoked NDA cannot be signed again, nor revoked twice.
+    let (s, _) = post(
+        &production,
+        app.url(&format!("/api/ndas/{nda_id}/sign")),
+        json!({"fullName": "Stellar Productions", "acceptTerms": true}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(post(&creator, app.url(&format!("/api/ndas/{nda_id}/revoke")), json!({})).await.0, StatusCode::CONFLICT);
+    assert_eq!(public_detail(app, &production, id).await["hasSignedNDA"], false);
 }
 
 async fn production_journey_rejected_and_refunded(app: &TestApp) {
