@@ -72,6 +72,9 @@ fn sqlite_path(url: &str) -> Option<&str> {
     url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))
 }
 
+/// Page cache of the SQLite writer connection, KiB.
+pub(crate) const WRITER_CACHE_KIB: u32 = 65_536;
+
 async fn open_sqlite(path: &str, cfg: &StoreConfig) -> Result<Db, StoreError> {
     if path.is_empty() || path.contains(":memory:") {
         return Err(StoreError::Internal("SQLite needs a file path (sqlite://PATH)".to_owned()));
@@ -98,7 +101,7 @@ async fn open_sqlite(path: &str, cfg: &StoreConfig) -> Result<Db, StoreError> {
         .min_connections(1)
         .acquire_timeout(cfg.acquire_timeout)
         // A large page cache for the one writer: a small one made bulk loads spill pages and crawl.
-        .connect_with(base.clone().create_if_missing(true).pragma("cache_size", "-65536"))
+        .connect_with(base.clone().create_if_missing(true).pragma("cache_size", format!("-{WRITER_CACHE_KIB}")))
         .await?;
     // Readers: SQLite reads run on the calling connection's thread, so more readers than a few per core
     // only add threads and page caches; `max_connections` caps it.
