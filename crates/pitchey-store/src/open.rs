@@ -1,6 +1,6 @@
 //! Connecting to a database and running its migrations.
 
-use crate::{Db, Store, StoreError};
+use crate::{Backend, Db, Sql, Store, StoreError};
 use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -178,25 +178,15 @@ impl Store {
         // can steer the plan for that value. That re-preparing took a tenth of the server's CPU time on
         // uncached lists. The hot list queries take their plans from counts and fixed hints (listing.rs),
         // and `sqlite_stat1` stays. One transaction, so no reader loads the samples in between.
-        if let Some(w) = self.db.sqlite_writer() {
-            let mut c = w.acquire().await?;
-            sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut *c).await?;
-            let done: Result<(), sqlx::Error> = async {
-                sqlx::raw_sql("PRAGMA optimize=0x10002").execute(&mut *c).await?;
-                let stat4: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_stat4'")
-                    .fetch_optional(&mut *c)
-                    .await?;
-                if stat4.is_some() {
-                    sqlx::raw_sql("DELETE FROM sqlite_stat4").execute(&mut *c).await?;
-                }
-                sqlx::raw_sql("COMMIT").execute(&mut *c).await?;
-                Ok(())
+        if self.backend() == Backend::Sqlite {
+            // The store's transaction (BEGIN IMMEDIATE, rolled back if dropped on an error).
+            let mut tx = self.db.begin().await?;
+            tx.exec(Sql::new("optimize", "PRAGMA optimize=0x10002")).await?;
+            let stat4 = Sql::new("stat4_exists", "SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_stat4'");
+            if tx.opt::<(i64,)>(stat4).await?.is_some() {
+                tx.exec(Sql::new("drop_stat4_samples", "DELETE FROM sqlite_stat4")).await?;
             }
-            .await;
-            if let Err(e) = done {
-                let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *c).await;
-                return Err(e.into());
-            }
+            tx.commit().await?;
         }
         Ok(())
     }
