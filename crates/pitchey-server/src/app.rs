@@ -23,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 use cookie::{Cookie, SameSite};
 use pitchey_cache::Cache;
 use pitchey_store::Store;
-use pitchey_store::seed::{DEMO_PASSWORD, SeedOptions};
+use pitchey_store::seed::{BULK_LOAD, DEMO_PASSWORD, SeedOptions};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -100,7 +100,7 @@ pub async fn start(state: &AppState) -> anyhow::Result<()> {
 pub async fn seed_demo(store: &Store, extra_pitches: usize) -> anyhow::Result<pitchey_store::seed::SeedReport> {
     let password_hash =
         tokio::task::spawn_blocking(|| password::hash(DEMO_PASSWORD)).await?.map_err(anyhow::Error::msg)?;
-    let report = store.seed_demo(&SeedOptions { password_hash, extra_pitches }).await?;
+    let report = store.seed_demo(&SeedOptions { password_hash, extra_pitches, bulk_load_from: BULK_LOAD }).await?;
     // Bulk loads leave the planner without statistics; refresh them so indexes are chosen from the start.
     store.analyze().await?;
     Ok(report)

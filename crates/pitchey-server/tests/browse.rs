@@ -15,6 +15,7 @@ use std::cmp::Ordering;
 both_backends!(
     browse_filters_match_an_in_memory_model,
     totals_and_search_follow_every_kind_of_write,
+    bulk_seed_matches_row_by_row_seed,
     search_ranks_known_titles_first,
     hostile_search_input_never_errors,
     response_shapes,
@@ -286,6 +287,71 @@ async fn totals_and_search_follow_every_kind_of_write(app: &TestApp) {
         .unwrap();
     app.state.cache.invalidate_all().await;
     assert_totals_match(app, "after deleting the owner").await;
+}
+
+/// Indexes, triggers and views as the database's catalogue lists them, sorted by name.
+async fn schema_catalogue(app: &TestApp) -> Vec<(String, String)> {
+    let q = match app.kind {
+        common::Kind::Sqlite => {
+            "SELECT type || ' ' || name, coalesce(sql, '') FROM sqlite_master \
+             WHERE type IN ('index', 'trigger', 'view') ORDER BY 1"
+        }
+        common::Kind::Postgres => {
+            "SELECT 'index ' || indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() \
+             UNION ALL SELECT 'trigger ' || tgname, tgenabled::text FROM pg_trigger WHERE NOT tgisinternal \
+             ORDER BY 1"
+        }
+    };
+    app.state.store.db().all(pitchey_store::Sql::new("test_catalogue", q)).await.unwrap()
+}
+
+/// The facet counts, row by row.
+async fn facet_rows(app: &TestApp) -> Vec<(String, String, String, String, i64, i64)> {
+    let q = "SELECT visibility, genre, format, production_stage, CAST(budget_band AS BIGINT), CAST(n AS BIGINT) \
+             FROM pitch_facets WHERE n <> 0 ORDER BY 1, 2, 3, 4, 5";
+    app.state.store.db().all(pitchey_store::Sql::new("test_facets", q)).await.unwrap()
+}
+
+/// A large seed loads in bulk (indexes and per-row triggers deferred, their work done set-wise at the end:
+/// pitchey-store's bulk.rs). It must leave the same database as the row-by-row load: the same indexes and
+/// triggers afterwards, the same facet counts, the same search results; and the triggers must work again.
+async fn bulk_seed_matches_row_by_row_seed(app: &TestApp) {
+    use pitchey_store::seed::{BULK_LOAD, SeedOptions};
+    let other = TestApp::spawn(app.kind).await.unwrap();
+    let before = schema_catalogue(app).await;
+    assert!(before.iter().any(|(name, _)| name.contains("pitches_market_score_idx")), "{before:?}");
+    let n = BULK_LOAD;
+    let opts = |bulk_load_from| SeedOptions { password_hash: "not a hash".into(), extra_pitches: n, bulk_load_from };
+    assert_eq!(app.state.store.seed_demo(&opts(n)).await.unwrap().pitches_created, n);
+    assert_eq!(other.state.store.seed_demo(&opts(usize::MAX)).await.unwrap().pitches_created, n);
+    assert_eq!(schema_catalogue(app).await, before, "indexes and triggers are back as they were");
+    assert_eq!(schema_catalogue(&other).await, before);
+    assert_eq!(facet_rows(app).await, facet_rows(&other).await);
+    for q in ["lighthouse", "the%20last", "silent%20harbor", "orchard", "valley", "drama", "documentary", "a"] {
+        let url = format!("/api/search?q={q}&limit=50");
+        let (_, bulk) = get(&app.client(), app.url(&url)).await;
+        let (_, rows) = get(&other.client(), other.url(&url)).await;
+        let ids =
+            |b: &Value| b["data"]["pitches"].as_array().unwrap().iter().map(|p| p["id"].clone()).collect::<Vec<_>>();
+        assert_eq!(bulk["data"]["total"], rows["data"]["total"], "search total for {q}");
+        assert!(bulk["data"]["total"].as_u64().unwrap() > 0 || q == "a", "{q} finds seeded pitches");
+        assert_eq!(ids(&bulk), ids(&rows), "search results for {q}");
+    }
+    other.stop().await;
+    app.state.cache.invalidate_all().await;
+    assert_totals_match(app, "after a bulk seed").await;
+    // The triggers index and count the next pitch.
+    let c = app.creator().await;
+    let (_, body) = post(
+        &c,
+        app.url("/api/pitches"),
+        json!({"title": "Axolotl Harbour", "logline": "A diver finds a door under the pier.", "genre": "drama"}),
+    )
+    .await;
+    let id = body["data"]["pitch"]["id"].as_i64().unwrap();
+    assert_eq!(post(&c, app.url(&format!("/api/pitches/{id}/publish")), json!({})).await.0, StatusCode::OK);
+    assert_eq!(search_finds(app, "axolotl", id).await, (1, true));
+    assert_totals_match(app, "after publishing on a bulk-seeded database").await;
 }
 
 async fn search_ranks_known_titles_first(app: &TestApp) {

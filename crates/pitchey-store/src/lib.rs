@@ -5,6 +5,7 @@
 //! `migrations/{sqlite,postgres}`. Nothing above this crate knows which backend is in use.
 
 pub mod breaker;
+mod bulk;
 pub mod credits;
 pub mod dashboards;
 pub mod db;

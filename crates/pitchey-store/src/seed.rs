@@ -5,6 +5,7 @@
 //! [`DEMO_GENERATED`] generated ones) is added once, and
 //! `extra_pitches` always adds that many generated pitches (for benchmarks).
 
+use crate::bulk::DeferredIndexes;
 use crate::credits::credit;
 use crate::open::WRITER_CACHE_KIB;
 use crate::pitches::{PitchMeta, insert_pitches};
@@ -218,7 +219,14 @@ pub struct SeedOptions {
     pub password_hash: String,
     /// Generated pitches to add beyond the curated catalogue.
     pub extra_pitches: usize,
+    /// From how many extra pitches the seed loads in bulk: indexes and per-row triggers deferred and their
+    /// work done once at the end (bulk.rs), and on SQLite a large page cache. [`BULK_LOAD`] normally; tests
+    /// set it out of reach to compare the bulk load with the row-by-row one.
+    pub bulk_load_from: usize,
 }
+
+/// Extra pitches from which the seed loads in bulk by default ([`SeedOptions::bulk_load_from`]).
+pub const BULK_LOAD: usize = 10_000;
 
 impl Store {
     /// Seeds the demo data (see the module docs).
@@ -229,7 +237,8 @@ impl Store {
         // a few tens of thousands of pitches, and from there every insert reads pages back from the file.
         // The seed's connection gets a 1 GiB cache for the load, handed back below; it is memory used only
         // as the database grows into it. 100,000 pitches: 91 s with the 64 MiB cache, 57 s with this one.
-        let big = tx.backend() == Backend::Sqlite && opts.extra_pitches >= 10_000;
+        let bulk = opts.extra_pitches >= opts.bulk_load_from;
+        let big = tx.backend() == Backend::Sqlite && bulk;
         if big {
             tx.exec(Sql::new("seed_cache_size", "PRAGMA cache_size = -1048576")).await?;
         }
@@ -251,7 +260,12 @@ impl Store {
             generate(&mut tx, &opts.password_hash, DEMO_GENERATED, t, &mut report).await?;
         }
         if opts.extra_pitches > 0 {
+            // A large load defers the pitch tables' indexes (bulk.rs) and builds them once at the end.
+            let deferred = if bulk { Some(DeferredIndexes::drop(&mut tx).await?) } else { None };
             generate(&mut tx, &opts.password_hash, opts.extra_pitches, t, &mut report).await?;
+            if let Some(d) = deferred {
+                d.rebuild(&mut tx).await?;
+            }
         }
         if big {
             tx.exec(Sql::dynamic("seed_cache_size", format!("PRAGMA cache_size = -{WRITER_CACHE_KIB}"))).await?;

@@ -1,0 +1,148 @@
+//! Bulk loading: for a large load of pitches, the work that the pitch tables' indexes and triggers do row by
+//! row is deferred and done once, set-wise, at the end of the load's transaction.
+//!
+//! - **Secondary indexes** of `pitches` and `pitch_search` are dropped and built again afterwards. Building an
+//!   index over all its rows is one sort; keeping twenty-odd indexes current row by row is a random B-tree
+//!   insert per index per row, and was most of what a large SQLite seed cost. Unique indexes are kept: they
+//!   enforce rules the load must obey.
+//! - **Facet counts** (`pitch_facets`, migration 0005): the per-row trigger is suspended and the table is
+//!   recounted from the pitches. On PostgreSQL the trigger updates the same few rows over and over in one
+//!   transaction, and each update leaves a row version that no one can prune until the commit, so every later
+//!   update walks a longer chain: quadratic.
+//! - **Search index** on SQLite: the FTS5 insert trigger is dropped and the load's rows are indexed by one
+//!   `INSERT ... SELECT`, so FTS5 writes a few large segments instead of one small segment per row that it
+//!   must then merge. (PostgreSQL's `pitch_search` trigger inserts one row per pitch; it stays.)
+//!
+//! Index and trigger definitions are read back from the database's catalogue (`sqlite_master`,
+//! `pg_indexes`) and replayed verbatim, so the migrations stay the only place that defines them. Everything
+//! happens in the caller's transaction: if the load fails, the rollback restores every index and trigger.
+//! On PostgreSQL the dropped indexes and the suspended trigger lock `pitches` until the load commits; a
+//! bulk load is for seeding benchmark catalogues, not for a serving database.
+
+use crate::{Backend, Sql, StoreError, Tx};
+
+/// Tables whose secondary indexes a bulk load defers.
+const TABLES: &[&str] = &["pitches", "pitch_search"];
+
+/// SQLite's per-row triggers on insert that a load replaces: search indexing ([`FTS_BACKFILL`]) and facet
+/// counting ([`FACETS_RECOUNT_SQLITE`]).
+const SQLITE_TRIGGERS: &[&str] = &["pitch_search_insert", "pitch_facets_insert"];
+
+/// Indexes the rows inserted since the load began, as the trigger above would have one by one. The view
+/// `pitch_search_source` (migration 0006) says what an index row holds.
+const FTS_BACKFILL: &str = "INSERT INTO pitch_search (rowid, title, logline, short_synopsis, genre, format, hidden) \
+     SELECT pitch_id, title, logline, short_synopsis, genre, format, hidden FROM pitch_search_source \
+     WHERE pitch_id > $1";
+
+/// Recounts `pitch_facets` from the pitches, as migration 0005 first filled it (SQLite: `budget_band` is a
+/// generated column of `pitches`).
+const FACETS_RECOUNT_SQLITE: [&str; 3] = [
+    "DELETE FROM pitch_facets",
+    "INSERT INTO pitch_facets (visibility, genre, format, production_stage, budget_band, n) \
+     SELECT visibility, genre, coalesce(format, ''), production_stage, budget_band, COUNT(*) \
+     FROM pitches WHERE status = 'published' GROUP BY 1, 2, 3, 4, 5",
+    FACETS_TOTALS,
+];
+
+/// The same on PostgreSQL, where the band is the function `pitch_budget_band`.
+const FACETS_RECOUNT_POSTGRES: [&str; 3] = [
+    "DELETE FROM pitch_facets",
+    "INSERT INTO pitch_facets (visibility, genre, format, production_stage, budget_band, n) \
+     SELECT visibility, genre, coalesce(format, ''), production_stage, pitch_budget_band(estimated_budget), \
+     COUNT(*) FROM pitches WHERE status = 'published' GROUP BY 1, 2, 3, 4, 5",
+    FACETS_TOTALS,
+];
+
+/// One row per visibility with the number of published pitches in it (both backends).
+const FACETS_TOTALS: &str = "INSERT INTO pitch_facets (visibility, genre, format, production_stage, budget_band, n) \
+     SELECT visibility, '*', '*', '*', -9, COUNT(*) FROM pitches WHERE status = 'published' GROUP BY 1";
+
+/// PostgreSQL's facet trigger, suspended for the load.
+const POSTGRES_FACETS_TRIGGER: &str = "pitch_facets_sync";
+
+/// What a bulk load set aside and must put back: the `CREATE` statements, in catalogue order.
+#[derive(Debug)]
+pub(crate) struct DeferredIndexes {
+    backend: Backend,
+    ddl: Vec<String>,
+    /// The largest pitch id before the load.
+    before: i64,
+}
+
+impl DeferredIndexes {
+    /// Drops the non-unique secondary indexes of the pitch tables and sets the per-row insert triggers aside
+    /// (see the module docs), remembering their definitions.
+    pub(crate) async fn drop(tx: &mut Tx) -> Result<Self, StoreError> {
+        let backend = tx.backend();
+        let list = match backend {
+            Backend::Sqlite => Sql::dynamic(
+                "bulk_list_indexes",
+                format!(
+                    "SELECT type, name, sql FROM sqlite_master \
+                     WHERE tbl_name IN ({}) AND sql IS NOT NULL \
+                       AND ((type = 'index' AND sql NOT LIKE 'CREATE UNIQUE%') \
+                            OR (type = 'trigger' AND name IN ({}))) \
+                     ORDER BY rowid",
+                    quoted_list(TABLES),
+                    quoted_list(SQLITE_TRIGGERS)
+                ),
+            ),
+            Backend::Postgres => Sql::dynamic(
+                "bulk_list_indexes",
+                format!(
+                    "SELECT 'index'::text, indexname::text, indexdef FROM pg_indexes \
+                     WHERE schemaname = current_schema() AND tablename IN ({}) \
+                       AND indexdef NOT LIKE 'CREATE UNIQUE%' ORDER BY indexname",
+                    quoted_list(TABLES)
+                ),
+            ),
+        };
+        let found: Vec<(String, String, String)> = tx.all(list).await?;
+        let (before,): (i64,) =
+            tx.one(Sql::new("bulk_max_pitch_id", "SELECT COALESCE(MAX(id), 0) FROM pitches")).await?;
+        if backend == Backend::Postgres {
+            tx.exec(Sql::dynamic(
+                "bulk_suspend_trigger",
+                format!("ALTER TABLE pitches DISABLE TRIGGER {POSTGRES_FACETS_TRIGGER}"),
+            ))
+            .await?;
+        }
+        let mut ddl = Vec::with_capacity(found.len());
+        for (kind, name, sql) in found {
+            let drop = if kind == "trigger" { "DROP TRIGGER" } else { "DROP INDEX" };
+            tx.exec(Sql::dynamic("bulk_drop", format!("{drop} \"{name}\""))).await?;
+            ddl.push(sql);
+        }
+        Ok(DeferredIndexes { backend, ddl, before })
+    }
+
+    /// Does set-wise what the triggers would have done row by row, then recreates everything
+    /// [`drop`](Self::drop) removed.
+    pub(crate) async fn rebuild(self, tx: &mut Tx) -> Result<(), StoreError> {
+        let recount = match self.backend {
+            Backend::Sqlite => {
+                tx.exec(Sql::new("bulk_fts_backfill", FTS_BACKFILL).arg(self.before)).await?;
+                FACETS_RECOUNT_SQLITE
+            }
+            Backend::Postgres => FACETS_RECOUNT_POSTGRES,
+        };
+        for sql in recount {
+            tx.exec(Sql::new("bulk_facets_recount", sql)).await?;
+        }
+        if self.backend == Backend::Postgres {
+            tx.exec(Sql::dynamic(
+                "bulk_resume_trigger",
+                format!("ALTER TABLE pitches ENABLE TRIGGER {POSTGRES_FACETS_TRIGGER}"),
+            ))
+            .await?;
+        }
+        for sql in self.ddl {
+            tx.exec(Sql::dynamic("bulk_create", sql)).await?;
+        }
+        Ok(())
+    }
+}
+
+fn quoted_list(names: &[&str]) -> String {
+    names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")
+}
