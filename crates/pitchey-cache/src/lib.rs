@@ -34,11 +34,13 @@ pub enum Ns {
     Config,
     /// Sessions (cookie token hash → user).
     Session,
+    /// Signed-in users' dashboards, one entry per user and route (never shared between users).
+    Dashboard,
 }
 
 impl Ns {
     /// Every namespace.
-    pub const ALL: [Ns; 5] = [Ns::Lists, Ns::Pitch, Ns::Search, Ns::Config, Ns::Session];
+    pub const ALL: [Ns; 6] = [Ns::Lists, Ns::Pitch, Ns::Search, Ns::Config, Ns::Session, Ns::Dashboard];
 
     /// The namespace's name (metrics label, Redis key part, management API prefix).
     pub fn name(self) -> &'static str {
@@ -48,6 +50,7 @@ impl Ns {
             Ns::Search => "search",
             Ns::Config => "config",
             Ns::Session => "session",
+            Ns::Dashboard => "dashboard",
         }
     }
 
@@ -63,11 +66,12 @@ impl Ns {
     /// Share of the L1 byte budget, in percent.
     fn share(self) -> u64 {
         match self {
-            Ns::Lists => 35,
+            Ns::Lists => 30,
             Ns::Pitch => 30,
             Ns::Search => 20,
             Ns::Config => 5,
             Ns::Session => 10,
+            Ns::Dashboard => 5,
         }
     }
 }
@@ -78,7 +82,7 @@ pub struct CacheConfig {
     /// Bytes the L1 may hold in total (split between namespaces).
     pub l1_max_bytes: u64,
     /// Time to live per namespace, in [`Ns::ALL`] order.
-    pub ttl: [Duration; 5],
+    pub ttl: [Duration; 6],
     /// How long a value may still be served after it expired, when its reload fails on an outage.
     pub stale_for: Duration,
     /// Redis URL for the shared tier and cross-node invalidation.
@@ -99,6 +103,7 @@ impl Default for CacheConfig {
                 Duration::from_secs(30),
                 Duration::from_secs(3600),
                 Duration::from_secs(60),
+                Duration::from_secs(10),
             ],
             stale_for: Duration::from_secs(300),
             redis_url: None,
@@ -483,7 +488,7 @@ mod tests {
     }
 
     fn cache() -> Cache {
-        let cfg = CacheConfig { ttl: [Duration::from_secs(60); 5], ..CacheConfig::default() };
+        let cfg = CacheConfig { ttl: [Duration::from_secs(60); Ns::ALL.len()], ..CacheConfig::default() };
         Cache::new(&cfg, tokio_util::sync::CancellationToken::new()).unwrap_or_else(|e| panic!("{e}"))
     }
 

@@ -20,7 +20,7 @@ pub(crate) struct RedisTier {
     prefix: String,
     node: String,
     /// Last known L2 generation per namespace.
-    gens: [AtomicU64; 5],
+    gens: [AtomicU64; Ns::ALL.len()],
     connected: Arc<AtomicBool>,
     subscribed: Arc<AtomicBool>,
     timeout: Duration,

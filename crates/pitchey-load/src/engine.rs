@@ -48,11 +48,14 @@ pub struct Ctx {
     pub active: AtomicU32,
     /// A counter for unique names.
     pub seq: AtomicU64,
+    /// How long the scenario's shape runs, seconds (scenarios that change what they request over time
+    /// read it).
+    pub secs: f64,
 }
 
 impl Ctx {
-    /// A fresh context whose recorder's clock starts now.
-    pub fn new(settings: Arc<RunSettings>, catalog: Arc<Catalog>) -> anyhow::Result<Ctx> {
+    /// A fresh context, for a shape of `secs` seconds, whose recorder's clock starts now.
+    pub fn new(settings: Arc<RunSettings>, catalog: Arc<Catalog>, secs: f64) -> anyhow::Result<Ctx> {
         Ok(Ctx {
             shared: http::client(settings.timeout, false)?,
             settings,
@@ -60,6 +63,7 @@ impl Ctx {
             catalog,
             active: AtomicU32::new(0),
             seq: AtomicU64::new(0),
+            secs,
         })
     }
 }
@@ -92,6 +96,8 @@ pub struct Vu {
     pub rng: SmallRng,
     /// The creator's signed-in client, for journeys (created on first use).
     pub creator: Option<Client>,
+    /// This user's own signed-in client and the portal it signed in to (the hot scenario's dashboards).
+    pub signed_in: Option<(Client, &'static str)>,
     intended: Option<Instant>,
 }
 
@@ -99,12 +105,20 @@ impl Vu {
     /// A user with a client of its own (anonymous: journeys make their own signed-in clients).
     pub fn new(id: u64, ctx: Arc<Ctx>) -> anyhow::Result<Vu> {
         let client = http::client(ctx.settings.timeout, false)?;
-        Ok(Vu { id, client, rng: seeded(id), creator: None, intended: None, ctx })
+        Ok(Vu { id, client, rng: seeded(id), creator: None, signed_in: None, intended: None, ctx })
     }
 
     /// An open-loop arrival on the shared client, due at `intended`.
     fn arrival(id: u64, ctx: Arc<Ctx>, intended: Instant) -> Vu {
-        Vu { id, client: ctx.shared.clone(), rng: seeded(id), creator: None, intended: Some(intended), ctx }
+        Vu {
+            id,
+            client: ctx.shared.clone(),
+            rng: seeded(id),
+            creator: None,
+            signed_in: None,
+            intended: Some(intended),
+            ctx,
+        }
     }
 
     /// The absolute URL of `path`.
@@ -138,6 +152,11 @@ impl Vu {
     ) -> Option<Reply> {
         let started = self.intended.take().unwrap_or_else(Instant::now);
         http::send(&self.ctx.recorder, label, req, started, primary, check).await
+    }
+
+    /// Sends a request whose body is only checked for the envelope's success ([`http::send_light`]).
+    pub async fn send_light(&self, label: &'static str, primary: bool, req: RequestBuilder) -> bool {
+        http::send_light(&self.ctx.recorder, label, req, primary).await
     }
 
     /// Records a step outside the percentiles (whole-journey timing, a failed precondition).

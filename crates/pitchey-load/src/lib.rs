@@ -123,8 +123,9 @@ pub async fn run(opts: &Options) -> anyhow::Result<SuiteReport> {
         .await
         .with_context(|| format!("the server at {base} does not answer"))?;
     let list = opts.scenario_list();
-    let needs_catalog =
-        list.iter().any(|n| !matches!(n, ScenarioName::Health | ScenarioName::Auth | ScenarioName::Connections));
+    let needs_catalog = list.iter().any(|n| {
+        !matches!(n, ScenarioName::Health | ScenarioName::Auth | ScenarioName::Connections | ScenarioName::Hot)
+    });
     let catalog = if needs_catalog {
         Catalog::discover(&base, opts.timeout, list.contains(&ScenarioName::Journey))
             .await
@@ -184,7 +185,7 @@ async fn run_scenario(
     if opts.progress {
         eprintln!("== {name}: {}", shape.describe());
     }
-    let ctx = Arc::new(Ctx::new(settings, catalog)?);
+    let ctx = Arc::new(Ctx::new(settings, catalog, shape.secs())?);
     // A server inside this process (the tests') has no CPU time of its own to report.
     let cpu_pid = server_pid.filter(|&p| p != std::process::id());
     let cpu_before = (cpu_pid.and_then(process::cpu_secs), process::cpu_secs(std::process::id()));

@@ -65,6 +65,11 @@ pub struct LabelReport {
     pub errors: u64,
     /// Whether this label's latencies count toward the scenario's percentiles and thresholds.
     pub primary: bool,
+    /// Requests per second while the label was in use: completions per second between its first and its
+    /// last completion (0 with fewer than two). In a mix this is the label's share of the rate; in a
+    /// scenario that runs one endpoint at a time (`hot`), that endpoint's throughput.
+    #[serde(default)]
+    pub throughput: f64,
     /// Latency of the successful ones.
     pub latency: Latency,
 }
@@ -152,6 +157,16 @@ struct LabelAcc {
     requests: u64,
     errors: u64,
     primary: bool,
+    /// First and last completion, since the recorder's start.
+    first: Duration,
+    last: Duration,
+}
+
+impl LabelAcc {
+    fn throughput(&self) -> f64 {
+        let span = (self.last - self.first).as_secs_f64();
+        if self.requests > 1 && span > 0.0 { (self.requests - 1) as f64 / span } else { 0.0 }
+    }
 }
 
 struct SecondAcc {
@@ -242,7 +257,8 @@ impl Recorder {
         primary: bool,
     ) {
         let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).max(1);
-        let second = self.second_now();
+        let now = self.start.elapsed();
+        let second = now.as_secs() as usize;
         let mut g = self.lock();
         let inner = &mut *g;
         inner.requests += 1;
@@ -261,8 +277,11 @@ impl Recorder {
             requests: 0,
             errors: 0,
             primary,
+            first: now,
+            last: now,
         });
         acc.requests += 1;
+        acc.last = acc.last.max(now);
         let ok = outcome.is_ok();
         match outcome {
             Ok(()) => {
@@ -314,6 +333,7 @@ impl Recorder {
                 requests: a.requests,
                 errors: a.errors,
                 primary: a.primary,
+                throughput: a.throughput(),
                 latency: Latency::of(&a.hist),
             })
             .collect();

@@ -124,6 +124,7 @@ fn with_middleware(router: Router<AppState>, state: &AppState) -> anyhow::Result
     let timeout = Duration::from_secs(s.request_timeout_secs.max(1));
     let stats = state.route_stats.clone();
     let phase_state = state.clone();
+    let dash_state = state.clone();
     let window = s.read_your_writes_secs;
     let secure = s.cookie_secure;
     Ok(router.layer(
@@ -150,6 +151,9 @@ fn with_middleware(router: Router<AppState>, state: &AppState) -> anyhow::Result
             .layer(CompressionLayer::new())
             .layer(middleware::from_fn(move |req: Request, next: Next| deadline(timeout, req, next)))
             .layer(middleware::from_fn(move |req: Request, next: Next| read_your_writes(window, secure, req, next)))
+            .layer(middleware::from_fn(move |req: Request, next: Next| {
+                dashboards_follow_writes(dash_state.clone(), req, next)
+            }))
             .layer(DefaultBodyLimit::max(s.body_limit_bytes)),
     ))
 }
@@ -214,6 +218,24 @@ async fn read_your_writes(window: u64, secure: bool, req: Request, next: Next) -
         if let Ok(v) = HeaderValue::from_str(&c.to_string()) {
             res.headers_mut().append(header::SET_COOKIE, v);
         }
+    }
+    res
+}
+
+/// Cached dashboards (`caching::cached_dashboard`) show counts that almost any write can change: the
+/// caller's own pitches, NDAs and investments, and others' actions on them (an NDA request, a follow, a
+/// like). Rather than map every write to the dashboards it touches, every successful API write invalidates
+/// them all, on every node. Two kinds of write are left out: sign-in, sign-up, sign-out and password changes
+/// (`/api/auth/*`), which no dashboard shows, and view tracking, the write every page view makes: view counts
+/// on dashboards may lag by the dashboard cache's TTL.
+async fn dashboards_follow_writes(state: AppState, req: Request, next: Next) -> Response {
+    let write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        && req.uri().path().starts_with("/api/")
+        && req.uri().path() != "/api/views/track"
+        && !req.uri().path().starts_with("/api/auth/");
+    let res = next.run(req).await;
+    if write && res.status().is_success() && state.settings.cache_enabled {
+        state.cache.invalidate(pitchey_cache::Ns::Dashboard).await;
     }
     res
 }

@@ -49,12 +49,7 @@ fn cache_control(state: &AppState) -> HeaderValue {
 
 /// A cacheable JSON response (or 304) from an entry.
 fn respond(state: &AppState, entry: &Entry, source: Source, headers: &HeaderMap) -> Response {
-    let label = match source {
-        Source::L1 => "HIT",
-        Source::L2 => "L2",
-        Source::Loaded => "MISS",
-        Source::Stale => "STALE",
-    };
+    let label = source_label(source);
     let etag = HeaderValue::from_str(&entry.etag).unwrap_or_else(|_| HeaderValue::from_static("\"\""));
     let mut res = if not_modified(headers, &entry.etag) {
         StatusCode::NOT_MODIFIED.into_response()
@@ -88,6 +83,45 @@ where
         (Arc::new(Entry::new(bytes().await?)), Source::Loaded)
     };
     Ok(respond(state, &entry, source, headers))
+}
+
+/// A signed-in user's dashboard at `route`, from the [`Ns::Dashboard`] cache under a key of that user's
+/// alone, computed with `load` on a miss. The response is `private, no-store` (`Vary: Cookie`) like every
+/// per-user response; `X-Cache` says where it came from. Every API write invalidates the namespace
+/// (`app::dashboards_follow_writes`).
+pub async fn cached_dashboard<F, Fut>(state: &AppState, route: &str, user_id: i64, load: F) -> ApiResult<Response>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = ApiResult<Value>>,
+{
+    let bytes = || async move {
+        let v = load().await?;
+        serde_json::to_vec(&v).map(Bytes::from).map_err(ApiError::internal)
+    };
+    let (body, label) = if state.settings.cache_enabled {
+        let key = format!("{route}#user={user_id}");
+        let (entry, source) =
+            state.cache.get_or_load(Ns::Dashboard, &key, bytes).await.map_err(|e: Arc<ApiError>| (*e).clone())?;
+        (entry.body.clone(), source_label(source))
+    } else {
+        (bytes().await?, "MISS")
+    };
+    let mut res = (StatusCode::OK, body).into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    h.insert(header::VARY, HeaderValue::from_static("Cookie"));
+    h.insert("x-cache", HeaderValue::from_static(label));
+    Ok(res)
+}
+
+fn source_label(source: Source) -> &'static str {
+    match source {
+        Source::L1 => "HIT",
+        Source::L2 => "L2",
+        Source::Loaded => "MISS",
+        Source::Stale => "STALE",
+    }
 }
 
 /// Warms the first pages the web client loads on its public pages; returns the keys warmed.

@@ -72,6 +72,10 @@ pub struct Settings {
     pub cache_ttl_config_secs: u64,
     /// Time to live of cached sessions, in seconds.
     pub cache_ttl_session_secs: u64,
+    /// Time to live of a signed-in user's cached dashboard, in seconds. Every write through the API (except
+    /// view tracking) invalidates all dashboards, so this bounds only how long view counts and time-based
+    /// changes (NDA expiry) may lag.
+    pub cache_ttl_dashboard_secs: u64,
     /// How long an expired cached value may still be served while the database is unavailable, in seconds.
     pub cache_stale_secs: u64,
     /// Prefix of every Redis key and channel.
@@ -160,6 +164,7 @@ impl Default for Settings {
             cache_ttl_search_secs: 30,
             cache_ttl_config_secs: 3600,
             cache_ttl_session_secs: 60,
+            cache_ttl_dashboard_secs: 10,
             cache_stale_secs: 300,
             redis_key_prefix: "pitchey:".to_owned(),
             redis_timeout_ms: 250,
@@ -329,6 +334,7 @@ impl Settings {
                 s(self.cache_ttl_search_secs.max(1)),
                 s(self.cache_ttl_config_secs.max(1)),
                 s(self.cache_ttl_session_secs.max(1)),
+                s(self.cache_ttl_dashboard_secs.max(1)),
             ],
             stale_for: s(self.cache_stale_secs),
             redis_url: self.redis_url.clone(),

@@ -101,6 +101,9 @@ impl DeferredIndexes {
         let (before,): (i64,) =
             tx.one(Sql::new("bulk_max_pitch_id", "SELECT COALESCE(MAX(id), 0) FROM pitches")).await?;
         if backend == Backend::Postgres {
+            // Building an index over the whole table can outlast the per-statement limit meant for serving
+            // (5 s by default) on a busy machine; this transaction is a batch job. `LOCAL`: until it ends.
+            tx.exec(Sql::new("bulk_no_statement_timeout", "SET LOCAL statement_timeout = 0")).await?;
             tx.exec(Sql::dynamic(
                 "bulk_suspend_trigger",
                 format!("ALTER TABLE pitches DISABLE TRIGGER {POSTGRES_FACETS_TRIGGER}"),

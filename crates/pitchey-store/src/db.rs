@@ -421,11 +421,15 @@ impl Db {
     /// usable replica (round robin) or SQLite's readers, else the primary.
     fn read_endpoint(&self) -> &Arc<Endpoint> {
         let i = &self.inner;
-        if primary_reads_requested() || i.reads.is_empty() {
+        if i.reads.is_empty() {
             return &i.primary;
         }
         if i.backend == Backend::Sqlite {
+            // Read-your-writes holds on any SQLite connection (see `read`).
             return &i.reads[0];
+        }
+        if primary_reads_requested() {
+            return &i.primary;
         }
         let n = i.reads.len();
         let start = i.next_read.fetch_add(1, Ordering::Relaxed);
@@ -504,6 +508,10 @@ impl Db {
     /// An idempotent read: routed, retried with backoff and jitter after outage errors (moving to the
     /// primary when a replica failed), failing fast when the circuit is open.
     async fn read<T: DbRow>(&self, q: Sql, kind: Kind, on_primary: bool) -> Result<Out<T>, StoreError> {
+        // SQLite's readers are as fresh as its writer: in WAL mode every statement outside a transaction
+        // reads the latest commit. Only PostgreSQL replicas lag, so only there does "on the primary" change
+        // where a read goes; on SQLite it would only queue reads behind the single writer connection.
+        let on_primary = on_primary && self.inner.backend == Backend::Postgres;
         let mut ep = if on_primary { &self.inner.primary } else { self.read_endpoint() };
         let mut attempt = 0;
         loop {
@@ -546,7 +554,8 @@ impl Db {
         self.opt(q).await?.ok_or(StoreError::NotFound)
     }
 
-    /// Reads at most one row on the writer / primary: for reads that must see the latest writes.
+    /// Reads at most one row that must see the latest writes: on the PostgreSQL primary (on SQLite any
+    /// connection does, see `read`).
     pub async fn primary_opt<T: DbRow>(&self, q: Sql) -> Result<Option<T>, StoreError> {
         match self.read::<T>(q, Kind::Opt, true).await? {
             Out::Row(r) => Ok(r),
@@ -554,12 +563,12 @@ impl Db {
         }
     }
 
-    /// Reads exactly one row on the writer / primary; none is [`StoreError::NotFound`].
+    /// Like [`Db::primary_opt`]; no row is [`StoreError::NotFound`].
     pub async fn primary_one<T: DbRow>(&self, q: Sql) -> Result<T, StoreError> {
         self.primary_opt(q).await?.ok_or(StoreError::NotFound)
     }
 
-    /// Reads rows on the writer / primary.
+    /// Reads rows that must see the latest writes (see [`Db::primary_opt`]).
     pub async fn primary_all<T: DbRow>(&self, q: Sql) -> Result<Vec<T>, StoreError> {
         match self.read::<T>(q, Kind::All, true).await? {
             Out::Rows(v) => Ok(v),

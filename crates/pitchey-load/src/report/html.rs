@@ -103,16 +103,18 @@ fn scenario(h: &mut String, sc: &ScenarioReport) -> anyhow::Result<()> {
         );
     }
     h.push_str(
-        "</table><table><tr><th>request</th><th>requests</th><th>errors</th><th>p50 ms</th><th>p95 ms</th>\
+        "</table><table><tr><th>request</th><th>requests</th><th>errors</th><th>req/s</th><th>p50 ms</th><th>p95 ms</th>\
          <th>p99 ms</th><th>max ms</th><th>in percentiles</th></tr>",
     );
     for l in &sc.labels {
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td>\
+             <td>{}</td></tr>",
             esc(&l.label),
             l.requests,
             l.errors,
+            l.throughput,
             l.latency.p50,
             l.latency.p95,
             l.latency.p99,

@@ -55,11 +55,14 @@ pub enum ScenarioName {
     /// Each list, a pitch page and search at 10 constant users (run against a server with its cache off to
     /// measure the store).
     Lists,
+    /// 50 users on one hot endpoint at a time: a static JSON route (the ceiling), health, cached lists, and
+    /// signed-in dashboards.
+    Hot,
 }
 
 impl ScenarioName {
     /// Every scenario, in the order a full run takes them.
-    pub const ALL: [ScenarioName; 9] = [
+    pub const ALL: [ScenarioName; 10] = [
         ScenarioName::Health,
         ScenarioName::Browse,
         ScenarioName::Auth,
@@ -69,6 +72,7 @@ impl ScenarioName {
         ScenarioName::Journey,
         ScenarioName::Connections,
         ScenarioName::Lists,
+        ScenarioName::Hot,
     ];
 
     /// The lower-case name.
@@ -83,6 +87,7 @@ impl ScenarioName {
             ScenarioName::Journey => "journey",
             ScenarioName::Connections => "connections",
             ScenarioName::Lists => "lists",
+            ScenarioName::Hot => "hot",
         }
     }
 }
@@ -178,6 +183,15 @@ pub fn definition(name: ScenarioName) -> Definition {
             users(10, &[(30.0, 10)]),
             limits(10.0, 20.0, 0.01),
         ),
+        N::Hot => (
+            "50 users on one endpoint at a time, 20 s each after a 5 s warm-up (each user signs in to its \
+             portal, every endpoint once): GET /api/health/live (a static JSON route: the ceiling), GET \
+             /api/health, GET /api/pitches/public/trending?limit=12, GET /api/browse?tab=trending&limit=20, \
+             GET /api/{creator,investor,production}/dashboard signed in; bodies checked for success without \
+             being parsed into documents; each endpoint's req/s is in its label row",
+            users(50, &[(reads::HOT_UNITS as f64 * reads::HOT_UNIT_SECS, 50)]),
+            limits(10.0, 15.0, 0.01),
+        ),
     };
     Definition { name, requests, shape, thresholds }
 }
@@ -206,7 +220,7 @@ pub fn help_text() -> String {
          --threshold browse.p95=400ms --threshold '*.error-rate=2%' --threshold spike.p99=off.\n\
          \nClosed-loop users run iterations back to back (add --think-time-ms to pace them); the auth scenario is \
          open-loop and times each login from its intended start (coordinated-omission correction).\n\
-         \nThe auth, spike and journey scenarios sign in and sign up many times a second: start the server with \
+         \nThe auth, spike, journey and hot scenarios sign in and sign up many times a second: start the server with \
          PITCHEY_LOGIN_RATE_PER_MINUTE=0 (the login rate limit would answer 429). The journey needs the demo data \
          (alex.creator@demo.com's NDA pitches) and the NDA endpoints; each iteration signs up a new investor.\n\
          \nExit status: 0 every threshold met, 1 a threshold missed, 2 the run could not be made.\n",
@@ -233,6 +247,7 @@ pub async fn iteration(kind: ScenarioName, vu: &mut Vu) {
         // Connections run their own engine (crate::connections); nothing to iterate.
         ScenarioName::Connections => {}
         ScenarioName::Lists => reads::lists_mix(vu).await,
+        ScenarioName::Hot => reads::hot(vu).await,
     }
 }
 
@@ -256,6 +271,7 @@ mod tests {
         assert_eq!((spike.users_at(0.0), spike.users_at(10.0), spike.users_at(29.0), spike.secs()), (1, 50, 50, 40.0));
         assert_eq!(d(ScenarioName::Connections).peak_users(), 10_000);
         assert_eq!(d(ScenarioName::Lists).describe(), "hold 10 users 30 s");
+        assert_eq!(d(ScenarioName::Hot).describe(), "hold 50 users 105 s");
     }
 
     #[test]

@@ -204,3 +204,69 @@ fn pick<T: Copy>(rng: &mut rand::rngs::SmallRng, items: &[T]) -> T {
     // Every caller passes a non-empty literal list.
     items[rng.random_range(0..items.len())]
 }
+
+/// The hot scenario's time line, in units of [`HOT_UNIT_SECS`] at scale 1: one unit of warm-up, then
+/// [`HOT_PHASE_UNITS`] per endpoint of [`HOT_ENDPOINTS`] and as many for the dashboards.
+pub const HOT_UNITS: u32 = 1 + HOT_PHASE_UNITS * (HOT_ENDPOINTS.len() as u32 + 1);
+/// Seconds per unit at scale 1.
+pub const HOT_UNIT_SECS: f64 = 5.0;
+const HOT_PHASE_UNITS: u32 = 4;
+
+/// The anonymous hot endpoints, in the order they are measured, each under its own label.
+const HOT_ENDPOINTS: [(&str, &str); 4] = [
+    ("GET /api/health/live (static JSON)", "/api/health/live"),
+    ("GET /api/health", "/api/health"),
+    ("GET /api/pitches/public/trending", "/api/pitches/public/trending?limit=12"),
+    ("GET /api/browse?tab=trending", "/api/browse?tab=trending&limit=20"),
+];
+
+/// The dashboard of each portal, under the labels the hot scenario reports.
+fn dashboard(portal: &str) -> (&'static str, &'static str) {
+    match portal {
+        "creator" => ("GET /api/creator/dashboard (signed in)", "/api/creator/dashboard"),
+        "investor" => ("GET /api/investor/dashboard (signed in)", "/api/investor/dashboard"),
+        _ => ("GET /api/production/dashboard (signed in)", "/api/production/dashboard"),
+    }
+}
+
+/// One request of the hot scenario: which endpoint depends on the time since the scenario started (the
+/// phases split the shape's whole duration, so `--scale` stretches them alike). In the warm-up each user
+/// signs in and touches every endpoint once, outside the percentiles, so the measured phases start with
+/// warm caches and no logins.
+pub async fn hot(vu: &mut Vu) {
+    let unit = vu.ctx.secs / f64::from(HOT_UNITS);
+    let at = (vu.ctx.recorder.start().elapsed().as_secs_f64() / unit) as u32;
+    let phase = (at.max(1) - 1) / HOT_PHASE_UNITS;
+    let dashboards = phase as usize >= HOT_ENDPOINTS.len();
+    if vu.signed_in.is_none() && (at == 0 || dashboards) {
+        let account = ACCOUNTS[(vu.id % 3) as usize];
+        let Ok(client) = crate::http::client(vu.ctx.settings.timeout, true) else { return };
+        let req = client
+            .post(vu.url(&format!("/api/auth/{}/login", account.portal)))
+            .json(&json!({"email": account.email, "password": DEMO_PASSWORD}));
+        let label = "warm-up: sign in";
+        if vu.send_as(label, false, req, |r| login_check(r, account.portal)).await.is_some() {
+            vu.signed_in = Some((client, account.portal));
+        }
+        return;
+    }
+    if at == 0 {
+        for (_, path) in HOT_ENDPOINTS {
+            vu.send_light("warm-up", false, vu.get(path)).await;
+        }
+        if let Some((client, portal)) = &vu.signed_in {
+            vu.send_light("warm-up", false, client.get(vu.url(dashboard(portal).1))).await;
+        }
+        return;
+    }
+    match (HOT_ENDPOINTS.get(phase as usize), &vu.signed_in) {
+        (Some(&(label, path)), _) => {
+            vu.send_light(label, true, vu.get(path)).await;
+        }
+        (None, Some((client, portal))) => {
+            let (label, path) = dashboard(portal);
+            vu.send_light(label, true, client.get(vu.url(path))).await;
+        }
+        (None, None) => {}
+    }
+}

@@ -1,14 +1,15 @@
 //! Portal dashboards (contract §6) and the payment widgets every portal page loads (§9.8). Every number is
-//! computed from the data.
+//! computed from the data. The three portal dashboards are cached per user (`caching::cached_dashboard`).
 
 use super::ndas::nda_json;
 use super::notifications::notification_json;
 use super::pitches::private;
+use crate::caching::cached_dashboard;
 use crate::error::{ApiError, ApiResult};
 use crate::session::AuthUser;
 use crate::state::AppState;
 use crate::wire::pitch::public_cards;
-use crate::wire::{iso, ok};
+use crate::wire::{iso, ok, ok_value};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -73,6 +74,11 @@ async fn owner_nda_counts(s: &AppState, me: i64) -> ApiResult<(i64, i64, i64)> {
 async fn creator_dashboard(State(s): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
     require(&auth, &[UserType::Creator])?;
     let me = auth.user.id;
+    cached_dashboard(&s, "/api/creator/dashboard", me, || creator_dashboard_body(s.clone(), me)).await
+}
+
+/// What `/api/creator/dashboard` shows `me` (cached per user by the handler above).
+async fn creator_dashboard_body(s: AppState, me: i64) -> ApiResult<Value> {
     let totals = s.store.pitch_totals(me).await?;
     let followers = s.store.follow_stats(me).await?.followers;
     let inv = s.store.investment_totals(me, false).await?;
@@ -142,7 +148,7 @@ async fn creator_dashboard(State(s): State<AppState>, auth: AuthUser) -> ApiResu
             "topPerformingPitch": top,
         },
     });
-    Ok(private(ok(data).into_response()))
+    Ok(ok_value(data))
 }
 
 /// `GET /api/creator/funding/overview`: investments in the caller's pitches.
@@ -238,6 +244,11 @@ async fn recommendations(State(s): State<AppState>, auth: AuthUser) -> ApiResult
 async fn investor_dashboard(State(s): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
     require(&auth, &[UserType::Investor])?;
     let me = auth.user.id;
+    cached_dashboard(&s, "/api/investor/dashboard", me, || investor_dashboard_body(s.clone(), me)).await
+}
+
+/// What `/api/investor/dashboard` shows `me` (cached per user by the handler above).
+async fn investor_dashboard_body(s: AppState, me: i64) -> ApiResult<Value> {
     let t = s.store.investment_totals(me, true).await?;
     let list = s.store.investments(me, true, 200).await?;
     let active = NdaFilter {
@@ -265,7 +276,7 @@ async fn investor_dashboard(State(s): State<AppState>, auth: AuthUser) -> ApiRes
         "totalInvestments": t.count, "portfolioValue": round2(t.current_value), "totalInvested": round2(t.committed),
         "activeNDAs": active_ndas, "savedPitches": saved, "recentActivity": activity, "investmentBreakdown": breakdown,
     });
-    Ok(private(ok(data).into_response()))
+    Ok(ok_value(data))
 }
 
 fn series(label: &str, points: &[(String, i64)]) -> Value {
@@ -343,6 +354,11 @@ async fn production_projects(State(s): State<AppState>, auth: AuthUser) -> ApiRe
 async fn production_dashboard(State(s): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
     require(&auth, &[UserType::Production])?;
     let me = auth.user.id;
+    cached_dashboard(&s, "/api/production/dashboard", me, || production_dashboard_body(s.clone(), me)).await
+}
+
+/// What `/api/production/dashboard` shows `me` (cached per user by the handler above).
+async fn production_dashboard_body(s: AppState, me: i64) -> ApiResult<Value> {
     let stages = s.store.owner_stages(me).await?;
     let count = |names: &[&str]| {
         stages.iter().filter(|(st, _, _)| names.contains(&st.as_str())).map(|(_, n, _)| n).sum::<i64>()
@@ -365,9 +381,7 @@ async fn production_dashboard(State(s): State<AppState>, auth: AuthUser) -> ApiR
         "locationUpdates": [],
         "ndas": { "pending": pending, "active": granted },
     });
-    Ok(private(
-        Json(json!({ "success": true, "dashboard": dashboard, "data": { "dashboard": dashboard } })).into_response(),
-    ))
+    Ok(json!({ "success": true, "dashboard": dashboard, "data": { "dashboard": dashboard } }))
 }
 
 /// `GET /api/payments/credits/balance`.
