@@ -29,6 +29,8 @@ pub struct AppState {
     pub store: Store,
     /// The two-tier cache.
     pub cache: Cache,
+    /// Compressed copies of cached response bodies.
+    pub compressed: crate::caching::CompressedBodies,
     /// Settings in effect.
     pub settings: Arc<Settings>,
     /// Proxies whose `X-Forwarded-For` is believed.
@@ -65,6 +67,8 @@ impl AppState {
             hash_permits: Arc::new(tokio::sync::Semaphore::new(settings.password_hash_concurrency())),
             store,
             cache,
+            // An eighth of the L1 budget: compressed pages are a tenth to a twentieth of the originals.
+            compressed: crate::caching::CompressedBodies::new(settings.cache_l1_max_bytes / 8),
             settings,
             trusted_proxies: Arc::new(trusted_proxies),
             login_limiter: login_limiter.map(Arc::new),

@@ -16,6 +16,7 @@ both_backends!(
     dashboards_are_cached_per_user_and_follow_writes,
     concurrent_cold_misses_share_one_load,
     etags_and_not_modified,
+    cached_pages_are_sent_compressed_from_a_stored_copy,
     admin_cache_api,
     metrics_exposition_and_performance_json,
 );
@@ -178,6 +179,58 @@ async fn dashboards_are_cached_per_user_and_follow_writes(app: &TestApp) {
     assert_eq!(s, StatusCode::OK, "{b}");
     let (_, later) = get(&creator, url.clone()).await;
     assert_eq!(later["data"]["overview"]["pendingActions"], pending + 1, "an investor's NDA request");
+}
+
+/// Decodes a body sent with `Content-Encoding: coding`.
+async fn decode(coding: &str, body: &[u8]) -> Vec<u8> {
+    use async_compression::tokio::bufread::{BrotliDecoder, GzipDecoder};
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    match coding {
+        "br" => BrotliDecoder::new(body).read_to_end(&mut out).await.unwrap(),
+        "gzip" => GzipDecoder::new(body).read_to_end(&mut out).await.unwrap(),
+        other => panic!("unexpected coding {other}"),
+    };
+    out
+}
+
+/// A cached page is sent in the coding the client prefers among brotli and gzip, from a copy compressed
+/// once: same content as the plain page, its own strong ETag, 304 on a match.
+async fn cached_pages_are_sent_compressed_from_a_stored_copy(app: &TestApp) {
+    let c = app.client();
+    let url = app.url("/api/browse?tab=new&limit=24");
+    let plain = c.get(&url).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain_etag = plain.headers()["etag"].to_str().unwrap().to_owned();
+    let plain_body = plain.bytes().await.unwrap();
+    assert!(plain_body.len() > 1024, "a page large enough to compress");
+    for (accept, coding) in [
+        ("br", "br"),
+        ("gzip, deflate, br", "br"),
+        ("gzip", "gzip"),
+        ("br;q=0, gzip;q=0.5", "gzip"),
+        ("gzip;q=0, br", "br"),
+    ] {
+        let r = c.get(&url).header("accept-encoding", accept).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{accept}");
+        assert_eq!(r.headers()["content-encoding"], coding, "{accept}");
+        assert!(r.headers().get_all("vary").iter().any(|v| v == "accept-encoding"), "{accept}");
+        let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+        assert_eq!(etag, format!("{}-{coding}\"", plain_etag.trim_end_matches('"')), "{accept}");
+        let body = r.bytes().await.unwrap();
+        assert!(body.len() < plain_body.len() / 4, "{accept}: {} bytes", body.len());
+        assert_eq!(decode(coding, &body).await, plain_body.to_vec(), "{accept}: same content");
+        let r = c.get(&url).header("accept-encoding", accept).header("if-none-match", &etag).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_MODIFIED, "{accept}");
+        assert!(r.bytes().await.unwrap().is_empty());
+        // The plain representation's validator does not match the compressed one.
+        let r =
+            c.get(&url).header("accept-encoding", accept).header("if-none-match", &plain_etag).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{accept}");
+    }
+    let r = c.get(&url).header("accept-encoding", "br;q=0, gzip;q=0").send().await.unwrap();
+    assert!(r.headers().get("content-encoding").is_none(), "both refused");
+    assert_eq!(r.bytes().await.unwrap(), plain_body);
 }
 
 async fn sessions_are_cached_and_revoked(app: &TestApp) {
