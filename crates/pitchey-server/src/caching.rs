@@ -171,10 +171,9 @@ async fn respond(state: &AppState, entry: &Entry, source: Source, headers: &Head
     res
 }
 
-/// Serves `key` in `ns` from the cache, computing it with `load` on a miss (concurrent misses share one
-/// load; an outage serves the last value when one is kept). With caching disabled, `load` runs every time
-/// and the response still carries its ETag.
-pub async fn cached<F, Fut>(state: &AppState, ns: Ns, key: String, headers: &HeaderMap, load: F) -> ApiResult<Response>
+/// The entry of `key` in `ns`: from the cache, or computed with `load` on a miss (concurrent misses share one
+/// load; an outage serves the last value when one is kept). With caching disabled, `load` runs every time.
+async fn entry<F, Fut>(state: &AppState, ns: Ns, key: &str, load: F) -> ApiResult<(Arc<Entry>, Source)>
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = ApiResult<Value>>,
@@ -183,11 +182,20 @@ where
         let v = load().await?;
         serde_json::to_vec(&v).map(Bytes::from).map_err(ApiError::internal)
     };
-    let (entry, source) = if state.settings.cache_enabled {
-        state.cache.get_or_load(ns, &key, bytes).await.map_err(|e: Arc<ApiError>| (*e).clone())?
+    if state.settings.cache_enabled {
+        state.cache.get_or_load(ns, key, bytes).await.map_err(|e: Arc<ApiError>| (*e).clone())
     } else {
-        (Arc::new(Entry::new(bytes().await?)), Source::Loaded)
-    };
+        Ok((Arc::new(Entry::new(bytes().await?)), Source::Loaded))
+    }
+}
+
+/// Serves `key` in `ns` through the cache ([`entry`]); the response carries its ETag, cached or not.
+pub async fn cached<F, Fut>(state: &AppState, ns: Ns, key: String, headers: &HeaderMap, load: F) -> ApiResult<Response>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = ApiResult<Value>>,
+{
+    let (entry, source) = entry(state, ns, &key, load).await?;
     Ok(respond(state, &entry, source, headers).await)
 }
 
@@ -200,24 +208,13 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = ApiResult<Value>>,
 {
-    let bytes = || async move {
-        let v = load().await?;
-        serde_json::to_vec(&v).map(Bytes::from).map_err(ApiError::internal)
-    };
-    let (body, label) = if state.settings.cache_enabled {
-        let key = format!("{route}#user={user_id}");
-        let (entry, source) =
-            state.cache.get_or_load(Ns::Dashboard, &key, bytes).await.map_err(|e: Arc<ApiError>| (*e).clone())?;
-        (entry.body.clone(), source_label(source))
-    } else {
-        (bytes().await?, "MISS")
-    };
-    let mut res = (StatusCode::OK, body).into_response();
+    let (entry, source) = entry(state, Ns::Dashboard, &format!("{route}#user={user_id}"), load).await?;
+    let mut res = (StatusCode::OK, entry.body.clone()).into_response();
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     h.insert(header::VARY, HeaderValue::from_static("Cookie"));
-    h.insert("x-cache", HeaderValue::from_static(label));
+    h.insert("x-cache", HeaderValue::from_static(source_label(source)));
     Ok(res)
 }
 
