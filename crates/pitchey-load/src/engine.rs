@@ -154,9 +154,11 @@ impl Vu {
         http::send(&self.ctx.recorder, label, req, started, primary, check).await
     }
 
-    /// Sends a request whose body is only checked for the envelope's success ([`http::send_light`]).
-    pub async fn send_light(&self, label: &'static str, primary: bool, req: RequestBuilder) -> bool {
-        http::send_light(&self.ctx.recorder, label, req, primary).await
+    /// Sends a request whose body is only checked for the envelope's success ([`http::send_light`]), timed
+    /// like [`Vu::send_as`].
+    pub async fn send_light(&mut self, label: &'static str, primary: bool, req: RequestBuilder) -> bool {
+        let started = self.intended.take().unwrap_or_else(Instant::now);
+        http::send_light(&self.ctx.recorder, label, req, started, primary).await
     }
 
     /// Records a step outside the percentiles (whole-journey timing, a failed precondition).

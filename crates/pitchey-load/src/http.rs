@@ -83,8 +83,14 @@ struct Envelope {
 /// must be JSON with `"success": true` (or a probe's `"status": "ok"`), and is read without building a
 /// document, so the tool's own CPU per request stays close to that of a small response. Returns whether
 /// the request passed.
-pub async fn send_light(rec: &Recorder, label: &'static str, req: RequestBuilder, primary: bool) -> bool {
-    send_judged(rec, label, req, Instant::now(), primary, |raw| {
+pub async fn send_light(
+    rec: &Recorder,
+    label: &'static str,
+    req: RequestBuilder,
+    started: Instant,
+    primary: bool,
+) -> bool {
+    send_judged(rec, label, req, started, primary, |raw| {
         let shown = || excerpt(&String::from_utf8_lossy(&raw.bytes));
         let env: Envelope = serde_json::from_slice(&raw.bytes)
             .map_err(|e| Failure::new("body is not JSON", format!("{e}: {}", shown())))?;

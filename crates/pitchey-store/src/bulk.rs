@@ -25,7 +25,7 @@ use crate::{Backend, Sql, StoreError, Tx};
 const TABLES: &[&str] = &["pitches", "pitch_search"];
 
 /// SQLite's per-row triggers on insert that a load replaces: search indexing ([`FTS_BACKFILL`]) and facet
-/// counting ([`FACETS_RECOUNT_SQLITE`]).
+/// counting ([`facets_recount`]).
 const SQLITE_TRIGGERS: &[&str] = &["pitch_search_insert", "pitch_facets_insert"];
 
 /// Indexes the rows inserted since the load began, as the trigger above would have one by one. The view
@@ -34,28 +34,23 @@ const FTS_BACKFILL: &str = "INSERT INTO pitch_search (rowid, title, logline, sho
      SELECT pitch_id, title, logline, short_synopsis, genre, format, hidden FROM pitch_search_source \
      WHERE pitch_id > $1";
 
-/// Recounts `pitch_facets` from the pitches, as migration 0005 first filled it (SQLite: `budget_band` is a
-/// generated column of `pitches`).
-const FACETS_RECOUNT_SQLITE: [&str; 3] = [
-    "DELETE FROM pitch_facets",
-    "INSERT INTO pitch_facets (visibility, genre, format, production_stage, budget_band, n) \
-     SELECT visibility, genre, coalesce(format, ''), production_stage, budget_band, COUNT(*) \
-     FROM pitches WHERE status = 'published' GROUP BY 1, 2, 3, 4, 5",
-    FACETS_TOTALS,
-];
-
-/// The same on PostgreSQL, where the band is the function `pitch_budget_band`.
-const FACETS_RECOUNT_POSTGRES: [&str; 3] = [
-    "DELETE FROM pitch_facets",
-    "INSERT INTO pitch_facets (visibility, genre, format, production_stage, budget_band, n) \
-     SELECT visibility, genre, coalesce(format, ''), production_stage, pitch_budget_band(estimated_budget), \
-     COUNT(*) FROM pitches WHERE status = 'published' GROUP BY 1, 2, 3, 4, 5",
-    FACETS_TOTALS,
-];
-
-/// One row per visibility with the number of published pitches in it (both backends).
-const FACETS_TOTALS: &str = "INSERT INTO pitch_facets (visibility, genre, format, production_stage, budget_band, n) \
-     SELECT visibility, '*', '*', '*', -9, COUNT(*) FROM pitches WHERE status = 'published' GROUP BY 1";
+/// Recounts `pitch_facets` from the pitches, as migration 0005 first filled it. `band` is how the backend
+/// computes a pitch's budget band: a generated column on SQLite, a function on PostgreSQL.
+fn facets_recount(band: &str) -> [String; 3] {
+    let insert = "INSERT INTO pitch_facets (visibility, genre, format, production_stage, budget_band, n)";
+    [
+        "DELETE FROM pitch_facets".to_owned(),
+        format!(
+            "{insert} SELECT visibility, genre, coalesce(format, ''), production_stage, {band}, COUNT(*) \
+             FROM pitches WHERE status = 'published' GROUP BY 1, 2, 3, 4, 5"
+        ),
+        // One row per visibility with the number of published pitches in it.
+        format!(
+            "{insert} SELECT visibility, '*', '*', '*', -9, COUNT(*) FROM pitches WHERE status = 'published' \
+             GROUP BY 1"
+        ),
+    ]
+}
 
 /// PostgreSQL's facet trigger, suspended for the load.
 const POSTGRES_FACETS_TRIGGER: &str = "pitch_facets_sync";
@@ -122,15 +117,15 @@ impl DeferredIndexes {
     /// Does set-wise what the triggers would have done row by row, then recreates everything
     /// [`drop`](Self::drop) removed.
     pub(crate) async fn rebuild(self, tx: &mut Tx) -> Result<(), StoreError> {
-        let recount = match self.backend {
+        let band = match self.backend {
             Backend::Sqlite => {
                 tx.exec(Sql::new("bulk_fts_backfill", FTS_BACKFILL).arg(self.before)).await?;
-                FACETS_RECOUNT_SQLITE
+                "budget_band"
             }
-            Backend::Postgres => FACETS_RECOUNT_POSTGRES,
+            Backend::Postgres => "pitch_budget_band(estimated_budget)",
         };
-        for sql in recount {
-            tx.exec(Sql::new("bulk_facets_recount", sql)).await?;
+        for sql in facets_recount(band) {
+            tx.exec(Sql::dynamic("bulk_facets_recount", sql)).await?;
         }
         if self.backend == Backend::Postgres {
             tx.exec(Sql::dynamic(

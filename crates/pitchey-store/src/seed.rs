@@ -236,7 +236,8 @@ impl Store {
         // A large catalogue on SQLite: its twenty-odd indexes outgrow the writer's page cache (64 MiB) at
         // a few tens of thousands of pitches, and from there every insert reads pages back from the file.
         // The seed's connection gets a 1 GiB cache for the load, handed back below; it is memory used only
-        // as the database grows into it. 100,000 pitches: 91 s with the 64 MiB cache, 57 s with this one.
+        // as the database grows into it. 100,000 pitches, before bulk.rs: 91 s with the 64 MiB cache, 57 s with
+        // this one.
         let bulk = opts.extra_pitches >= opts.bulk_load_from;
         let big = tx.backend() == Backend::Sqlite && bulk;
         if big {

@@ -220,13 +220,15 @@ const HOT_ENDPOINTS: [(&str, &str); 4] = [
     ("GET /api/browse?tab=trending", "/api/browse?tab=trending&limit=20"),
 ];
 
-/// The dashboard of each portal, under the labels the hot scenario reports.
-fn dashboard(portal: &str) -> (&'static str, &'static str) {
-    match portal {
+/// The signed-in user's portal dashboard request, under the label the hot scenario reports it by.
+fn dashboard_request(vu: &Vu) -> Option<(&'static str, reqwest::RequestBuilder)> {
+    let (client, portal) = vu.signed_in.as_ref()?;
+    let (label, path) = match *portal {
         "creator" => ("GET /api/creator/dashboard (signed in)", "/api/creator/dashboard"),
         "investor" => ("GET /api/investor/dashboard (signed in)", "/api/investor/dashboard"),
         _ => ("GET /api/production/dashboard (signed in)", "/api/production/dashboard"),
-    }
+    };
+    Some((label, client.get(vu.url(path))))
 }
 
 /// One request of the hot scenario: which endpoint depends on the time since the scenario started (the
@@ -252,21 +254,19 @@ pub async fn hot(vu: &mut Vu) {
     }
     if at == 0 {
         for (_, path) in HOT_ENDPOINTS {
-            vu.send_light("warm-up", false, vu.get(path)).await;
+            let req = vu.get(path);
+            vu.send_light("warm-up", false, req).await;
         }
-        if let Some((client, portal)) = &vu.signed_in {
-            vu.send_light("warm-up", false, client.get(vu.url(dashboard(portal).1))).await;
+        if let Some((_, req)) = dashboard_request(vu) {
+            vu.send_light("warm-up", false, req).await;
         }
         return;
     }
-    match (HOT_ENDPOINTS.get(phase as usize), &vu.signed_in) {
-        (Some(&(label, path)), _) => {
-            vu.send_light(label, true, vu.get(path)).await;
-        }
-        (None, Some((client, portal))) => {
-            let (label, path) = dashboard(portal);
-            vu.send_light(label, true, client.get(vu.url(path))).await;
-        }
-        (None, None) => {}
+    let next = match HOT_ENDPOINTS.get(phase as usize) {
+        Some(&(label, path)) => Some((label, vu.get(path))),
+        None => dashboard_request(vu),
+    };
+    if let Some((label, req)) = next {
+        vu.send_light(label, true, req).await;
     }
 }
