@@ -132,8 +132,8 @@ impl Store {
     /// Refreshes the planner's statistics (after bulk loads).
     pub async fn analyze(&self) -> Result<(), StoreError> {
         match self.backend() {
-            crate::Backend::Sqlite => self.db.raw_script("ANALYZE").await,
-            crate::Backend::Postgres => self.db.raw_script("VACUUM ANALYZE").await,
+            crate::Backend::Sqlite => self.db.maintenance("ANALYZE").await,
+            crate::Backend::Postgres => self.db.maintenance("VACUUM ANALYZE").await,
         }
     }
 }
