@@ -7,7 +7,7 @@ mod common;
 use chrono::{Duration, Utc};
 use common::{TestApp, get, json_of, post, put};
 use pitchey_core::{PitchStatus, Visibility};
-use pitchey_store::PitchRow;
+use pitchey_store::{ListQuery, Order, PitchRow, Scope};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::cmp::Ordering;
@@ -17,6 +17,7 @@ both_backends!(
     totals_and_search_follow_every_kind_of_write,
     bulk_seed_matches_row_by_row_seed,
     search_ranks_known_titles_first,
+    search_beyond_the_rank_window_pages_every_match_once,
     hostile_search_input_never_errors,
     response_shapes,
 );
@@ -407,6 +408,56 @@ async fn search_ranks_known_titles_first(app: &TestApp) {
     assert!(body["data"]["trending"].as_array().unwrap().len() <= 5);
     assert_eq!(body["data"]["timeWindow"], 30);
     assert!(body["data"]["trending"][0]["trending_score"].is_number());
+}
+
+/// Every page of `lq`, `limit` at a time, with the total each page reported.
+async fn all_pages(app: &TestApp, lq: &ListQuery, limit: i64) -> (Vec<i64>, i64) {
+    let (mut ids, mut total) = (Vec::new(), -1);
+    for page in 0.. {
+        let q = ListQuery { limit, offset: page * limit, ..lq.clone() };
+        let p = app.state.store.list_pitches(&q).await.unwrap();
+        assert!(total == -1 || total == p.total, "the total changed between pages");
+        total = p.total;
+        if p.items.is_empty() {
+            break;
+        }
+        ids.extend(p.items.iter().map(|r| r.id));
+    }
+    (ids, total)
+}
+
+/// A search with more matches than its rank window ranks only the newest ones, then lists the rest newest
+/// first; paging through it yields every match exactly once, and the count stays exact.
+async fn search_beyond_the_rank_window_pages_every_match_once(app: &TestApp) {
+    let mut lq = ListQuery::new(Scope::Market);
+    // "last": in some titles and other pitches' loglines, so relevance and recency differ.
+    lq.terms = pitchey_core::search::terms("last");
+    lq.order = Order::Relevance;
+    // Ranked whole (the window is larger than the matches): the reference order.
+    lq.rank_window = i64::MAX;
+    let (whole, total) = all_pages(app, &lq, 1000).await;
+    assert!(total > 8, "the demo catalogue should match 'last' often: {total}");
+    assert_eq!(whole.len() as i64, total);
+    // A window of 8, paged 3 at a time so pages straddle its edge.
+    lq.rank_window = 8;
+    let (windowed, total_w) = all_pages(app, &lq, 3).await;
+    assert_eq!(total_w, total);
+    let mut a = whole.clone();
+    let mut b = windowed.clone();
+    a.sort_unstable();
+    b.sort_unstable();
+    b.dedup();
+    assert_eq!(a, b, "every match once: {windowed:?}");
+    assert_eq!(windowed.len(), whole.len(), "no match twice: {windowed:?}");
+    // The window: the eight newest matches, in the order the whole ranking gives them.
+    let mut newest = whole.clone();
+    newest.sort_unstable_by(|x, y| y.cmp(x));
+    assert_ne!(whole, newest, "relevance should differ from recency here, or the test cannot tell them apart");
+    let window: std::collections::HashSet<i64> = newest[..8].iter().copied().collect();
+    let ranked: Vec<i64> = whole.iter().copied().filter(|id| window.contains(id)).collect();
+    assert_eq!(windowed[..8], ranked[..], "the window is ranked by relevance");
+    // Then the rest, newest first.
+    assert_eq!(windowed[8..], newest[8..], "the rest newest first");
 }
 
 async fn hostile_search_input_never_errors(app: &TestApp) {

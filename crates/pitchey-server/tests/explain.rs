@@ -30,7 +30,11 @@ async fn postgres_hot_queries_use_indexes_at_100k_pitches() {
     uses("browse tab=popular: page", "pitches_market_score_idx");
     uses("home trending: page", "pitches_public_trending_idx");
     uses("home featured: page", "pitches_public_featured_idx");
-    uses("search q=lighthouse: page", "pitch_search_document_idx");
+    // The rank window: the newest matches, walking the search table's key backwards; ranked whole and
+    // counted, every match through the full-text index.
+    uses("search q=lighthouse: page", "pitch_search_pkey");
+    uses("search q=lighthouse ranked whole: page", "pitch_search_document_idx");
+    uses("search q=lighthouse: count", "pitch_search_document_idx");
     uses("browse sort=likes: page", "pitches_market_likes_idx");
     uses("browse sort=views: page", "pitches_market_views_idx");
     uses("browse sort=title: page", "pitches_market_title_idx");

@@ -90,9 +90,13 @@ impl Store {
         let mut lq = ListQuery::new(Scope::OwnerStatus(1, pitchey_core::PitchStatus::Draft));
         lq.order = Order::Updated;
         list("my pitches status=draft", lq);
+        // A common word: more matches than the rank window (listing.rs), so only the newest are ranked.
         let mut lq = market(Order::Relevance);
         lq.terms = vec!["lighthouse".into()];
-        list("search q=lighthouse", lq);
+        list("search q=lighthouse", lq.clone());
+        // A search with fewer matches than the window is ranked whole.
+        lq.rank_window = i64::MAX;
+        list("search q=lighthouse ranked whole", lq);
         let mut lq = market(Order::Relevance);
         lq.terms = vec!["silent".into(), "harbor".into()];
         lq.genres = vec!["drama".into()];

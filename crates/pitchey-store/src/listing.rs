@@ -158,7 +158,15 @@ pub struct ListQuery {
     pub with_total: bool,
     /// Include the long text columns.
     pub full_rows: bool,
+    /// A search ranked in the index ranks at most this many matches, the newest; the rest follow them,
+    /// newest first ([`RANK_WINDOW`] normally; `i64::MAX` ranks every match; see [`fts_subquery`]).
+    pub rank_window: i64,
 }
+
+/// How many matches of a search are ranked by relevance, by default: the newest ones. Ranking costs about
+/// a microsecond per match (bm25 reads each match's column sizes; `ts_rank` its document), and a common word
+/// matches a tenth of a 100,000-pitch catalogue.
+pub const RANK_WINDOW: i64 = 1000;
 
 impl ListQuery {
     /// A query over `scope`, newest publications first, 20 per page, counted.
@@ -182,6 +190,7 @@ impl ListQuery {
             offset: 0,
             with_total: true,
             full_rows: false,
+            rank_window: RANK_WINDOW,
         }
     }
 }
@@ -294,17 +303,26 @@ const SCOPE_SIZE_TTL: Duration = Duration::from_secs(30);
 #[derive(Debug, Default)]
 pub(crate) struct ScopeSizes(Mutex<Vec<(&'static str, Instant, i64)>>);
 
-/// The full-text match as a subquery of `(fts_id, fts_rank)` rows for one backend, restricted to the
-/// scope when the search index records it, and ranked and paged inside the index when `page` is given.
+/// A page of a search ranked inside the index: placeholders of its limit and offset, and for a search with
+/// more matches than its rank window, the window and how many matches past it the page reaches.
+struct RankedPage {
+    lim: String,
+    off: String,
+    window: Option<(String, String)>,
+}
+
+/// The full-text match as a subquery of `(fts_id, fts_rank, fts_part)` rows for one backend, restricted to
+/// the scope when the search index records it, and ranked and paged inside the index when `page` is given.
 /// Returns the subquery and whether a higher rank is better.
-fn fts_subquery(backend: Backend, q: &mut Sql, lq: &ListQuery, page: Option<(String, String)>) -> (String, bool) {
+///
+/// Ranking every match of a common word is most of a search's cost, so a search with more matches than
+/// [`ListQuery::rank_window`] ranks only the newest of them (`fts_part` 0): the index yields matches in id
+/// order and stops there. The older matches follow, newest first (`fts_part` 1), read only as far as the page
+/// reaches. Every match still has exactly one place in the order, so pages neither repeat nor skip, and the
+/// count is exact. Searches with fewer matches are ranked whole (`fts_part` 0 throughout).
+fn fts_subquery(backend: Backend, q: &mut Sql, lq: &ListQuery, page: Option<RankedPage>) -> (String, bool) {
     let tag = lq.scope.search_tag(backend);
-    let limit = |dir: &str| {
-        page.as_ref().map_or_else(String::new, |(lim, off)| {
-            format!(" ORDER BY fts_rank {dir}, fts_id DESC LIMIT {lim} OFFSET {off}")
-        })
-    };
-    match backend {
+    let (matches, rank, rest_rank, desc) = match backend {
         Backend::Sqlite => {
             let words = lq.terms.iter().map(|t| format!("\"{t}\"*")).collect::<Vec<_>>();
             let words = words.join(if lq.any_term { " OR " } else { " AND " });
@@ -314,26 +332,46 @@ fn fts_subquery(backend: Backend, q: &mut Sql, lq: &ListQuery, page: Option<(Str
             };
             let p = q.push_arg(m);
             // bm25 weights per column: title, logline, synopsis, genre, format, hidden (not a relevance signal).
-            let sql = format!(
-                "SELECT rowid AS fts_id, bm25(pitch_search, 10.0, 5.0, 2.0, 1.0, 1.0, 0.0) AS fts_rank \
-                 FROM pitch_search WHERE pitch_search MATCH {p}{}",
-                limit("ASC")
-            );
-            (sql, false) // bm25: lower is better
+            // bm25: lower is better.
+            (
+                "FROM pitch_search WHERE pitch_search MATCH ".to_owned() + &p,
+                "bm25(pitch_search, 10.0, 5.0, 2.0, 1.0, 1.0, 0.0)",
+                "0.0",
+                false,
+            )
         }
         Backend::Postgres => {
             let words = lq.terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>();
             let p = q.push_arg(words.join(if lq.any_term { " | " } else { " & " }));
             let flag = tag.map_or_else(String::new, |column| format!(" AND s.{column}"));
-            let sql = format!(
-                "SELECT s.pitch_id AS fts_id, ts_rank(s.document, fts_q) AS fts_rank \
-                 FROM pitch_search s CROSS JOIN to_tsquery('english', {p}) fts_q \
-                 WHERE s.document @@ fts_q{flag}{}",
-                limit("DESC")
-            );
-            (sql, true)
+            (
+                format!(
+                    "FROM pitch_search s CROSS JOIN to_tsquery('english', {p}) fts_q WHERE s.document @@ fts_q{flag}"
+                ),
+                "ts_rank(s.document, fts_q)",
+                "0::real",
+                true,
+            )
         }
-    }
+    };
+    let id = if backend == Backend::Sqlite { "rowid" } else { "s.pitch_id" };
+    let dir = if desc { "DESC" } else { "ASC" };
+    let sql = match page {
+        None => format!("SELECT {id} AS fts_id, {rank} AS fts_rank, 0 AS fts_part {matches}"),
+        Some(RankedPage { lim, off, window: None }) => format!(
+            "SELECT {id} AS fts_id, {rank} AS fts_rank, 0 AS fts_part {matches} \
+             ORDER BY fts_rank {dir}, fts_id DESC LIMIT {lim} OFFSET {off}"
+        ),
+        Some(RankedPage { lim, off, window: Some((window, past)) }) => format!(
+            "SELECT fts_id, fts_rank, fts_part FROM (\
+             SELECT * FROM (SELECT {id} AS fts_id, {rank} AS fts_rank, 0 AS fts_part {matches} \
+             ORDER BY {id} DESC LIMIT {window}) ranked \
+             UNION ALL SELECT * FROM (SELECT {id} AS fts_id, {rest_rank} AS fts_rank, 1 AS fts_part {matches} \
+             ORDER BY {id} DESC LIMIT {past} OFFSET {window}) rest) windowed \
+             ORDER BY fts_part, fts_rank {dir}, fts_id DESC LIMIT {lim} OFFSET {off}"
+        ),
+    };
+    (sql, desc)
 }
 
 /// Builds `FROM ... WHERE ...` (shared by the page and the count) and the ORDER BY clause. `ranked_page`
@@ -343,7 +381,7 @@ fn from_where(
     q: &mut Sql,
     lq: &ListQuery,
     join_owner: bool,
-    ranked_page: Option<(String, String)>,
+    ranked_page: Option<RankedPage>,
     plan: Plan,
 ) -> (String, String) {
     let mut conds = vec![lq.scope.predicate(q)];
@@ -405,7 +443,7 @@ fn from_where(
     let sort = if plan == Plan::SortMatches { "+" } else { "" };
     let order = match (lq.order, rank) {
         (Order::Relevance, Some((expr, desc))) => {
-            format!(" ORDER BY {expr} {}, p.id DESC", if desc { "DESC" } else { "ASC" })
+            format!(" ORDER BY fts.fts_part, {expr} {}, p.id DESC", if desc { "DESC" } else { "ASC" })
         }
         // Titles compare byte-wise on both engines (PostgreSQL's default collation would not).
         (Order::Title, _) if backend == Backend::Postgres => {
@@ -470,7 +508,7 @@ impl Store {
     async fn list_once(&self, lq: &ListQuery) -> Result<Page<PitchRow>, StoreError> {
         // The count first: it is cheap (facets, or the search index) and it steers the page's plan.
         let Some(count) = self.count_sql(lq) else {
-            let items: Vec<PitchRow> = self.db.all(self.page_sql(lq, Plan::Default)).await?;
+            let items: Vec<PitchRow> = self.db.all(self.page_sql(lq, Plan::Default, None)).await?;
             return Ok(Page { total: lq.offset + items.len() as i64, items });
         };
         let total = self.db.one::<(i64,)>(count).await?.0;
@@ -478,7 +516,7 @@ impl Store {
             return Ok(Page { items: Vec::new(), total });
         }
         let plan = self.plan(lq, total).await?;
-        let items = self.db.all(self.page_sql(lq, plan)).await?;
+        let items = self.db.all(self.page_sql(lq, plan, Some(total))).await?;
         Ok(Page { items, total })
     }
 
@@ -524,18 +562,29 @@ impl Store {
 
     /// The SQL of a list query and of its count (public for `pitchey db explain`), with the default plan.
     pub fn list_sql(&self, lq: &ListQuery) -> (Sql, Option<Sql>) {
-        (self.page_sql(lq, Plan::Default), self.count_sql(lq))
+        (self.page_sql(lq, Plan::Default, None), self.count_sql(lq))
     }
 
-    fn page_sql(&self, lq: &ListQuery, plan: Plan) -> Sql {
+    /// The page's SQL. `total`, when counted, decides whether a ranked search is ranked whole or in its
+    /// window ([`fts_subquery`]); uncounted, it is ranked in its window.
+    fn page_sql(&self, lq: &ListQuery, plan: Plan, total: Option<i64>) -> Sql {
         let backend = self.backend();
         let mut page = Sql::dynamic("pitch_list", String::new());
-        let lim = page.push_arg(lq.limit.clamp(0, 500));
-        let off = page.push_arg(lq.offset.max(0));
+        let limit = lq.limit.clamp(0, 500);
+        let offset = lq.offset.max(0);
+        let lim = page.push_arg(limit);
+        let off = page.push_arg(offset);
         let cols = if lq.full_rows { pitch_columns!(full) } else { pitch_columns!(card) };
         let text = if lq.ranked_in_index() {
             // Ranked and paged inside the search index: only the page's rows are joined.
-            let (where_, order) = from_where(backend, &mut page, lq, true, Some((lim, off)), plan);
+            let window = lq.rank_window.max(0);
+            let windowed = window < i64::MAX && total.is_none_or(|t| t > window);
+            let window = windowed.then(|| {
+                let past = offset.saturating_add(limit).saturating_sub(window).max(0);
+                (page.push_arg(window), page.push_arg(past))
+            });
+            let ranked = RankedPage { lim, off, window };
+            let (where_, order) = from_where(backend, &mut page, lq, true, Some(ranked), plan);
             format!("SELECT {cols}{where_}{order}")
         } else {
             let (where_, order) = from_where(backend, &mut page, lq, true, None, plan);
