@@ -572,8 +572,8 @@ impl Store {
         let mut page = Sql::dynamic("pitch_list", String::new());
         let limit = lq.limit.clamp(0, 500);
         let offset = lq.offset.max(0);
-        let lim = page.push_arg(limit);
-        let off = page.push_arg(offset);
+        let lim = page.push_count(backend, limit);
+        let off = page.push_count(backend, offset);
         let cols = if lq.full_rows { pitch_columns!(full) } else { pitch_columns!(card) };
         let text = if lq.ranked_in_index() {
             // Ranked and paged inside the search index: only the page's rows are joined.
@@ -581,7 +581,7 @@ impl Store {
             let windowed = window < i64::MAX && total.is_none_or(|t| t > window);
             let window = windowed.then(|| {
                 let past = offset.saturating_add(limit).saturating_sub(window).max(0);
-                (page.push_arg(window), page.push_arg(past))
+                (page.push_count(backend, window), page.push_count(backend, past))
             });
             let ranked = RankedPage { lim, off, window };
             let (where_, order) = from_where(backend, &mut page, lq, true, Some(ranked), plan);

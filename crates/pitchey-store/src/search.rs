@@ -56,15 +56,16 @@ pub(crate) fn title_suggestions_sql(backend: Backend, terms: &[String], limit: i
             // Every term as a prefix within the title column of a marketplace pitch, ranked by bm25 inside
             // the index; only the best rows are joined (and re-checked against the pitch row).
             let m = terms.iter().map(|t| format!("title : \"{t}\"*")).collect::<Vec<_>>().join(" AND ");
-            Sql::new(
-                "suggest_titles",
+            let mut q = Sql::dynamic("suggest_titles", String::new());
+            let p = q.push_arg(format!("({m}) NOT hidden : unlisted"));
+            let lim = q.push_count(backend, limit);
+            q.push(&format!(
                 "SELECT p.title FROM (SELECT rowid AS fts_id, bm25(pitch_search) AS fts_rank FROM pitch_search \
-                 WHERE pitch_search MATCH $1 ORDER BY fts_rank LIMIT $2) f CROSS JOIN pitches p \
+                 WHERE pitch_search MATCH {p} ORDER BY fts_rank LIMIT {lim}) f CROSS JOIN pitches p \
                  WHERE p.id = f.fts_id AND p.status = 'published' AND p.visibility IN ('public', 'investors_only') \
-                 ORDER BY f.fts_rank",
-            )
-            .arg(format!("({m}) NOT hidden : unlisted"))
-            .arg(limit)
+                 ORDER BY f.fts_rank"
+            ));
+            q
         }
         Backend::Postgres => {
             // Every term as a prefix of a title word (weight A of the search document), ranked inside the
@@ -148,16 +149,28 @@ impl Store {
         let mut q = Sql::dynamic("user_search", String::new());
         let mut conds = vec!["u.user_type IN ('creator', 'investor', 'production')".to_owned()];
         for t in terms {
-            let p = q.push_arg(format!("%{}%", like_escape(t)));
+            // "Contains", spelled per engine. SQLite marks a statement whose LIKE pattern is a bound value to
+            // be prepared again whenever that value changes (in case the pattern allows an index range), so
+            // on SQLite every search re-prepared this one; `instr` has no such optimisation to redo.
+            let contains = |column: &str, p: &str| match self.backend() {
+                Backend::Sqlite => format!("instr({column}, {p}) > 0"),
+                Backend::Postgres => format!("{column} LIKE {p} ESCAPE '\\'"),
+            };
+            let p = match self.backend() {
+                Backend::Sqlite => q.push_arg(t.as_str()),
+                Backend::Postgres => q.push_arg(format!("%{}%", like_escape(t))),
+            };
             conds.push(format!(
-                "(LOWER(u.username) LIKE {p} ESCAPE '\\' OR LOWER(COALESCE(u.first_name, '') || ' ' || COALESCE(u.last_name, '')) LIKE {p} ESCAPE '\\' \
-                 OR LOWER(COALESCE(u.company_name, '')) LIKE {p} ESCAPE '\\')"
+                "({} OR {} OR {})",
+                contains("LOWER(u.username)", &p),
+                contains("LOWER(COALESCE(u.first_name, '') || ' ' || COALESCE(u.last_name, ''))", &p),
+                contains("LOWER(COALESCE(u.company_name, ''))", &p),
             ));
         }
         if let Some(t) = user_type {
             conds.push(format!("u.user_type = {}", q.push_arg(t)));
         }
-        let lim = q.push_arg(limit);
+        let lim = q.push_count(self.backend(), limit);
         q.push(&format!(
             "SELECT u.id, u.username, u.user_type, u.first_name, u.last_name, u.company_name, u.bio, u.profile_image, \
              u.created_at FROM users u WHERE {} ORDER BY u.username LIMIT {lim}",
