@@ -148,13 +148,12 @@ impl Store {
 
     /// A user's latest credit movements.
     pub async fn credit_history(&self, user_id: i64, limit: i64) -> Result<Vec<CreditTransaction>, StoreError> {
-        let q = Sql::new(
-            "credits_history",
+        let mut q = Sql::dynamic("credits_history", String::new()).arg(user_id);
+        let lim = q.push_count(self.backend(), limit);
+        q.push(&format!(
             "SELECT id, type, amount, balance_after, description, created_at FROM credit_transactions \
-             WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
-        )
-        .arg(user_id)
-        .arg(limit);
+             WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT {lim}"
+        ));
         self.db.primary_all(q).await
     }
 

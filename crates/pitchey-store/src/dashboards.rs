@@ -120,8 +120,10 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<InvestmentRow>, StoreError> {
         let who = if as_investor { "i.investor_id = $1" } else { "p.user_id = $1" };
-        let text = format!("{INVESTMENT_SELECT} WHERE {who} ORDER BY i.invested_at DESC, i.id DESC LIMIT $2");
-        self.db.primary_all(Sql::dynamic("dash_investments", text).arg(user_id).arg(limit)).await
+        let mut q = Sql::dynamic("dash_investments", String::new()).arg(user_id);
+        let lim = q.push_count(self.backend(), limit);
+        q.push(&format!("{INVESTMENT_SELECT} WHERE {who} ORDER BY i.invested_at DESC, i.id DESC LIMIT {lim}"));
+        self.db.primary_all(q).await
     }
 
     /// Views of a user's pitches per UTC day over the last `days` days, oldest first (days without views

@@ -2,7 +2,7 @@
 //! count, and only when a row was really inserted or deleted, so they stay exact under concurrency.
 
 use crate::notifications::{NewNotification, notify};
-use crate::{Page, PitchRow, Sql, Store, StoreError, Tx, listing::pitch_columns, now};
+use crate::{Backend, Page, PitchRow, Sql, Store, StoreError, Tx, listing::pitch_columns, now};
 use chrono::{DateTime, Duration, Utc};
 
 /// Outcome of recording a view.
@@ -96,39 +96,35 @@ pub(crate) fn view_find_anon_sql(pitch_id: i64, anon_key: &str, since: DateTime<
     .arg(since)
 }
 
-pub(crate) fn saved_list_sql(user_id: i64, limit: i64, offset: i64) -> Sql {
-    Sql::new(
-        "saved_list",
-        concat!(
-            "SELECT s.id AS saved_id, s.user_id AS saved_user_id, s.notes, s.saved_at, ",
-            pitch_columns!(card),
-            " FROM saved_pitches s JOIN pitches p ON p.id = s.pitch_id JOIN users u ON u.id = p.user_id \
-             WHERE s.user_id = $1 AND (p.status = 'published' OR p.user_id = $1) \
-             ORDER BY s.saved_at DESC, s.id DESC LIMIT $2 OFFSET $3"
-        ),
-    )
-    .arg(user_id)
-    .arg(limit)
-    .arg(offset)
+pub(crate) fn saved_list_sql(backend: Backend, user_id: i64, limit: i64, offset: i64) -> Sql {
+    let mut q = Sql::dynamic("saved_list", String::new()).arg(user_id);
+    let (lim, off) = (q.push_count(backend, limit), q.push_count(backend, offset));
+    q.push(concat!(
+        "SELECT s.id AS saved_id, s.user_id AS saved_user_id, s.notes, s.saved_at, ",
+        pitch_columns!(card),
+        " FROM saved_pitches s JOIN pitches p ON p.id = s.pitch_id JOIN users u ON u.id = p.user_id \
+         WHERE s.user_id = $1 AND (p.status = 'published' OR p.user_id = $1) \
+         ORDER BY s.saved_at DESC, s.id DESC LIMIT "
+    ));
+    q.push(&format!("{lim} OFFSET {off}"));
+    q
 }
 
-pub(crate) fn follow_list_sql(user_id: i64, followers: bool, limit: i64, offset: i64) -> Sql {
-    let q = if followers {
-        Sql::new(
-            "follow_list_followers",
-            "SELECT u.id, u.username, u.user_type, u.first_name, u.last_name, u.company_name, u.profile_image, u.bio, \
-             f.created_at AS followed_at FROM follows f JOIN users u ON u.id = f.follower_id \
-             WHERE f.following_id = $1 ORDER BY f.created_at DESC, u.id DESC LIMIT $2 OFFSET $3",
-        )
+pub(crate) fn follow_list_sql(backend: Backend, user_id: i64, followers: bool, limit: i64, offset: i64) -> Sql {
+    // Followers: who follows `user_id`; following: whom `user_id` follows.
+    let (name, listed, by) = if followers {
+        ("follow_list_followers", "follower_id", "following_id")
     } else {
-        Sql::new(
-            "follow_list_following",
-            "SELECT u.id, u.username, u.user_type, u.first_name, u.last_name, u.company_name, u.profile_image, u.bio, \
-             f.created_at AS followed_at FROM follows f JOIN users u ON u.id = f.following_id \
-             WHERE f.follower_id = $1 ORDER BY f.created_at DESC, u.id DESC LIMIT $2 OFFSET $3",
-        )
+        ("follow_list_following", "following_id", "follower_id")
     };
-    q.arg(user_id).arg(limit).arg(offset)
+    let mut q = Sql::dynamic(name, String::new()).arg(user_id);
+    let (lim, off) = (q.push_count(backend, limit), q.push_count(backend, offset));
+    q.push(&format!(
+        "SELECT u.id, u.username, u.user_type, u.first_name, u.last_name, u.company_name, u.profile_image, u.bio, \
+         f.created_at AS followed_at FROM follows f JOIN users u ON u.id = f.{listed} \
+         WHERE f.{by} = $1 ORDER BY f.created_at DESC, u.id DESC LIMIT {lim} OFFSET {off}"
+    ));
+    q
 }
 
 impl Store {
@@ -351,7 +347,7 @@ impl Store {
     /// A user's saved pitches, newest first. Pitches that stopped being visible (unpublished by their
     /// owner) are left out.
     pub async fn saved_pitches(&self, user_id: i64, limit: i64, offset: i64) -> Result<Page<SavedPitch>, StoreError> {
-        let q = saved_list_sql(user_id, limit, offset);
+        let q = saved_list_sql(self.backend(), user_id, limit, offset);
         let items = self.db.primary_all(q).await?;
         let (total,): (i64,) = self
             .db
@@ -497,7 +493,7 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<FollowUser>, StoreError> {
-        let q = follow_list_sql(user_id, followers, limit, offset);
+        let q = follow_list_sql(self.backend(), user_id, followers, limit, offset);
         self.db.primary_all(q.arg(user_id).arg(limit).arg(offset)).await
     }
 }

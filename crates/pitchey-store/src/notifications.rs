@@ -91,8 +91,9 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<Notification>, StoreError> {
-        let q = Sql::new(
-            "notification_list",
+        let mut q = Sql::dynamic("notification_list", String::new()).arg(user_id).arg(unread_only);
+        let (lim, off) = (q.push_count(self.backend(), limit), q.push_count(self.backend(), offset));
+        q.push(&format!(
             "SELECT n.id, n.user_id, n.type, n.title, n.message, n.data, n.related_id, n.related_type, \
              n.related_pitch_id, n.from_user_id, n.priority, n.is_read, n.read_at, n.created_at, \
              CASE WHEN f.id IS NULL THEN NULL \
@@ -101,12 +102,8 @@ impl Store {
              f.profile_image AS from_user_avatar \
              FROM notifications n LEFT JOIN users f ON f.id = n.from_user_id \
              WHERE n.user_id = $1 AND ($2 = FALSE OR n.is_read = FALSE) \
-             ORDER BY n.created_at DESC, n.id DESC LIMIT $3 OFFSET $4",
-        )
-        .arg(user_id)
-        .arg(unread_only)
-        .arg(limit)
-        .arg(offset);
+             ORDER BY n.created_at DESC, n.id DESC LIMIT {lim} OFFSET {off}"
+        ));
         self.db.primary_all(q).await
     }
 
