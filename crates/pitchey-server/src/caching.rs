@@ -6,11 +6,11 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::wire::JsonBody;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use pitchey_cache::{Entry, Ns, Source};
-use serde_json::Value;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -173,15 +173,13 @@ async fn respond(state: &AppState, entry: &Entry, source: Source, headers: &Head
 
 /// The entry of `key` in `ns`: from the cache, or computed with `load` on a miss (concurrent misses share one
 /// load; an outage serves the last value when one is kept). With caching disabled, `load` runs every time.
-async fn entry<F, Fut>(state: &AppState, ns: Ns, key: &str, load: F) -> ApiResult<(Arc<Entry>, Source)>
+async fn entry<F, Fut, B>(state: &AppState, ns: Ns, key: &str, load: F) -> ApiResult<(Arc<Entry>, Source)>
 where
     F: FnOnce() -> Fut,
-    Fut: Future<Output = ApiResult<Value>>,
+    Fut: Future<Output = ApiResult<B>>,
+    B: JsonBody,
 {
-    let bytes = || async move {
-        let v = load().await?;
-        serde_json::to_vec(&v).map(Bytes::from).map_err(ApiError::internal)
-    };
+    let bytes = || async move { load().await?.into_bytes() };
     if state.settings.cache_enabled {
         state.cache.get_or_load(ns, key, bytes).await.map_err(|e: Arc<ApiError>| (*e).clone())
     } else {
@@ -190,10 +188,17 @@ where
 }
 
 /// Serves `key` in `ns` through the cache ([`entry`]); the response carries its ETag, cached or not.
-pub async fn cached<F, Fut>(state: &AppState, ns: Ns, key: String, headers: &HeaderMap, load: F) -> ApiResult<Response>
+pub async fn cached<F, Fut, B>(
+    state: &AppState,
+    ns: Ns,
+    key: String,
+    headers: &HeaderMap,
+    load: F,
+) -> ApiResult<Response>
 where
     F: FnOnce() -> Fut,
-    Fut: Future<Output = ApiResult<Value>>,
+    Fut: Future<Output = ApiResult<B>>,
+    B: JsonBody,
 {
     let (entry, source) = entry(state, ns, &key, load).await?;
     Ok(respond(state, &entry, source, headers).await)
@@ -203,10 +208,11 @@ where
 /// alone, computed with `load` on a miss. The response is `private, no-store` (`Vary: Cookie`) like every
 /// per-user response; `X-Cache` says where it came from. Every API write invalidates the namespace
 /// (`app::dashboards_follow_writes`).
-pub async fn cached_dashboard<F, Fut>(state: &AppState, route: &str, user_id: i64, load: F) -> ApiResult<Response>
+pub async fn cached_dashboard<F, Fut, B>(state: &AppState, route: &str, user_id: i64, load: F) -> ApiResult<Response>
 where
     F: FnOnce() -> Fut,
-    Fut: Future<Output = ApiResult<Value>>,
+    Fut: Future<Output = ApiResult<B>>,
+    B: JsonBody,
 {
     let (entry, source) = entry(state, Ns::Dashboard, &format!("{route}#user={user_id}"), load).await?;
     let mut res = (StatusCode::OK, entry.body.clone()).into_response();

@@ -10,7 +10,7 @@ use crate::extract::ApiQuery;
 use crate::session::AuthUser;
 use crate::state::AppState;
 use crate::wire::pitch::public_cards;
-use crate::wire::{iso, object};
+use crate::wire::{Serialized, Superset, iso, object, serialize};
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
@@ -19,6 +19,7 @@ use axum::{Json, Router};
 use chrono::Duration;
 use pitchey_cache::Ns;
 use pitchey_store::{ListQuery, Order, Scope};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 /// Routes of this feature.
@@ -88,17 +89,18 @@ impl ListRoute {
     }
 
     /// Computes the response body (the cache's loader).
-    pub async fn body(self, s: &AppState, p: ListParams) -> ApiResult<Value> {
-        match self {
+    pub async fn body(self, s: &AppState, p: ListParams) -> ApiResult<Serialized> {
+        let v = match self {
             ListRoute::PublicTrending => public_trending(s, p).await,
             ListRoute::PublicNew => public_new(s, p).await,
             ListRoute::PublicFeatured => public_featured(s, p).await,
-            ListRoute::PublicAll => public_all(s, p).await,
-            ListRoute::Browse => browse(s, p).await,
+            ListRoute::PublicAll => return public_all(s, p).await,
+            ListRoute::Browse => return browse(s, p).await,
             ListRoute::Trending => trending(s, p).await,
             ListRoute::Genres => genres(s).await,
             ListRoute::TopRated => top_rated(s, p).await,
-        }
+        };
+        serialize(&v?)
     }
 }
 
@@ -165,7 +167,7 @@ async fn public_featured(s: &AppState, p: ListParams) -> ApiResult<Value> {
 }
 
 /// `GET /api/pitches/public`: published pitches, newest first, with `genre`, `format` and `search`.
-async fn public_all(s: &AppState, p: ListParams) -> ApiResult<Value> {
+async fn public_all(s: &AppState, p: ListParams) -> ApiResult<Serialized> {
     let paging = p.paging(20, 100);
     let mut lq = ListQuery::new(Scope::Published);
     p.apply_filters(&mut lq);
@@ -173,21 +175,26 @@ async fn public_all(s: &AppState, p: ListParams) -> ApiResult<Value> {
     lq.limit = paging.limit;
     lq.offset = paging.offset;
     let page = s.store.list_pitches(&lq).await?;
-    let items = Value::Array(public_cards(&page.items));
-    let data = object([
-        ("data", items.clone()),
-        ("items", items.clone()),
-        ("total", page.total.into()),
-        ("page", paging.page.into()),
-        ("limit", paging.limit.into()),
-    ]);
-    Ok(object([
-        ("success", true.into()),
-        ("data", data),
-        ("items", items.clone()),
-        ("pitches", items),
-        ("total", page.total.into()),
-    ]))
+    let items = public_cards(&page.items);
+    // The contract's superset: the page four times over, written from one copy.
+    #[derive(Serialize)]
+    struct Data<'a> {
+        data: &'a [Value],
+        items: &'a [Value],
+        total: i64,
+        page: i64,
+        limit: i64,
+    }
+    #[derive(Serialize)]
+    struct Body<'a> {
+        success: bool,
+        data: Data<'a>,
+        items: &'a [Value],
+        pitches: &'a [Value],
+        total: i64,
+    }
+    let data = Data { data: &items, items: &items, total: page.total, page: paging.page, limit: paging.limit };
+    serialize(&Body { success: true, data, items: &items, pitches: &items, total: page.total })
 }
 
 /// Marketplace tabs: `trending` (engagement, last 90 days), `new` (last 30 days, newest first), `popular`
@@ -220,7 +227,7 @@ fn tab_query(tab: &str) -> (ListQuery, &'static str) {
 }
 
 /// `GET /api/browse`: top-level `items` (and the same under `data`), every filter honoured.
-async fn browse(s: &AppState, p: ListParams) -> ApiResult<Value> {
+async fn browse(s: &AppState, p: ListParams) -> ApiResult<Serialized> {
     let tab = p.tab.as_deref().map(str::trim).filter(|t| !t.is_empty()).unwrap_or("trending").to_ascii_lowercase();
     let (mut lq, tab_name) = tab_query(&tab);
     p.apply_filters(&mut lq);
@@ -245,12 +252,7 @@ async fn browse(s: &AppState, p: ListParams) -> ApiResult<Value> {
         ("hasMore", has_more.into()),
         ("tab", tab_name.into()),
     ]);
-    // The contract's superset: the same fields under `data` and at the top level.
-    let mut body = object([("success", true.into()), ("data", data.clone())]);
-    if let (Some(b), Value::Object(d)) = (body.as_object_mut(), data) {
-        b.extend(d);
-    }
-    Ok(body)
+    serialize(&Superset::of(&data))
 }
 
 /// Trending within `days` (default 7): `data.trending` with each pitch's `trending_score`.

@@ -7,7 +7,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
 use crate::state::AppState;
 use crate::wire::pitch::public_cards;
-use crate::wire::{object, ok_value};
+use crate::wire::{Serialized, object, ok_value, serialize};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
@@ -17,7 +17,7 @@ use pitchey_core::catalog::GENRES;
 use pitchey_core::search::terms;
 use pitchey_store::search::{Facet, UserHit};
 use pitchey_store::{ListQuery, Order, Scope};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// Routes of this feature.
@@ -73,7 +73,7 @@ fn user_json(u: &UserHit) -> Value {
 
 /// `GET /api/search`: `data.pitches`, `data.users`, `data.companies` and `results` (pitches tagged with
 /// `type: "pitch"`). `type` narrows to pitches or one kind of account.
-async fn search(s: &AppState, p: ListParams) -> ApiResult<Value> {
+async fn search(s: &AppState, p: ListParams) -> ApiResult<Serialized> {
     let kind = p.kind.as_deref().map(str::to_ascii_lowercase).unwrap_or_else(|| "all".into());
     let (want_pitches, user_type) = match kind.as_str() {
         "all" | "" => (true, None),
@@ -122,28 +122,71 @@ async fn search(s: &AppState, p: ListParams) -> ApiResult<Value> {
         })
         .collect();
     let users: Vec<Value> = users.iter().map(user_json).collect();
-    let results: Vec<Value> = pitches
-        .iter()
-        .cloned()
-        .map(|mut v| {
-            v["type"] = "pitch".into();
-            v
-        })
-        .collect();
     let has_more = paging.offset + (pitches.len() as i64) < total;
-    let results = Value::Array(results);
-    let data = object([
-        ("pitches", pitches.into()),
-        ("users", users.into()),
-        ("companies", companies.into()),
-        ("results", results.clone()),
-        ("total", total.into()),
-        ("page", paging.page.into()),
-        ("limit", paging.limit.into()),
-        ("hasMore", has_more.into()),
-        ("query", text.into()),
-    ]);
-    Ok(object([("success", true.into()), ("data", data), ("results", results), ("total", total.into())]))
+    // `results` (twice) are the pitch cards tagged `type: "pitch"`, written from the cards themselves.
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Data<'a> {
+        pitches: &'a [Value],
+        users: Vec<Value>,
+        companies: Vec<Value>,
+        results: Tagged<'a>,
+        total: i64,
+        page: i64,
+        limit: i64,
+        has_more: bool,
+        query: &'a str,
+    }
+    #[derive(Serialize)]
+    struct Body<'a> {
+        success: bool,
+        data: Data<'a>,
+        results: Tagged<'a>,
+        total: i64,
+    }
+    let results = Tagged { items: &pitches, kind: "pitch" };
+    let data = Data {
+        pitches: &pitches,
+        users,
+        companies,
+        results,
+        total,
+        page: paging.page,
+        limit: paging.limit,
+        has_more,
+        query: text,
+    };
+    serialize(&Body { success: true, data, results, total })
+}
+
+/// Objects written with one more field, `type`, replacing any `type` of their own.
+#[derive(Clone, Copy)]
+struct Tagged<'a> {
+    items: &'a [Value],
+    kind: &'static str,
+}
+
+impl Serialize for Tagged<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        struct One<'b>(&'b Value, &'static str);
+        impl Serialize for One<'_> {
+            fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+                let Value::Object(fields) = self.0 else { return self.0.serialize(ser) };
+                let mut map = ser.serialize_map(None)?;
+                for (k, v) in fields.iter().filter(|(k, _)| *k != "type") {
+                    map.serialize_entry(k, v)?;
+                }
+                map.serialize_entry("type", self.1)?;
+                map.end()
+            }
+        }
+        let mut seq = ser.serialize_seq(Some(self.items.len()))?;
+        for item in self.items {
+            seq.serialize_element(&One(item, self.kind))?;
+        }
+        seq.end()
+    }
 }
 
 /// `GET /api/pitches/public/search`: at least two characters of query.

@@ -5,7 +5,9 @@
 pub mod pitch;
 pub mod pitch_input;
 
+use crate::error::{ApiError, ApiResult};
 use axum::Json;
+use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use pitchey_store::User;
 use serde::Serialize;
@@ -19,6 +21,50 @@ pub fn ok(data: Value) -> Json<Value> {
 /// `{"success":true,"data":<data>}` as a value (for cached bodies). `data` is moved in, not copied.
 pub fn ok_value(data: Value) -> Value {
     object([("success", true.into()), ("data", data)])
+}
+
+/// A response body, serialized: what the cache stores and sends.
+pub trait JsonBody {
+    /// The body's JSON text.
+    fn into_bytes(self) -> ApiResult<Bytes>;
+}
+
+impl JsonBody for Value {
+    fn into_bytes(self) -> ApiResult<Bytes> {
+        serialize(&self).map(|s| s.0)
+    }
+}
+
+/// A body already serialized, for bodies that repeat parts of themselves: they serialize a structure that
+/// refers to one copy of each part ([`Superset`], the search body) instead of building a tree with copies.
+pub struct Serialized(pub Bytes);
+
+impl JsonBody for Serialized {
+    fn into_bytes(self) -> ApiResult<Bytes> {
+        Ok(self.0)
+    }
+}
+
+/// Serializes `v` into a [`Serialized`] body.
+pub fn serialize(v: &impl Serialize) -> ApiResult<Serialized> {
+    serde_json::to_vec(v).map(|b| Serialized(Bytes::from(b))).map_err(ApiError::internal)
+}
+
+/// The contract's superset of a list response: `{"success":true,"data":{<fields>},<fields>}`, the same
+/// fields under `data` and at the top level (§3.3: clients read either), written twice from one copy.
+#[derive(Serialize)]
+pub struct Superset<'a, T: Serialize> {
+    success: bool,
+    data: &'a T,
+    #[serde(flatten)]
+    top: &'a T,
+}
+
+impl<'a, T: Serialize> Superset<'a, T> {
+    /// The superset of `fields` (an object).
+    pub fn of(fields: &'a T) -> Self {
+        Superset { success: true, data: fields, top: fields }
+    }
 }
 
 /// A JSON object from `(key, value)` pairs, moving the values in. (`json!` copies every `Value` it is
