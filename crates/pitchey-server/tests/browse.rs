@@ -596,3 +596,24 @@ async fn post_json(c: &reqwest::Client, app: &TestApp, path: &str, body: Value) 
     let (s, b) = common::post(c, app.url(path), body).await;
     assert_eq!(s, StatusCode::OK, "{path}: {b}");
 }
+
+/// A bulk seed that fails is rolled back, and the SQLite writer connection, which stays in the pool, gets
+/// its usual page cache back rather than keeping the load's 1 GiB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_bulk_seed_hands_back_the_writer_page_cache() {
+    use pitchey_store::Sql;
+    use pitchey_store::seed::SeedOptions;
+    let app = TestApp::spawn(common::Kind::Sqlite).await.unwrap();
+    let store = &app.state.store;
+    let before = store.all_pitch_rows().await.unwrap().len();
+    // The load's last step recounts the facets: without their table it fails after the cache was enlarged.
+    store.db().exec(Sql::new("test_drop_facets", "DROP TABLE pitch_facets")).await.unwrap();
+    let opts = SeedOptions { password_hash: "not a hash".into(), extra_pitches: 50, bulk_load_from: 1 };
+    assert!(store.seed_demo(&opts).await.is_err());
+    assert_eq!(store.all_pitch_rows().await.unwrap().len(), before, "the failed load was rolled back");
+    let mut tx = store.db().begin().await.unwrap();
+    let (kib,): (i64,) = tx.one(Sql::new("test_cache_size", "PRAGMA cache_size")).await.unwrap();
+    assert_eq!(kib, -65_536, "the writer's page cache is its usual 64 MiB again");
+    drop(tx); // the writer goes back to the pool, or stopping the app waits for it
+    app.stop().await;
+}

@@ -231,6 +231,19 @@ pub const BULK_LOAD: usize = 10_000;
 impl Store {
     /// Seeds the demo data (see the module docs).
     pub async fn seed_demo(&self, opts: &SeedOptions) -> Result<SeedReport, StoreError> {
+        let result = self.seed_in_one_transaction(opts).await;
+        if result.is_err() && self.backend() == Backend::Sqlite && opts.extra_pitches >= opts.bulk_load_from {
+            // The failed load was rolled back, but the page cache it enlarged belongs to the writer
+            // connection, which stays in the pool: hand it back here, as a successful load does below.
+            let reset = Sql::dynamic("seed_cache_size", format!("PRAGMA cache_size = -{WRITER_CACHE_KIB}"));
+            if let Err(e) = self.db.exec(reset).await {
+                tracing::warn!(error = %e, "could not reset the writer's page cache after a failed seed");
+            }
+        }
+        result
+    }
+
+    async fn seed_in_one_transaction(&self, opts: &SeedOptions) -> Result<SeedReport, StoreError> {
         let mut report = SeedReport::default();
         let mut tx = self.db.begin().await?;
         // A large catalogue on SQLite: its twenty-odd indexes outgrow the writer's page cache (64 MiB) at
