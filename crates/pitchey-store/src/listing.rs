@@ -334,7 +334,7 @@ fn fts_subquery(backend: Backend, q: &mut Sql, lq: &ListQuery, page: Option<Rank
             // bm25 weights per column: title, logline, synopsis, genre, format, hidden (not a relevance signal).
             // bm25: lower is better.
             (
-                "FROM pitch_search WHERE pitch_search MATCH ".to_owned() + &p,
+                format!("FROM pitch_search WHERE pitch_search MATCH {p}"),
                 "bm25(pitch_search, 10.0, 5.0, 2.0, 1.0, 1.0, 0.0)",
                 "0.0",
                 false,

@@ -152,19 +152,16 @@ impl Store {
             // "Contains", spelled per engine. SQLite marks a statement whose LIKE pattern is a bound value to
             // be prepared again whenever that value changes (in case the pattern allows an index range), so
             // on SQLite every search re-prepared this one; `instr` has no such optimisation to redo.
-            let contains = |column: &str, p: &str| match self.backend() {
-                Backend::Sqlite => format!("instr({column}, {p}) > 0"),
-                Backend::Postgres => format!("{column} LIKE {p} ESCAPE '\\'"),
-            };
-            let p = match self.backend() {
-                Backend::Sqlite => q.push_arg(t.as_str()),
-                Backend::Postgres => q.push_arg(format!("%{}%", like_escape(t))),
+            let sqlite = self.backend() == Backend::Sqlite;
+            let p = if sqlite { q.push_arg(t.as_str()) } else { q.push_arg(format!("%{}%", like_escape(t))) };
+            let contains = |column: &str| {
+                if sqlite { format!("instr({column}, {p}) > 0") } else { format!("{column} LIKE {p} ESCAPE '\\'") }
             };
             conds.push(format!(
                 "({} OR {} OR {})",
-                contains("LOWER(u.username)", &p),
-                contains("LOWER(COALESCE(u.first_name, '') || ' ' || COALESCE(u.last_name, ''))", &p),
-                contains("LOWER(COALESCE(u.company_name, ''))", &p),
+                contains("LOWER(u.username)"),
+                contains("LOWER(COALESCE(u.first_name, '') || ' ' || COALESCE(u.last_name, ''))"),
+                contains("LOWER(COALESCE(u.company_name, ''))"),
             ));
         }
         if let Some(t) = user_type {

@@ -231,28 +231,27 @@ pub const BULK_LOAD: usize = 10_000;
 impl Store {
     /// Seeds the demo data (see the module docs).
     pub async fn seed_demo(&self, opts: &SeedOptions) -> Result<SeedReport, StoreError> {
-        let result = self.seed_in_one_transaction(opts).await;
-        if result.is_err() && self.backend() == Backend::Sqlite && opts.extra_pitches >= opts.bulk_load_from {
-            // The failed load was rolled back, but the page cache it enlarged belongs to the writer
-            // connection, which stays in the pool: hand it back here, as a successful load does below.
+        // A large catalogue on SQLite: its twenty-odd indexes outgrow the writer's page cache (64 MiB) at
+        // a few tens of thousands of pitches, and from there every insert reads pages back from the file.
+        // The seed's connection gets a 1 GiB cache for the load; it is memory used only as the database grows
+        // into it. 100,000 pitches, before bulk.rs: 91 s with the 64 MiB cache, 57 s with this one.
+        let big = self.backend() == Backend::Sqlite && opts.extra_pitches >= opts.bulk_load_from;
+        let result = self.seed_in_one_transaction(opts, big).await;
+        if big {
+            // Committed or rolled back, the enlarged cache belongs to the writer connection, which stays in
+            // the pool: hand it back.
             let reset = Sql::dynamic("seed_cache_size", format!("PRAGMA cache_size = -{WRITER_CACHE_KIB}"));
             if let Err(e) = self.db.exec(reset).await {
-                tracing::warn!(error = %e, "could not reset the writer's page cache after a failed seed");
+                tracing::warn!(error = %e, "could not reset the writer's page cache after a seed");
             }
         }
         result
     }
 
-    async fn seed_in_one_transaction(&self, opts: &SeedOptions) -> Result<SeedReport, StoreError> {
+    async fn seed_in_one_transaction(&self, opts: &SeedOptions, big: bool) -> Result<SeedReport, StoreError> {
         let mut report = SeedReport::default();
         let mut tx = self.db.begin().await?;
-        // A large catalogue on SQLite: its twenty-odd indexes outgrow the writer's page cache (64 MiB) at
-        // a few tens of thousands of pitches, and from there every insert reads pages back from the file.
-        // The seed's connection gets a 1 GiB cache for the load, handed back below; it is memory used only
-        // as the database grows into it. 100,000 pitches, before bulk.rs: 91 s with the 64 MiB cache, 57 s with
-        // this one.
         let bulk = opts.extra_pitches >= opts.bulk_load_from;
-        let big = tx.backend() == Backend::Sqlite && bulk;
         if big {
             tx.exec(Sql::new("seed_cache_size", "PRAGMA cache_size = -1048576")).await?;
         }
@@ -280,9 +279,6 @@ impl Store {
             if let Some(d) = deferred {
                 d.rebuild(&mut tx).await?;
             }
-        }
-        if big {
-            tx.exec(Sql::dynamic("seed_cache_size", format!("PRAGMA cache_size = -{WRITER_CACHE_KIB}"))).await?;
         }
         tx.commit().await?;
         Ok(report)

@@ -130,7 +130,7 @@ async fn search(s: &AppState, p: ListParams) -> ApiResult<Serialized> {
         pitches: &'a [Value],
         users: Vec<Value>,
         companies: Vec<Value>,
-        results: Tagged<'a>,
+        results: PitchResults<'a>,
         total: i64,
         page: i64,
         limit: i64,
@@ -141,10 +141,10 @@ async fn search(s: &AppState, p: ListParams) -> ApiResult<Serialized> {
     struct Body<'a> {
         success: bool,
         data: Data<'a>,
-        results: Tagged<'a>,
+        results: PitchResults<'a>,
         total: i64,
     }
-    let results = Tagged { items: &pitches, kind: "pitch" };
+    let results = PitchResults(&pitches);
     let data = Data {
         pitches: &pitches,
         users,
@@ -159,17 +159,14 @@ async fn search(s: &AppState, p: ListParams) -> ApiResult<Serialized> {
     serialize(&Body { success: true, data, results, total })
 }
 
-/// Objects written with one more field, `type`, replacing any `type` of their own.
+/// Pitch cards written with one more field, `type: "pitch"` (replacing any `type` of their own).
 #[derive(Clone, Copy)]
-struct Tagged<'a> {
-    items: &'a [Value],
-    kind: &'static str,
-}
+struct PitchResults<'a>(&'a [Value]);
 
-impl Serialize for Tagged<'_> {
+impl Serialize for PitchResults<'_> {
     fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
         use serde::ser::{SerializeMap, SerializeSeq};
-        struct One<'b>(&'b Value, &'static str);
+        struct One<'b>(&'b Value);
         impl Serialize for One<'_> {
             fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
                 let Value::Object(fields) = self.0 else { return self.0.serialize(ser) };
@@ -177,13 +174,13 @@ impl Serialize for Tagged<'_> {
                 for (k, v) in fields.iter().filter(|(k, _)| *k != "type") {
                     map.serialize_entry(k, v)?;
                 }
-                map.serialize_entry("type", self.1)?;
+                map.serialize_entry("type", "pitch")?;
                 map.end()
             }
         }
-        let mut seq = ser.serialize_seq(Some(self.items.len()))?;
-        for item in self.items {
-            seq.serialize_element(&One(item, self.kind))?;
+        let mut seq = ser.serialize_seq(Some(self.0.len()))?;
+        for item in self.0 {
+            seq.serialize_element(&One(item))?;
         }
         seq.end()
     }
