@@ -99,13 +99,15 @@ pub struct Vu {
     /// This user's own signed-in client and the portal it signed in to (the hot scenario's dashboards).
     pub signed_in: Option<(Client, &'static str)>,
     intended: Option<Instant>,
+    /// The last body [`Vu::send_light`] checked and passed.
+    light_known: Option<bytes::Bytes>,
 }
 
 impl Vu {
     /// A user with a client of its own (anonymous: journeys make their own signed-in clients).
     pub fn new(id: u64, ctx: Arc<Ctx>) -> anyhow::Result<Vu> {
         let client = http::client(ctx.settings.timeout, false)?;
-        Ok(Vu { id, client, rng: seeded(id), creator: None, signed_in: None, intended: None, ctx })
+        Ok(Vu { id, client, rng: seeded(id), creator: None, signed_in: None, intended: None, light_known: None, ctx })
     }
 
     /// An open-loop arrival on the shared client, due at `intended`.
@@ -117,6 +119,7 @@ impl Vu {
             creator: None,
             signed_in: None,
             intended: Some(intended),
+            light_known: None,
             ctx,
         }
     }
@@ -158,7 +161,7 @@ impl Vu {
     /// like [`Vu::send_as`].
     pub async fn send_light(&mut self, label: &'static str, primary: bool, req: RequestBuilder) -> bool {
         let started = self.intended.take().unwrap_or_else(Instant::now);
-        http::send_light(&self.ctx.recorder, label, req, started, primary).await
+        http::send_light(&self.ctx.recorder, label, req, started, primary, &mut self.light_known).await
     }
 
     /// Records a step outside the percentiles (whole-journey timing, a failed precondition).

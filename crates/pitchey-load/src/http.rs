@@ -81,27 +81,35 @@ struct Envelope {
 
 /// Like [`send`] for hot endpoints whose bodies are large and whose content other scenarios check: the body
 /// must be JSON with `"success": true` (or a probe's `"status": "ok"`), and is read without building a
-/// document, so the tool's own CPU per request stays close to that of a small response. Returns whether
-/// the request passed.
+/// document. `known` is the last body that passed: a body equal to it, byte for byte, passes without being
+/// parsed again (a cached endpoint sends the same bytes until its entry changes, and comparing bytes costs
+/// a fraction of scanning them as JSON), so the tool's own CPU per request stays close to that of a small
+/// response. Returns whether the request passed.
 pub async fn send_light(
     rec: &Recorder,
     label: &'static str,
     req: RequestBuilder,
     started: Instant,
     primary: bool,
+    known: &mut Option<bytes::Bytes>,
 ) -> bool {
-    send_judged(rec, label, req, started, primary, |raw| {
-        let shown = || excerpt(&String::from_utf8_lossy(&raw.bytes));
-        let env: Envelope = serde_json::from_slice(&raw.bytes)
-            .map_err(|e| Failure::new("body is not JSON", format!("{e}: {}", shown())))?;
-        if env.success == Some(true) || env.status.as_deref() == Some("ok") {
-            Ok(())
-        } else {
-            Err(Failure::new("neither success nor status ok", shown()))
-        }
-    })
-    .await
-    .is_some()
+    send_judged(rec, label, req, started, primary, |raw| judge_light(raw.bytes, known)).await.is_some()
+}
+
+/// [`send_light`]'s verdict on a 2xx body; `known` becomes `body` when it passes.
+fn judge_light(body: bytes::Bytes, known: &mut Option<bytes::Bytes>) -> Result<(), Failure> {
+    if known.as_ref() == Some(&body) {
+        return Ok(());
+    }
+    let shown = || excerpt(&String::from_utf8_lossy(&body));
+    let env: Envelope =
+        serde_json::from_slice(&body).map_err(|e| Failure::new("body is not JSON", format!("{e}: {}", shown())))?;
+    if env.success == Some(true) || env.status.as_deref() == Some("ok") {
+        *known = Some(body);
+        Ok(())
+    } else {
+        Err(Failure::new("neither success nor status ok", shown()))
+    }
 }
 
 /// Sends, records the latency to the last byte, and records `judge`'s verdict on a 2xx reply.
@@ -220,5 +228,23 @@ mod tests {
         let bad = reply(json!({"success": false, "items": []}));
         assert_eq!(success_with_array(&bad, "/items"), Err("success is not true".into()));
         assert_eq!(success(&reply(json!({"items": []}))), Err("success is not true".into()));
+    }
+
+    #[test]
+    fn light_checks_parse_each_new_body_once() {
+        let page = bytes::Bytes::from_static(br#"{"data":{"pitches":[]},"success":true}"#);
+        let mut known = None;
+        assert!(judge_light(page.clone(), &mut known).is_ok());
+        assert_eq!(known.as_ref(), Some(&page));
+        assert!(judge_light(page.clone(), &mut known).is_ok());
+        // A body that differs in one byte is judged on its own, and a failure leaves the known body alone.
+        let broken = bytes::Bytes::from_static(br#"{"data":{"pitches":[]},"success":true"#);
+        assert!(judge_light(broken, &mut known).is_err_and(|f| f.kind == "body is not JSON"));
+        let refused = bytes::Bytes::from_static(br#"{"data":{"pitches":[]},"success":false}"#);
+        assert!(judge_light(refused, &mut known).is_err_and(|f| f.kind == "neither success nor status ok"));
+        assert_eq!(known.as_ref(), Some(&page));
+        let probe = bytes::Bytes::from_static(br#"{"status":"ok"}"#);
+        assert!(judge_light(probe.clone(), &mut known).is_ok());
+        assert_eq!(known, Some(probe));
     }
 }

@@ -188,7 +188,8 @@ pub fn definition(name: ScenarioName) -> Definition {
              portal, every endpoint once): GET /api/health/live (a static JSON route: the ceiling), GET \
              /api/health, GET /api/pitches/public/trending?limit=12, GET /api/browse?tab=trending&limit=20, \
              GET /api/{creator,investor,production}/dashboard signed in; bodies checked for success without \
-             being parsed into documents; each endpoint's req/s is in its label row",
+             being parsed into documents, and a body equal to the last one that passed not parsed again; each \
+             endpoint's req/s is in its label row",
             users(50, &[(reads::HOT_UNITS as f64 * reads::HOT_UNIT_SECS, 50)]),
             limits(10.0, 15.0, 0.01),
         ),
