@@ -391,6 +391,11 @@ impl Cache {
         }
     }
 
+    /// Is the Redis tier configured and connected?
+    pub fn l2_connected(&self) -> bool {
+        self.inner.redis.as_ref().is_some_and(RedisTier::connected)
+    }
+
     /// Per-namespace statistics and L2 state.
     pub fn status(&self) -> CacheStatus {
         let caches = self

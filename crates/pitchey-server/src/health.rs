@@ -12,7 +12,8 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use pitchey_store::breaker::BreakerState;
 use pitchey_store::{EndpointHealth, Role};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -118,53 +119,150 @@ fn no_store(mut res: Response) -> Response {
     res
 }
 
-fn endpoint_json(e: &EndpointHealth, checked: Option<DateTime<Utc>>) -> Value {
-    json!({
-        "name": e.name, "role": e.role.as_str(), "status": if e.ok { "connected" } else { "error" },
-        "time": checked.map(iso), "error": e.error, "latencyMs": e.latency.as_secs_f64() * 1000.0,
-        "breaker": e.breaker.as_str(), "lagSeconds": e.lag_secs,
-    })
+/// One database endpoint in `GET /api/health`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EndpointBody<'a> {
+    name: &'a str,
+    role: &'static str,
+    status: &'static str,
+    time: Option<&'a str>,
+    error: Option<&'a str>,
+    latency_ms: f64,
+    breaker: &'static str,
+    lag_seconds: Option<f64>,
 }
 
-/// `GET /api/health`: always 200; `status` is `ok` or `degraded`.
+impl<'a> EndpointBody<'a> {
+    fn of(e: &'a EndpointHealth, checked: Option<&'a str>) -> Self {
+        EndpointBody {
+            name: &e.name,
+            role: e.role.as_str(),
+            status: if e.ok { "connected" } else { "error" },
+            time: checked,
+            error: e.error.as_deref(),
+            latency_ms: e.latency.as_secs_f64() * 1000.0,
+            breaker: e.breaker.as_str(),
+            lag_seconds: e.lag_secs,
+        }
+    }
+}
+
+/// The primary in `GET /api/health`, or a placeholder before the first probe.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum DatabaseBody<'a> {
+    Checked(EndpointBody<'a>),
+    NotYet { status: &'static str, time: Option<&'a str>, error: &'static str },
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RedisBody<'a> {
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latency_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct StatusOnly {
+    status: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CacheBody {
+    status: &'static str,
+    l2_connected: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ServicesBody<'a> {
+    database: DatabaseBody<'a>,
+    replicas: Vec<EndpointBody<'a>>,
+    redis: RedisBody<'a>,
+    cache: CacheBody,
+    stripe: StatusOnly,
+    email: StatusOnly,
+    rate_limit: StatusOnly,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiHealthData<'a> {
+    status: &'static str,
+    timestamp: &'a str,
+    checked_at: Option<&'a str>,
+    version: &'static str,
+    environment: &'a str,
+    backend: &'static str,
+    uptime_seconds: u64,
+    ready: bool,
+    services: ServicesBody<'a>,
+}
+
+#[derive(Serialize)]
+struct Meta<'a> {
+    timestamp: &'a str,
+}
+
+#[derive(Serialize)]
+struct ApiHealthBody<'a> {
+    success: bool,
+    data: ApiHealthData<'a>,
+    meta: Meta<'a>,
+}
+
+/// `GET /api/health`: always 200; `status` is `ok` or `degraded`. Written from the snapshot by reference:
+/// this endpoint is polled, and is meant to cost about as much as a static route.
 async fn api_health(State(s): State<AppState>) -> Response {
     let snap = s.health.get();
     let ok = snap.primary_ok() && snap.redis_ok() && snap.replicas_ok();
-    let db = snap.primary().map_or_else(
-        || json!({ "status": "unknown", "time": null, "error": "not checked yet" }),
-        |p| endpoint_json(p, snap.checked_at),
-    );
-    let replicas: Vec<Value> =
-        snap.endpoints.iter().filter(|e| e.role == Role::Replica).map(|e| endpoint_json(e, snap.checked_at)).collect();
+    let checked = snap.checked_at.map(iso);
+    let checked = checked.as_deref();
+    let now = iso(Utc::now());
+    let database =
+        snap.primary().map_or(DatabaseBody::NotYet { status: "unknown", time: None, error: "not checked yet" }, |p| {
+            DatabaseBody::Checked(EndpointBody::of(p, checked))
+        });
+    let replicas =
+        snap.endpoints.iter().filter(|e| e.role == Role::Replica).map(|e| EndpointBody::of(e, checked)).collect();
     let redis = match &snap.redis {
-        RedisHealth::NotConfigured => json!({ "status": "not configured" }),
-        RedisHealth::Connected(d) => json!({ "status": "connected", "latencyMs": d.as_secs_f64() * 1000.0 }),
-        RedisHealth::Error(e) => json!({ "status": "error", "error": e }),
+        RedisHealth::NotConfigured => RedisBody { status: "not configured", latency_ms: None, error: None },
+        RedisHealth::Connected(d) => {
+            RedisBody { status: "connected", latency_ms: Some(d.as_secs_f64() * 1000.0), error: None }
+        }
+        RedisHealth::Error(e) => RedisBody { status: "error", latency_ms: None, error: Some(e) },
     };
-    let cache = s.cache.status();
-    let body = json!({
-        "success": true,
-        "data": {
-            "status": if ok { "ok" } else { "degraded" },
-            "timestamp": iso(Utc::now()),
-            "checkedAt": snap.checked_at.map(iso),
-            "version": env!("CARGO_PKG_VERSION"),
-            "environment": s.settings.environment,
-            "backend": s.store.backend().as_str(),
-            "uptimeSeconds": s.started.elapsed().as_secs(),
-            "ready": s.is_ready(),
-            "services": {
-                "database": db,
-                "replicas": replicas,
-                "redis": redis,
-                "cache": { "status": if s.settings.cache_enabled { "active" } else { "disabled" }, "l2Connected": cache.l2_connected },
-                "stripe": { "status": "not configured" },
-                "email": { "status": "not configured" },
-                "rateLimit": { "status": if s.login_limiter.is_some() { "active" } else { "disabled" } },
+    let body = ApiHealthBody {
+        success: true,
+        data: ApiHealthData {
+            status: if ok { "ok" } else { "degraded" },
+            timestamp: &now,
+            checked_at: checked,
+            version: env!("CARGO_PKG_VERSION"),
+            environment: &s.settings.environment,
+            backend: s.store.backend().as_str(),
+            uptime_seconds: s.started.elapsed().as_secs(),
+            ready: s.is_ready(),
+            services: ServicesBody {
+                database,
+                replicas,
+                redis,
+                cache: CacheBody {
+                    status: if s.settings.cache_enabled { "active" } else { "disabled" },
+                    l2_connected: s.cache.l2_connected(),
+                },
+                stripe: StatusOnly { status: "not configured" },
+                email: StatusOnly { status: "not configured" },
+                rate_limit: StatusOnly { status: if s.login_limiter.is_some() { "active" } else { "disabled" } },
             },
         },
-        "meta": { "timestamp": iso(Utc::now()) },
-    });
+        meta: Meta { timestamp: &now },
+    };
     no_store(Json(body).into_response())
 }
 

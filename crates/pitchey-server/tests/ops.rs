@@ -271,3 +271,44 @@ async fn ops_console_in_a_headless_browser() {
     assert_eq!(r.status(), reqwest::StatusCode::UNAUTHORIZED);
     app.stop().await;
 }
+
+/// `GET /api/health` (contract §8): every field, after a probe round.
+#[tokio::test]
+async fn api_health_reports_every_service_in_the_contract_shape() {
+    let app = TestApp::spawn(Kind::Sqlite).await.unwrap();
+    let anon = app.client();
+    pitchey_server::health::refresh(&app.state).await;
+    let (status, h) = common::get(&anon, app.url("/api/health")).await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    assert_eq!(h["success"], true);
+    let d = &h["data"];
+    assert_eq!(d["status"], "ok", "{h}");
+    assert_eq!(d["backend"], "sqlite");
+    assert_eq!(d["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(d["ready"], true);
+    assert!(d["uptimeSeconds"].is_u64() && d["environment"].is_string(), "{h}");
+    let checked = d["checkedAt"].as_str().unwrap();
+    assert!(checked.ends_with('Z') && checked.len() == 24, "ISO time with milliseconds: {checked}");
+    assert_eq!(h["meta"]["timestamp"], d["timestamp"]);
+    let db = &d["services"]["database"];
+    assert_eq!(db["name"], "primary");
+    assert_eq!(db["role"], "primary");
+    assert_eq!(db["status"], "connected");
+    assert_eq!(db["time"], checked);
+    assert_eq!(db["error"], Value::Null);
+    assert_eq!(db["breaker"], "closed");
+    assert_eq!(db["lagSeconds"], Value::Null);
+    assert!(db["latencyMs"].as_f64().unwrap() >= 0.0);
+    let services = &d["services"];
+    assert_eq!(services["replicas"], json!([]));
+    assert_eq!(services["redis"], json!({"status": "not configured"}));
+    assert_eq!(services["cache"], json!({"status": "active", "l2Connected": false}));
+    assert_eq!(services["stripe"], json!({"status": "not configured"}));
+    assert_eq!(services["email"], json!({"status": "not configured"}));
+    assert!(services["rateLimit"]["status"].is_string());
+    let keys: BTreeSet<&str> = d.as_object().unwrap().keys().map(String::as_str).collect();
+    let expected =
+        ["backend", "checkedAt", "environment", "ready", "services", "status", "timestamp", "uptimeSeconds", "version"];
+    assert_eq!(keys, BTreeSet::from(expected));
+    app.stop().await;
+}
