@@ -9,7 +9,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
 use crate::session::AuthUser;
 use crate::state::AppState;
-use crate::wire::pitch::public_cards;
+use crate::wire::pitch::{PitchView, public_cards, public_views};
 use crate::wire::{Serialized, Superset, iso, object, serialize};
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
@@ -91,9 +91,9 @@ impl ListRoute {
     /// Computes the response body (the cache's loader).
     pub async fn body(self, s: &AppState, p: ListParams) -> ApiResult<Serialized> {
         let v = match self {
-            ListRoute::PublicTrending => public_trending(s, p).await,
-            ListRoute::PublicNew => public_new(s, p).await,
-            ListRoute::PublicFeatured => public_featured(s, p).await,
+            ListRoute::PublicTrending => return public_trending(s, p).await,
+            ListRoute::PublicNew => return public_new(s, p).await,
+            ListRoute::PublicFeatured => return public_featured(s, p).await,
             ListRoute::PublicAll => return public_all(s, p).await,
             ListRoute::Browse => return browse(s, p).await,
             ListRoute::Trending => trending(s, p).await,
@@ -130,40 +130,50 @@ pub async fn warm_one(s: &AppState, route: &str, query: &str) -> ApiResult<Strin
     Ok(k)
 }
 
-/// The home-page lists: published and public, ordered per list.
-async fn home_list(state: &AppState, p: &ListParams, order: Order, max: i64) -> ApiResult<(Vec<Value>, i64, i64, i64)> {
+/// The home-page lists: published and public, ordered per list; `paged` adds `page` and `pageSize`.
+async fn home_list(state: &AppState, p: &ListParams, order: Order, max: i64, paged: bool) -> ApiResult<Serialized> {
     let paging = p.paging(20, max);
     let mut lq = ListQuery::new(Scope::Public);
     lq.order = order;
     lq.limit = paging.limit;
     lq.offset = paging.offset;
     let page = state.store.list_pitches(&lq).await?;
-    Ok((public_cards(&page.items), page.total, paging.page, paging.limit))
-}
-
-fn home_body(items: Vec<Value>, total: i64, page: Option<(i64, i64)>) -> Value {
-    let mut data = object([("pitches", items.into()), ("total", total.into())]);
-    if let Some((page, size)) = page {
-        data["page"] = page.into();
-        data["pageSize"] = size.into();
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Data<'a> {
+        pitches: Vec<PitchView<'a>>,
+        total: i64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        page: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        page_size: Option<i64>,
     }
-    object([("success", true.into()), ("data", data), ("timestamp", iso(chrono::Utc::now()).into())])
+    #[derive(Serialize)]
+    struct Body<'a> {
+        success: bool,
+        data: Data<'a>,
+        timestamp: String,
+    }
+    let data = Data {
+        pitches: public_views(&page.items),
+        total: page.total,
+        page: paged.then_some(paging.page),
+        page_size: paged.then_some(paging.limit),
+    };
+    serialize(&Body { success: true, data, timestamp: iso(chrono::Utc::now()) })
 }
 
-async fn public_trending(s: &AppState, p: ListParams) -> ApiResult<Value> {
-    let (items, total, page, size) = home_list(s, &p, Order::PublicTrending, 50).await?;
-    Ok(home_body(items, total, Some((page, size))))
+async fn public_trending(s: &AppState, p: ListParams) -> ApiResult<Serialized> {
+    home_list(s, &p, Order::PublicTrending, 50, true).await
 }
 
-async fn public_new(s: &AppState, p: ListParams) -> ApiResult<Value> {
-    let (items, total, page, size) = home_list(s, &p, Order::Created, 50).await?;
-    Ok(home_body(items, total, Some((page, size))))
+async fn public_new(s: &AppState, p: ListParams) -> ApiResult<Serialized> {
+    home_list(s, &p, Order::Created, 50, true).await
 }
 
-async fn public_featured(s: &AppState, p: ListParams) -> ApiResult<Value> {
+async fn public_featured(s: &AppState, p: ListParams) -> ApiResult<Serialized> {
     let p = ListParams { limit: Some(p.limit.unwrap_or(6)), ..p };
-    let (items, total, _, _) = home_list(s, &p, Order::PublicFeatured, 12).await?;
-    Ok(home_body(items, total, None))
+    home_list(s, &p, Order::PublicFeatured, 12, false).await
 }
 
 /// `GET /api/pitches/public`: published pitches, newest first, with `genre`, `format` and `search`.
@@ -175,12 +185,12 @@ async fn public_all(s: &AppState, p: ListParams) -> ApiResult<Serialized> {
     lq.limit = paging.limit;
     lq.offset = paging.offset;
     let page = s.store.list_pitches(&lq).await?;
-    let items = public_cards(&page.items);
+    let items = public_views(&page.items);
     // The contract's superset: the page four times over, written from one copy.
     #[derive(Serialize)]
     struct Data<'a> {
-        data: &'a [Value],
-        items: &'a [Value],
+        data: &'a [PitchView<'a>],
+        items: &'a [PitchView<'a>],
         total: i64,
         page: i64,
         limit: i64,
@@ -189,8 +199,8 @@ async fn public_all(s: &AppState, p: ListParams) -> ApiResult<Serialized> {
     struct Body<'a> {
         success: bool,
         data: Data<'a>,
-        items: &'a [Value],
-        pitches: &'a [Value],
+        items: &'a [PitchView<'a>],
+        pitches: &'a [PitchView<'a>],
         total: i64,
     }
     let data = Data { data: &items, items: &items, total: page.total, page: paging.page, limit: paging.limit };
@@ -241,17 +251,28 @@ async fn browse(s: &AppState, p: ListParams) -> ApiResult<Serialized> {
     lq.limit = paging.limit;
     lq.offset = paging.offset;
     let page = s.store.list_pitches(&lq).await?;
-    let items = public_cards(&page.items);
+    let items = public_views(&page.items);
     let has_more = paging.offset + (items.len() as i64) < page.total;
-    let data = object([
-        ("items", items.into()),
-        ("total", page.total.into()),
-        ("page", paging.page.into()),
-        ("limit", paging.limit.into()),
-        ("offset", paging.offset.into()),
-        ("hasMore", has_more.into()),
-        ("tab", tab_name.into()),
-    ]);
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Data<'a> {
+        items: Vec<PitchView<'a>>,
+        total: i64,
+        page: i64,
+        limit: i64,
+        offset: i64,
+        has_more: bool,
+        tab: &'static str,
+    }
+    let data = Data {
+        items,
+        total: page.total,
+        page: paging.page,
+        limit: paging.limit,
+        offset: paging.offset,
+        has_more,
+        tab: tab_name,
+    };
     serialize(&Superset::of(&data))
 }
 

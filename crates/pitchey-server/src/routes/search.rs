@@ -6,8 +6,8 @@ use crate::caching::{cached, key};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
 use crate::state::AppState;
-use crate::wire::pitch::public_cards;
-use crate::wire::{Serialized, object, ok_value, serialize};
+use crate::wire::pitch::{PitchView, public_views};
+use crate::wire::{Serialized, ok_value, serialize};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
@@ -107,7 +107,8 @@ async fn search(s: &AppState, p: ListParams) -> ApiResult<Serialized> {
     } else {
         (Vec::new(), 0)
     };
-    let pitches = public_cards(&rows);
+    let pitches = public_views(&rows);
+    let results: Vec<PitchView> = rows.iter().map(|r| PitchView::card(r).tagged("pitch")).collect();
     let users: Vec<UserHit> = match user_type {
         Some("none") => Vec::new(),
         _ if words.is_empty() => Vec::new(),
@@ -123,14 +124,14 @@ async fn search(s: &AppState, p: ListParams) -> ApiResult<Serialized> {
         .collect();
     let users: Vec<Value> = users.iter().map(user_json).collect();
     let has_more = paging.offset + (pitches.len() as i64) < total;
-    // `results` (twice) are the pitch cards tagged `type: "pitch"`, written from the cards themselves.
+    // `results` (twice) are the pitch cards tagged `type: "pitch"`.
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Data<'a> {
-        pitches: &'a [Value],
+        pitches: &'a [PitchView<'a>],
         users: Vec<Value>,
         companies: Vec<Value>,
-        results: PitchResults<'a>,
+        results: &'a [PitchView<'a>],
         total: i64,
         page: i64,
         limit: i64,
@@ -141,10 +142,10 @@ async fn search(s: &AppState, p: ListParams) -> ApiResult<Serialized> {
     struct Body<'a> {
         success: bool,
         data: Data<'a>,
-        results: PitchResults<'a>,
+        results: &'a [PitchView<'a>],
         total: i64,
     }
-    let results = PitchResults(&pitches);
+    let results = &results;
     let data = Data {
         pitches: &pitches,
         users,
@@ -159,35 +160,8 @@ async fn search(s: &AppState, p: ListParams) -> ApiResult<Serialized> {
     serialize(&Body { success: true, data, results, total })
 }
 
-/// Pitch cards written with one more field, `type: "pitch"` (replacing any `type` of their own).
-#[derive(Clone, Copy)]
-struct PitchResults<'a>(&'a [Value]);
-
-impl Serialize for PitchResults<'_> {
-    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{SerializeMap, SerializeSeq};
-        struct One<'b>(&'b Value);
-        impl Serialize for One<'_> {
-            fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-                let Value::Object(fields) = self.0 else { return self.0.serialize(ser) };
-                let mut map = ser.serialize_map(None)?;
-                for (k, v) in fields.iter().filter(|(k, _)| *k != "type") {
-                    map.serialize_entry(k, v)?;
-                }
-                map.serialize_entry("type", "pitch")?;
-                map.end()
-            }
-        }
-        let mut seq = ser.serialize_seq(Some(self.0.len()))?;
-        for item in self.0 {
-            seq.serialize_element(&One(item))?;
-        }
-        seq.end()
-    }
-}
-
 /// `GET /api/pitches/public/search`: at least two characters of query.
-async fn public_search(s: &AppState, p: ListParams) -> ApiResult<Value> {
+async fn public_search(s: &AppState, p: ListParams) -> ApiResult<Serialized> {
     let text = p.text().unwrap_or("");
     if text.chars().count() < 2 {
         return Err(ApiError::bad_request("Search term must be at least 2 characters"));
@@ -195,23 +169,32 @@ async fn public_search(s: &AppState, p: ListParams) -> ApiResult<Value> {
     let paging = p.paging(20, 50);
     let mut lq = ListQuery::new(Scope::Public);
     p.apply_filters(&mut lq);
-    let (items, total) = if lq.terms.is_empty() {
+    let (rows, total) = if lq.terms.is_empty() {
         (Vec::new(), 0)
     } else {
         lq.order = Order::Relevance;
         lq.limit = paging.limit;
         lq.offset = paging.offset;
         let page = s.store.list_pitches(&lq).await?;
-        (public_cards(&page.items), page.total)
+        (page.items, page.total)
     };
-    let data = object([
-        ("pitches", items.into()),
-        ("total", total.into()),
-        ("page", paging.page.into()),
-        ("pageSize", paging.limit.into()),
-        ("searchTerm", text.into()),
-    ]);
-    Ok(ok_value(data))
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Data<'a> {
+        pitches: Vec<PitchView<'a>>,
+        total: i64,
+        page: i64,
+        page_size: i64,
+        search_term: &'a str,
+    }
+    #[derive(Serialize)]
+    struct Body<'a> {
+        success: bool,
+        data: Data<'a>,
+    }
+    let data =
+        Data { pitches: public_views(&rows), total, page: paging.page, page_size: paging.limit, search_term: text };
+    serialize(&Body { success: true, data })
 }
 
 #[derive(Debug, Default, Deserialize)]
