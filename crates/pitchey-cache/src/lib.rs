@@ -134,12 +134,14 @@ impl Entry {
     }
 }
 
-/// A strong ETag for bytes: the first 128 bits of their SHA-256, so every node tags equal content equally.
+/// A strong ETag for bytes: the first 128 bits of their BLAKE3 hash, so every node tags equal content
+/// equally. A cryptographic hash, because compressed copies are found by ETag: crafting two bodies with one
+/// tag must be impractical. BLAKE3 rather than SHA-256: hashing a 120 KB page was 3% of an uncached list
+/// request's CPU with SHA-256, and BLAKE3 does it several times faster.
 pub fn etag_of(body: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    let d = Sha256::digest(body);
-    let hex: String = d.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!("\"{hex}\"")
+    let hash = blake3::hash(body);
+    let hex = hash.to_hex();
+    format!("\"{}\"", &hex[..32])
 }
 
 /// Where a value came from.
