@@ -5,8 +5,8 @@
 //! Held connections use hyper's connection-level client directly: one TCP connection each, under our
 //! control, instead of a pool that might quietly reuse or close them.
 
+use crate::body_check::Want;
 use crate::engine::{self, Ctx, Vu};
-use crate::http::success_with_array;
 use crate::metrics::{Failure, Latency, Recorder};
 use crate::process;
 use futures::StreamExt;
@@ -130,7 +130,13 @@ pub async fn run(
                 let req = vu.get(&path);
                 async move {
                     let label = STEADY_LABELS[usize::from(p).min(STEADY_LABELS.len() - 1)];
-                    vu.send_as(label, p == HOLDING, req, |r| success_with_array(r, "/data/pitches")).await;
+                    vu.send_shaped(
+                        label,
+                        p == HOLDING,
+                        req,
+                        &[("/success", Want::True), ("/data/pitches", Want::Array)],
+                    )
+                    .await;
                 }
             };
             engine::open_loop(&ctx, steady_rate, limit, 1000, stop, iteration).await;

@@ -1,6 +1,7 @@
 //! The engine: runs a scenario's iterations under its load shape (closed-loop staged users, open-loop
 //! constant arrival rate, or shared iterations), keeps the active-user gauge and prints progress.
 
+use crate::body_check::Want;
 use crate::catalog::Catalog;
 use crate::http::{self, Reply};
 use crate::metrics::{Failure, Recorder};
@@ -155,6 +156,19 @@ impl Vu {
     ) -> Option<Reply> {
         let started = self.intended.take().unwrap_or_else(Instant::now);
         http::send(&self.ctx.recorder, label, req, started, primary, check).await
+    }
+
+    /// Sends and records a read whose reply is not needed, checking the body's shape in one pass
+    /// ([`http::send_shaped`]); its latency counts toward the scenario's percentiles when `primary`.
+    pub async fn send_shaped(
+        &mut self,
+        label: &'static str,
+        primary: bool,
+        req: RequestBuilder,
+        wants: &[(&str, Want)],
+    ) -> bool {
+        let started = self.intended.take().unwrap_or_else(Instant::now);
+        http::send_shaped(&self.ctx.recorder, label, req, started, primary, wants).await
     }
 
     /// Sends a request whose body is only checked for the envelope's success ([`http::send_light`]), timed

@@ -1,5 +1,6 @@
 //! One request, measured and judged: send, read the whole body, check status and shape, record.
 
+use crate::body_check::{self, Want};
 use crate::metrics::{Failure, Recorder};
 use reqwest::{Client, RequestBuilder};
 use serde_json::Value;
@@ -70,6 +71,32 @@ pub async fn send(
         }
     })
     .await
+}
+
+/// Like [`send`] for reads whose reply the caller does not keep: the body must be JSON whose values at
+/// `wants` are of the wanted kinds, checked in one pass without building a document
+/// ([`crate::body_check`]). Returns whether the request passed.
+pub async fn send_shaped(
+    rec: &Recorder,
+    label: &'static str,
+    req: RequestBuilder,
+    started: Instant,
+    primary: bool,
+    wants: &[(&str, Want)],
+) -> bool {
+    send_judged(rec, label, req, started, primary, |raw| {
+        body_check::check(&raw.bytes, wants).map_err(|why| {
+            let shown = excerpt(&String::from_utf8_lossy(&raw.bytes));
+            match why.strip_prefix("body is not JSON") {
+                Some(detail) => {
+                    Failure::new("body is not JSON", format!("{}: {shown}", detail.trim_start_matches(": ")))
+                }
+                None => Failure::new(why, shown),
+            }
+        })
+    })
+    .await
+    .is_some()
 }
 
 /// The envelope fields a light check reads; the rest of the body is validated as JSON but not kept.
@@ -218,7 +245,7 @@ mod tests {
     }
 
     #[test]
-    fn shape_checks() {
+    fn body_checks() {
         let ok = reply(json!({"success": true, "items": [], "total": 3, "data": {"pitches": [1]}}));
         assert!(success(&ok).is_ok());
         assert!(success_with_array(&ok, "/items").is_ok());

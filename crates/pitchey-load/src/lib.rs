@@ -6,6 +6,7 @@
 //! many-connections scenario on hyper's connection-level client. [`run`] runs scenarios against a server
 //! and returns a [`report::SuiteReport`]; [`report::write_all`] writes the files.
 
+pub mod body_check;
 pub mod catalog;
 pub mod cli;
 pub mod connections;

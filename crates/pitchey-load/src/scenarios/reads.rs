@@ -2,8 +2,9 @@
 //! that the cache and spike scenarios run.
 
 use super::{ACCOUNTS, Account, DEMO_PASSWORD};
+use crate::body_check::Want;
 use crate::engine::Vu;
-use crate::http::{Reply, success, success_with_array, success_with_number};
+use crate::http::{Reply, success};
 use rand::RngExt;
 use rand::seq::IndexedRandom;
 use serde_json::{Value, json};
@@ -59,10 +60,15 @@ pub async fn health(vu: &mut Vu) {
     .await;
 }
 
-fn browse_check(r: &Reply) -> Result<(), String> {
-    success_with_array(r, "/items")?;
-    success_with_number(r, "/total")
-}
+/// A marketplace page: `items` and `total` at the top level.
+const BROWSE_SHAPE: &[(&str, Want)] = &[("/success", Want::True), ("/items", Want::Array), ("/total", Want::Number)];
+/// A home-page list.
+const HOME_LIST_SHAPE: &[(&str, Want)] = &[("/success", Want::True), ("/data/pitches", Want::Array)];
+/// A public pitch page.
+const DETAIL_SHAPE: &[(&str, Want)] = &[("/success", Want::True), ("/data/id", Want::Number)];
+/// Search results.
+const SEARCH_SHAPE: &[(&str, Want)] =
+    &[("/success", Want::True), ("/data/pitches", Want::Array), ("/total", Want::Number)];
 
 /// A marketplace page: random tab, sometimes filters and a sort, pages weighted toward the first.
 pub async fn browse(vu: &mut Vu) {
@@ -88,14 +94,14 @@ pub async fn browse(vu: &mut Vu) {
     q.push(("page", page.to_string()));
     q.push(("limit", pick(rng, &["12", "20", "24"]).to_owned()));
     let req = vu.get("/api/browse").query(&q);
-    vu.send("GET /api/browse", req, browse_check).await;
+    vu.send_shaped("GET /api/browse", true, req, BROWSE_SHAPE).await;
 }
 
 /// A home-page list (trending, new or featured).
 pub async fn home_list(vu: &mut Vu) {
     let list = pick(&mut vu.rng, &["trending", "new", "featured"]);
     let req = vu.get(&format!("/api/pitches/public/{list}")).query(&[("limit", "12")]);
-    vu.send("GET /api/pitches/public/{list}", req, |r| success_with_array(r, "/data/pitches")).await;
+    vu.send_shaped("GET /api/pitches/public/{list}", true, req, HOME_LIST_SHAPE).await;
 }
 
 /// A public pitch page, among the first `among` popular pitches.
@@ -103,7 +109,7 @@ pub async fn detail(vu: &mut Vu, among: usize) {
     let ids = &vu.ctx.catalog.pitch_ids;
     let Some(&id) = ids[..ids.len().min(among.max(1))].choose(&mut vu.rng) else { return };
     let req = vu.get(&format!("/api/pitches/public/{id}"));
-    vu.send("GET /api/pitches/public/:id", req, |r| success_with_number(r, "/data/id")).await;
+    vu.send_shaped("GET /api/pitches/public/:id", true, req, DETAIL_SHAPE).await;
 }
 
 /// A search for term number `n` (cycling through the first `among` terms); one in five asks for page two.
@@ -114,11 +120,7 @@ pub async fn search(vu: &mut Vu, n: usize, among: usize) {
         q.push(("page", "2".into()));
     }
     let req = vu.get("/api/search").query(&q);
-    vu.send("GET /api/search", req, |r| {
-        success_with_array(r, "/data/pitches")?;
-        success_with_number(r, "/total")
-    })
-    .await;
+    vu.send_shaped("GET /api/search", true, req, SEARCH_SHAPE).await;
 }
 
 /// A portal login; the session cookie must be set and the account must be on that portal.
@@ -154,7 +156,7 @@ pub async fn cache_mix(vu: &mut Vu) {
         15..50 => {
             let tab = pick(&mut vu.rng, &["trending", "new", "popular"]);
             let req = vu.get("/api/browse").query(&[("tab", tab), ("page", "1"), ("limit", "20")]);
-            vu.send("GET /api/browse", req, browse_check).await;
+            vu.send_shaped("GET /api/browse", true, req, BROWSE_SHAPE).await;
         }
         50..80 => detail(vu, HOT_PITCHES).await,
         _ => {
@@ -179,7 +181,7 @@ pub async fn lists_mix(vu: &mut Vu) {
     };
     let page = vu.rng.random_range(1..=5).to_string();
     let req = vu.get("/api/browse").query(&[("tab", tab), ("page", page.as_str()), ("limit", "20")]);
-    vu.send(label, req, browse_check).await;
+    vu.send_shaped(label, true, req, BROWSE_SHAPE).await;
 }
 
 /// Everything at once, weighted like real traffic (reads dominate, a few logins).
