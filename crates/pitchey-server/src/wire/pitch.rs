@@ -85,19 +85,24 @@ struct HiddenCreatorBody {
     email: Option<&'static str>,
 }
 
-/// `protectedContent`.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ProtectedBody<'a> {
-    budget_breakdown: &'a Option<Value>,
-    production_timeline: &'a Option<String>,
-    attached_talent: &'a Option<Value>,
-    financial_projections: &'a Option<Value>,
-    distribution_plan: &'a Option<String>,
-    marketing_strategy: &'a Option<String>,
-    private_attachments: &'a Option<Value>,
-    contact_details: &'a Option<Value>,
-    revenue_model: &'a Option<String>,
+/// `protectedContent`: the protected fields in camelCase.
+struct ProtectedBody<'a>(&'a ProtectedFields);
+
+impl Serialize for ProtectedBody<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let pf = self.0;
+        let mut m = s.serialize_map(Some(9))?;
+        m.serialize_entry("budgetBreakdown", &pf.budget_breakdown)?;
+        m.serialize_entry("productionTimeline", &pf.production_timeline)?;
+        m.serialize_entry("attachedTalent", &pf.attached_talent)?;
+        m.serialize_entry("financialProjections", &pf.financial_projections)?;
+        m.serialize_entry("distributionPlan", &pf.distribution_plan)?;
+        m.serialize_entry("marketingStrategy", &pf.marketing_strategy)?;
+        m.serialize_entry("privateAttachments", &pf.private_attachments)?;
+        m.serialize_entry("contactDetails", &pf.contact_details)?;
+        m.serialize_entry("revenueModel", &pf.revenue_model)?;
+        m.end()
+    }
 }
 
 impl Serialize for PitchView<'_> {
@@ -212,18 +217,7 @@ impl Serialize for PitchView<'_> {
             both(&mut m, "pitch_deck_url", "pitchDeckUrl", &pf.pitch_deck_url)?;
             both(&mut m, "script_url", "scriptUrl", &pf.script_url)?;
             both(&mut m, "video_password", "videoPassword", &pf.video_password)?;
-            let content = ProtectedBody {
-                budget_breakdown: &pf.budget_breakdown,
-                production_timeline: &pf.production_timeline,
-                attached_talent: &pf.attached_talent,
-                financial_projections: &pf.financial_projections,
-                distribution_plan: &pf.distribution_plan,
-                marketing_strategy: &pf.marketing_strategy,
-                private_attachments: &pf.private_attachments,
-                contact_details: &pf.contact_details,
-                revenue_model: &pf.revenue_model,
-            };
-            m.serialize_entry("protectedContent", &content)?;
+            m.serialize_entry("protectedContent", &ProtectedBody(pf))?;
         }
         if let Some(kind) = self.kind {
             m.serialize_entry("type", kind)?;
