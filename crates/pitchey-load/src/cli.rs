@@ -1,5 +1,6 @@
 //! The `pitchey-load` command line.
 
+use crate::http::Encoding;
 use crate::report;
 use crate::scenarios::{self, ScenarioName};
 use crate::thresholds::Override;
@@ -55,6 +56,11 @@ pub struct Cli {
     /// No progress lines (the table is still printed).
     #[arg(long)]
     pub quiet: bool,
+    /// Send `Accept-Encoding: br` (or gzip) on the hot scenario's requests, as a browser does: the server
+    /// then sends its stored compressed copies of cached pages, and compresses other responses on the fly.
+    /// Compressed bodies are decoded to be checked.
+    #[arg(long, value_enum, value_name = "CODING")]
+    pub accept_encoding: Option<Encoding>,
 }
 
 /// A finite number above zero.
@@ -80,6 +86,7 @@ impl Cli {
             steady_rate: self.steady_rate,
             server_pid: self.server_pid,
             progress: !self.quiet,
+            accept_encoding: self.accept_encoding,
             ..Options::new(self.host.clone())
         }
     }

@@ -3,6 +3,7 @@
 
 use crate::body_check::Want;
 use crate::catalog::Catalog;
+use crate::http::Encoding;
 use crate::http::{self, Reply};
 use crate::metrics::{Failure, Recorder};
 use crate::scenarios::{self, ScenarioName};
@@ -33,6 +34,8 @@ pub struct RunSettings {
     pub run_id: String,
     /// Print a progress line per second to stderr.
     pub progress: bool,
+    /// The `Accept-Encoding` of the hot scenario's requests.
+    pub accept_encoding: Option<Encoding>,
 }
 
 /// Shared state of one running scenario.

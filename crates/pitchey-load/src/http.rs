@@ -46,6 +46,40 @@ struct Raw {
     status: u16,
     session_cookie: bool,
     bytes: bytes::Bytes,
+    /// `Content-Encoding`, when the body is compressed.
+    encoding: Option<String>,
+}
+
+/// A content coding the tool can ask for and decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Encoding {
+    /// Brotli, what browsers prefer.
+    Br,
+    /// Gzip.
+    Gzip,
+}
+
+impl Encoding {
+    /// The header value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encoding::Br => "br",
+            Encoding::Gzip => "gzip",
+        }
+    }
+}
+
+/// `body` decoded from `encoding` (`None` or `identity`: as it is).
+fn decode(body: &[u8], encoding: Option<&str>) -> Result<Vec<u8>, Failure> {
+    use std::io::Read;
+    let mut out = Vec::with_capacity(body.len() * 8);
+    let read = match encoding {
+        None | Some("identity") => return Ok(body.to_vec()),
+        Some("br") => brotli_decompressor::Decompressor::new(body, 4096).read_to_end(&mut out),
+        Some("gzip") => flate2::read::GzDecoder::new(body).read_to_end(&mut out),
+        Some(other) => return Err(Failure::new("unknown content-encoding", other.to_owned())),
+    };
+    read.map(|_| out).map_err(|e| Failure::new("body does not decode", e.to_string()))
 }
 
 /// Sends `req` and records the outcome under `label`. Latency runs from `started` (the intended start in
@@ -120,17 +154,21 @@ pub async fn send_light(
     primary: bool,
     known: &mut Option<bytes::Bytes>,
 ) -> bool {
-    send_judged(rec, label, req, started, primary, |raw| judge_light(raw.bytes, known)).await.is_some()
+    send_judged(rec, label, req, started, primary, |raw| judge_light(raw.bytes, raw.encoding.as_deref(), known))
+        .await
+        .is_some()
 }
 
-/// [`send_light`]'s verdict on a 2xx body; `known` becomes `body` when it passes.
-fn judge_light(body: bytes::Bytes, known: &mut Option<bytes::Bytes>) -> Result<(), Failure> {
+/// [`send_light`]'s verdict on a 2xx body as received (compressed if `encoding` says so); `known` becomes
+/// `body` when it passes.
+fn judge_light(body: bytes::Bytes, encoding: Option<&str>, known: &mut Option<bytes::Bytes>) -> Result<(), Failure> {
     if known.as_ref() == Some(&body) {
         return Ok(());
     }
-    let shown = || excerpt(&String::from_utf8_lossy(&body));
+    let json = decode(&body, encoding)?;
+    let shown = || excerpt(&String::from_utf8_lossy(&json));
     let env: Envelope =
-        serde_json::from_slice(&body).map_err(|e| Failure::new("body is not JSON", format!("{e}: {}", shown())))?;
+        serde_json::from_slice(&json).map_err(|e| Failure::new("body is not JSON", format!("{e}: {}", shown())))?;
     if env.success == Some(true) || env.status.as_deref() == Some("ok") {
         *known = Some(body);
         Ok(())
@@ -180,6 +218,11 @@ async fn exchange(
         .get_all(reqwest::header::SET_COOKIE)
         .iter()
         .any(|v| v.to_str().is_ok_and(|s| s.starts_with(SESSION_COOKIE) && !s.contains("Max-Age=0")));
+    let encoding = resp
+        .headers()
+        .get(reqwest::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_ascii_lowercase());
     let bytes = resp.bytes().await.map_err(transport)?;
     *last_byte = Some(Instant::now());
     if !status.is_success() {
@@ -190,7 +233,7 @@ async fn exchange(
         };
         return Err(Failure::new(format!("HTTP {}{hint}", status.as_u16()), excerpt(&String::from_utf8_lossy(&bytes))));
     }
-    Ok(Raw { status: status.as_u16(), session_cookie, bytes })
+    Ok(Raw { status: status.as_u16(), session_cookie, bytes, encoding })
 }
 
 fn transport(e: reqwest::Error) -> Failure {
@@ -261,17 +304,41 @@ mod tests {
     fn light_checks_parse_each_new_body_once() {
         let page = bytes::Bytes::from_static(br#"{"data":{"pitches":[]},"success":true}"#);
         let mut known = None;
-        assert!(judge_light(page.clone(), &mut known).is_ok());
+        assert!(judge_light(page.clone(), None, &mut known).is_ok());
         assert_eq!(known.as_ref(), Some(&page));
-        assert!(judge_light(page.clone(), &mut known).is_ok());
+        assert!(judge_light(page.clone(), None, &mut known).is_ok());
         // A body that differs in one byte is judged on its own, and a failure leaves the known body alone.
         let broken = bytes::Bytes::from_static(br#"{"data":{"pitches":[]},"success":true"#);
-        assert!(judge_light(broken, &mut known).is_err_and(|f| f.kind == "body is not JSON"));
+        assert!(judge_light(broken, None, &mut known).is_err_and(|f| f.kind == "body is not JSON"));
         let refused = bytes::Bytes::from_static(br#"{"data":{"pitches":[]},"success":false}"#);
-        assert!(judge_light(refused, &mut known).is_err_and(|f| f.kind == "neither success nor status ok"));
+        assert!(judge_light(refused, None, &mut known).is_err_and(|f| f.kind == "neither success nor status ok"));
         assert_eq!(known.as_ref(), Some(&page));
         let probe = bytes::Bytes::from_static(br#"{"status":"ok"}"#);
-        assert!(judge_light(probe.clone(), &mut known).is_ok());
+        assert!(judge_light(probe.clone(), None, &mut known).is_ok());
         assert_eq!(known, Some(probe));
+    }
+
+    #[test]
+    fn light_checks_decode_compressed_bodies() {
+        use std::io::Write;
+        let gzip = |text: &[u8]| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(text).unwrap();
+            bytes::Bytes::from(e.finish().unwrap())
+        };
+        let mut known = None;
+        let page = gzip(br#"{"success":true,"items":[1,2,3]}"#);
+        assert!(judge_light(page.clone(), Some("gzip"), &mut known).is_ok());
+        assert_eq!(known.as_ref(), Some(&page), "the compressed bytes are what is compared next time");
+        let refused = gzip(br#"{"success":false}"#);
+        assert!(
+            judge_light(refused, Some("gzip"), &mut known).is_err_and(|f| f.kind == "neither success nor status ok")
+        );
+        let garbage = bytes::Bytes::from_static(b"not gzip at all");
+        assert!(
+            judge_light(garbage.clone(), Some("gzip"), &mut known).is_err_and(|f| f.kind == "body does not decode")
+        );
+        assert!(judge_light(garbage.clone(), Some("br"), &mut known).is_err_and(|f| f.kind == "body does not decode"));
+        assert!(judge_light(garbage, Some("zstd"), &mut known).is_err_and(|f| f.kind == "unknown content-encoding"));
     }
 }

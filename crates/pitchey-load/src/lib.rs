@@ -22,6 +22,7 @@ pub mod thresholds;
 use crate::catalog::Catalog;
 use crate::connections::ConnectionsOptions;
 use crate::engine::{Ctx, RunSettings};
+use crate::http::Encoding;
 use crate::report::{ScenarioReport, SuiteReport};
 use crate::scenarios::ScenarioName;
 use crate::shape::Shape;
@@ -60,6 +61,8 @@ pub struct Options {
     pub progress: bool,
     /// Quiet time between scenarios, so one's stragglers do not land in the next.
     pub pause: Duration,
+    /// The `Accept-Encoding` of the hot scenario's requests (none: bodies come uncompressed).
+    pub accept_encoding: Option<Encoding>,
 }
 
 impl Options {
@@ -79,6 +82,7 @@ impl Options {
             server_pid: None,
             progress: true,
             pause: Duration::from_secs(2),
+            accept_encoding: None,
         }
     }
 
@@ -142,6 +146,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<SuiteReport> {
         health_path: opts.health_path.clone(),
         run_id: format!("{}{:04x}", started_at.format("%Y%m%d%H%M%S"), rand::random::<u16>()),
         progress: opts.progress,
+        accept_encoding: opts.accept_encoding,
     });
     let catalog = Arc::new(catalog);
     let server_pid = opts.server_pid.or_else(|| loopback_listener(&url));

@@ -230,7 +230,15 @@ fn dashboard_request(vu: &Vu) -> Option<(&'static str, reqwest::RequestBuilder)>
         "investor" => ("GET /api/investor/dashboard (signed in)", "/api/investor/dashboard"),
         _ => ("GET /api/production/dashboard (signed in)", "/api/production/dashboard"),
     };
-    Some((label, client.get(vu.url(path))))
+    Some((label, encoded(vu, client.get(vu.url(path)))))
+}
+
+/// `req` with the run's `Accept-Encoding` (`--accept-encoding`), if any.
+fn encoded(vu: &Vu, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    match vu.ctx.settings.accept_encoding {
+        Some(e) => req.header(reqwest::header::ACCEPT_ENCODING, e.as_str()),
+        None => req,
+    }
 }
 
 /// One request of the hot scenario: which endpoint depends on the time since the scenario started (the
@@ -256,7 +264,7 @@ pub async fn hot(vu: &mut Vu) {
     }
     if at == 0 {
         for (_, path) in HOT_ENDPOINTS {
-            let req = vu.get(path);
+            let req = encoded(vu, vu.get(path));
             vu.send_light("warm-up", false, req).await;
         }
         if let Some((_, req)) = dashboard_request(vu) {
@@ -265,7 +273,7 @@ pub async fn hot(vu: &mut Vu) {
         return;
     }
     let next = match HOT_ENDPOINTS.get(phase as usize) {
-        Some(&(label, path)) => Some((label, vu.get(path))),
+        Some(&(label, path)) => Some((label, encoded(vu, vu.get(path)))),
         None => dashboard_request(vu),
     };
     if let Some((label, req)) = next {
