@@ -33,6 +33,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -149,8 +150,13 @@ fn with_middleware(router: Router<AppState>, state: &AppState) -> anyhow::Result
             .layer(middleware::from_fn(preflight_no_content))
             .layer(cors)
             // Brotli's default quality is 11: about 20 ms of CPU for one 120 KB marketplace page. Quality 4
-            // (and gzip level 4) compresses that page in about a millisecond, to within a few percent.
-            .layer(CompressionLayer::new().quality(CompressionLevel::Precise(COMPRESSION_LEVEL)))
+            // (and gzip level 4) compresses that page in about a millisecond, to within a few percent. Bodies
+            // under 1 KB (health, most mutations' answers) are not worth it and go out as they are.
+            .layer(
+                CompressionLayer::new().quality(CompressionLevel::Precise(COMPRESSION_LEVEL)).compress_when(
+                    DefaultPredicate::new().and(SizeAbove::new(crate::caching::MIN_COMPRESSED_BODY as u64)),
+                ),
+            )
             .layer(middleware::from_fn(move |req: Request, next: Next| deadline(timeout, req, next)))
             .layer(middleware::from_fn(move |req: Request, next: Next| read_your_writes(window, secure, req, next)))
             .layer(middleware::from_fn(move |req: Request, next: Next| {

@@ -54,8 +54,9 @@ enum Coding {
     Gzip,
 }
 
-/// Bodies smaller than this are sent as they are (`CompressionLayer` may still compress them on the fly).
-const MIN_COMPRESSED_BODY: usize = 1024;
+/// Bodies smaller than this are sent as they are, cached or not (`app`'s `CompressionLayer` uses the same
+/// floor): compressing a health report of 700 bytes on the fly cost more CPU than serving it four times.
+pub const MIN_COMPRESSED_BODY: usize = 1024;
 /// Brotli quality and gzip level of stored compressed bodies: each is compressed once per distinct body,
 /// so a higher level than the on-the-fly one pays.
 const STORED_LEVEL: i32 = 6;
@@ -140,35 +141,44 @@ async fn compress(coding: Coding, body: Bytes) -> std::io::Result<Bytes> {
 /// accepts brotli or gzip. Each representation has its own strong ETag (the identity one with `-br` or
 /// `-gzip` appended), as RFC 9110 requires of strong validators.
 async fn respond(state: &AppState, entry: &Entry, source: Source, headers: &HeaderMap) -> Response {
-    let coding = if entry.body.len() >= MIN_COMPRESSED_BODY { Coding::preferred(headers) } else { None };
-    let compressed = match coding {
-        Some(c) => state.compressed.get(&entry.etag, c, &entry.body).await.map(|b| (c, b)),
-        None => None,
-    };
-    let (etag, body, coding) = match compressed {
-        Some((c, b)) => (format!("{}-{}\"", entry.etag.trim_end_matches('"'), c.name()), b, Some(c)),
-        None => (entry.etag.clone(), entry.body.clone(), None),
+    let (body, coding) = representation(state, entry, headers).await;
+    let etag = match coding {
+        Some(c) => format!("{}-{}\"", entry.etag.trim_end_matches('"'), c.name()),
+        None => entry.etag.clone(),
     };
     let etag_value = HeaderValue::from_str(&etag).unwrap_or_else(|_| HeaderValue::from_static("\"\""));
-    let mut res = if not_modified(headers, &etag) {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        let mut r = (StatusCode::OK, body).into_response();
-        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Some(c) = coding {
-            r.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static(c.name()));
-        }
-        r
-    };
+    let mut res =
+        if not_modified(headers, &etag) { StatusCode::NOT_MODIFIED.into_response() } else { ok_json(body, coding) };
     let h = res.headers_mut();
     h.insert(header::ETAG, etag_value);
     h.insert(header::CACHE_CONTROL, cache_control(state));
-    if coding.is_some() {
+    h.insert("x-cache", HeaderValue::from_static(source_label(source)));
+    res
+}
+
+/// The entry's body as the client will get it: a stored brotli or gzip copy when the client accepts one
+/// and the body is worth compressing, else the body itself.
+async fn representation(state: &AppState, entry: &Entry, headers: &HeaderMap) -> (Bytes, Option<Coding>) {
+    let coding = if entry.body.len() >= MIN_COMPRESSED_BODY { Coding::preferred(headers) } else { None };
+    if let Some(c) = coding
+        && let Some(b) = state.compressed.get(&entry.etag, c, &entry.body).await
+    {
+        return (b, Some(c));
+    }
+    (entry.body.clone(), None)
+}
+
+/// A 200 JSON response of `body` in `coding`.
+fn ok_json(body: Bytes, coding: Option<Coding>) -> Response {
+    let mut r = (StatusCode::OK, body).into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some(c) = coding {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(c.name()));
         // `CompressionLayer` leaves responses that already have a coding alone, Vary included.
         h.append(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
-    h.insert("x-cache", HeaderValue::from_static(source_label(source)));
-    res
+    r
 }
 
 /// The entry of `key` in `ns`: from the cache, or computed with `load` on a miss (concurrent misses share one
@@ -207,19 +217,27 @@ where
 /// A signed-in user's dashboard at `route`, from the [`Ns::Dashboard`] cache under a key of that user's
 /// alone, computed with `load` on a miss. The response is `private, no-store` (`Vary: Cookie`) like every
 /// per-user response; `X-Cache` says where it came from. Every API write invalidates the namespace
-/// (`app::dashboards_follow_writes`).
-pub async fn cached_dashboard<F, Fut, B>(state: &AppState, route: &str, user_id: i64, load: F) -> ApiResult<Response>
+/// (`app::dashboards_follow_writes`). A client that accepts brotli or gzip gets the body's stored compressed
+/// copy ([`CompressedBodies`], found by the hash of the body: only ever the same bytes, compressed);
+/// compressing each dashboard on the fly made them six times slower.
+pub async fn cached_dashboard<F, Fut, B>(
+    state: &AppState,
+    route: &str,
+    user_id: i64,
+    headers: &HeaderMap,
+    load: F,
+) -> ApiResult<Response>
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = ApiResult<B>>,
     B: JsonBody,
 {
     let (entry, source) = entry(state, Ns::Dashboard, &format!("{route}#user={user_id}"), load).await?;
-    let mut res = (StatusCode::OK, entry.body.clone()).into_response();
+    let (body, coding) = representation(state, &entry, headers).await;
+    let mut res = ok_json(body, coding);
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
-    h.insert(header::VARY, HeaderValue::from_static("Cookie"));
+    h.append(header::VARY, HeaderValue::from_static("Cookie"));
     h.insert("x-cache", HeaderValue::from_static(source_label(source)));
     Ok(res)
 }

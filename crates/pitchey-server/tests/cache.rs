@@ -153,6 +153,19 @@ async fn dashboards_are_cached_per_user_and_follow_writes(app: &TestApp) {
     // A dashboard costs a dozen statements; the background health check may run one meanwhile.
     assert!(app.state.store.db().statements() - before <= 1, "a warm dashboard costs no query");
 
+    // A client that accepts brotli gets the same dashboard compressed (from a stored copy, not on the fly),
+    // still private and varying by cookie.
+    let plain = creator.get(&url).send().await.unwrap().bytes().await.unwrap();
+    assert!(plain.len() > 1024, "a dashboard large enough to compress: {} bytes", plain.len());
+    for _ in 0..2 {
+        let r = creator.get(&url).header("accept-encoding", "gzip, br").send().await.unwrap();
+        assert_eq!(r.headers()["content-encoding"], "br");
+        assert_eq!(r.headers()["cache-control"], "private, no-store");
+        let vary: Vec<&str> = r.headers().get_all("vary").iter().map(|v| v.to_str().unwrap()).collect();
+        assert!(vary.contains(&"Cookie") && vary.contains(&"accept-encoding"), "{vary:?}");
+        assert_eq!(decode("br", &r.bytes().await.unwrap()).await, plain.to_vec());
+    }
+
     let other = common::create_user(app, "dashboard.other@example.com", pitchey_core::UserType::Creator).await;
     let other = common::session_for(app, other).await;
     let (s, theirs) = get(&other, url.clone()).await;

@@ -310,5 +310,9 @@ async fn api_health_reports_every_service_in_the_contract_shape() {
     let expected =
         ["backend", "checkedAt", "environment", "ready", "services", "status", "timestamp", "uptimeSeconds", "version"];
     assert_eq!(keys, BTreeSet::from(expected));
+    // Under 1 KB: sent as it is even to a client that accepts brotli (compressing it cost more than serving it).
+    let r = anon.get(app.url("/api/health")).header("accept-encoding", "br").send().await.unwrap();
+    assert!(r.headers().get("content-encoding").is_none());
+    assert_eq!(r.json::<Value>().await.unwrap()["success"], true);
     app.stop().await;
 }

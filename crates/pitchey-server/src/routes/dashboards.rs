@@ -11,6 +11,7 @@ use crate::state::AppState;
 use crate::wire::pitch::public_cards;
 use crate::wire::{iso, ok, ok_value};
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -71,10 +72,10 @@ async fn owner_nda_counts(s: &AppState, me: i64) -> ApiResult<(i64, i64, i64)> {
 }
 
 /// `GET /api/creator/dashboard`.
-async fn creator_dashboard(State(s): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
+async fn creator_dashboard(State(s): State<AppState>, auth: AuthUser, headers: HeaderMap) -> ApiResult<Response> {
     require(&auth, &[UserType::Creator])?;
     let me = auth.user.id;
-    cached_dashboard(&s, "/api/creator/dashboard", me, || creator_dashboard_body(s.clone(), me)).await
+    cached_dashboard(&s, "/api/creator/dashboard", me, &headers, || creator_dashboard_body(s.clone(), me)).await
 }
 
 /// What `/api/creator/dashboard` shows `me` (cached per user by the handler above).
@@ -241,10 +242,10 @@ async fn recommendations(State(s): State<AppState>, auth: AuthUser) -> ApiResult
 }
 
 /// `GET /api/investor/dashboard`.
-async fn investor_dashboard(State(s): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
+async fn investor_dashboard(State(s): State<AppState>, auth: AuthUser, headers: HeaderMap) -> ApiResult<Response> {
     require(&auth, &[UserType::Investor])?;
     let me = auth.user.id;
-    cached_dashboard(&s, "/api/investor/dashboard", me, || investor_dashboard_body(s.clone(), me)).await
+    cached_dashboard(&s, "/api/investor/dashboard", me, &headers, || investor_dashboard_body(s.clone(), me)).await
 }
 
 /// What `/api/investor/dashboard` shows `me` (cached per user by the handler above).
@@ -351,10 +352,10 @@ async fn production_projects(State(s): State<AppState>, auth: AuthUser) -> ApiRe
 }
 
 /// `GET /api/production/dashboard`: top-level `dashboard` (and the same under `data`).
-async fn production_dashboard(State(s): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
+async fn production_dashboard(State(s): State<AppState>, auth: AuthUser, headers: HeaderMap) -> ApiResult<Response> {
     require(&auth, &[UserType::Production])?;
     let me = auth.user.id;
-    cached_dashboard(&s, "/api/production/dashboard", me, || production_dashboard_body(s.clone(), me)).await
+    cached_dashboard(&s, "/api/production/dashboard", me, &headers, || production_dashboard_body(s.clone(), me)).await
 }
 
 /// What `/api/production/dashboard` shows `me` (cached per user by the handler above).
