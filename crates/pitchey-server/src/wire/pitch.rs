@@ -236,8 +236,11 @@ pub fn pitch_json(
 ) -> Map<String, Value> {
     match serde_json::to_value(PitchView::new(p, access, protected, detail)) {
         Ok(Value::Object(m)) => m,
-        // A map of strings, numbers and JSON values always converts; nothing else can come out.
-        _ => Map::new(),
+        // A map with string keys always converts to an object; this is only reachable through a bug.
+        other => {
+            tracing::error!(pitch = p.id, result = ?other.map(|_| "not an object"), "pitch view did not convert to a map");
+            Map::new()
+        }
     }
 }
 
