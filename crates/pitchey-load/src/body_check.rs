@@ -7,6 +7,9 @@
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
+/// How [`check`]'s error begins when the body is not JSON at all (the rest says why).
+pub const NOT_JSON: &str = "body is not JSON";
+
 /// What the value at a pointer must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Want {
@@ -24,8 +27,8 @@ pub fn check(body: &[u8], wants: &[(&str, Want)]) -> Result<(), String> {
     let root = Node::of(wants);
     let mut found = vec![false; wants.len()];
     let mut de = serde_json::Deserializer::from_slice(body);
-    Walk { node: &root, found: &mut found }.deserialize(&mut de).map_err(|e| format!("body is not JSON: {e}"))?;
-    de.end().map_err(|e| format!("body is not JSON: {e}"))?;
+    Walk { node: &root, found: &mut found }.deserialize(&mut de).map_err(|e| format!("{NOT_JSON}: {e}"))?;
+    de.end().map_err(|e| format!("{NOT_JSON}: {e}"))?;
     match wants.iter().zip(&found).find(|(_, ok)| !**ok) {
         None => Ok(()),
         Some(((pointer, want), _)) => Err(match want {

@@ -5,10 +5,10 @@
 //! Held connections use hyper's connection-level client directly: one TCP connection each, under our
 //! control, instead of a pool that might quietly reuse or close them.
 
-use crate::body_check::Want;
 use crate::engine::{self, Ctx, Vu};
 use crate::metrics::{Failure, Latency, Recorder};
 use crate::process;
+use crate::scenarios::reads::HOME_LIST_SHAPE;
 use futures::StreamExt;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
@@ -130,13 +130,7 @@ pub async fn run(
                 let req = vu.get(&path);
                 async move {
                     let label = STEADY_LABELS[usize::from(p).min(STEADY_LABELS.len() - 1)];
-                    vu.send_shaped(
-                        label,
-                        p == HOLDING,
-                        req,
-                        &[("/success", Want::True), ("/data/pitches", Want::Array)],
-                    )
-                    .await;
+                    vu.send_shaped(label, p == HOLDING, req, HOME_LIST_SHAPE).await;
                 }
             };
             engine::open_loop(&ctx, steady_rate, limit, 1000, stop, iteration).await;

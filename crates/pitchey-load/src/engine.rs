@@ -3,8 +3,7 @@
 
 use crate::body_check::Want;
 use crate::catalog::Catalog;
-use crate::http::Encoding;
-use crate::http::{self, Reply};
+use crate::http::{self, Encoding, Reply};
 use crate::metrics::{Failure, Recorder};
 use crate::scenarios::{self, ScenarioName};
 use crate::shape::Shape;

@@ -4,6 +4,7 @@ use crate::body_check::{self, Want};
 use crate::metrics::{Failure, Recorder};
 use reqwest::{Client, RequestBuilder};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 /// The session cookie the server sets on login.
@@ -70,16 +71,16 @@ impl Encoding {
 }
 
 /// `body` decoded from `encoding` (`None` or `identity`: as it is).
-fn decode(body: &[u8], encoding: Option<&str>) -> Result<Vec<u8>, Failure> {
+fn decode<'a>(body: &'a [u8], encoding: Option<&str>) -> Result<Cow<'a, [u8]>, Failure> {
     use std::io::Read;
     let mut out = Vec::with_capacity(body.len() * 8);
     let read = match encoding {
-        None | Some("identity") => return Ok(body.to_vec()),
+        None | Some("identity") => return Ok(Cow::Borrowed(body)),
         Some("br") => brotli_decompressor::Decompressor::new(body, 4096).read_to_end(&mut out),
         Some("gzip") => flate2::read::GzDecoder::new(body).read_to_end(&mut out),
         Some(other) => return Err(Failure::new("unknown content-encoding", other.to_owned())),
     };
-    read.map(|_| out).map_err(|e| Failure::new("body does not decode", e.to_string()))
+    read.map(|_| Cow::Owned(out)).map_err(|e| Failure::new("body does not decode", e.to_string()))
 }
 
 /// Sends `req` and records the outcome under `label`. Latency runs from `started` (the intended start in
@@ -121,9 +122,9 @@ pub async fn send_shaped(
     send_judged(rec, label, req, started, primary, |raw| {
         body_check::check(&raw.bytes, wants).map_err(|why| {
             let shown = excerpt(&String::from_utf8_lossy(&raw.bytes));
-            match why.strip_prefix("body is not JSON") {
+            match why.strip_prefix(body_check::NOT_JSON) {
                 Some(detail) => {
-                    Failure::new("body is not JSON", format!("{}: {shown}", detail.trim_start_matches(": ")))
+                    Failure::new(body_check::NOT_JSON, format!("{}: {shown}", detail.trim_start_matches(": ")))
                 }
                 None => Failure::new(why, shown),
             }

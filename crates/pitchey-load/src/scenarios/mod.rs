@@ -2,7 +2,7 @@
 //! help text and the docs), and what one iteration of each does.
 
 mod journey;
-mod reads;
+pub(crate) mod reads;
 
 use crate::engine::Vu;
 use crate::shape::{Shape, Stage};

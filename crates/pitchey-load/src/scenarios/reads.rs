@@ -63,7 +63,7 @@ pub async fn health(vu: &mut Vu) {
 /// A marketplace page: `items` and `total` at the top level.
 const BROWSE_SHAPE: &[(&str, Want)] = &[("/success", Want::True), ("/items", Want::Array), ("/total", Want::Number)];
 /// A home-page list.
-const HOME_LIST_SHAPE: &[(&str, Want)] = &[("/success", Want::True), ("/data/pitches", Want::Array)];
+pub(crate) const HOME_LIST_SHAPE: &[(&str, Want)] = &[("/success", Want::True), ("/data/pitches", Want::Array)];
 /// A public pitch page.
 const DETAIL_SHAPE: &[(&str, Want)] = &[("/success", Want::True), ("/data/id", Want::Number)];
 /// Search results.

@@ -90,17 +90,16 @@ impl ListRoute {
 
     /// Computes the response body (the cache's loader).
     pub async fn body(self, s: &AppState, p: ListParams) -> ApiResult<Serialized> {
-        let v = match self {
-            ListRoute::PublicTrending => return public_trending(s, p).await,
-            ListRoute::PublicNew => return public_new(s, p).await,
-            ListRoute::PublicFeatured => return public_featured(s, p).await,
-            ListRoute::PublicAll => return public_all(s, p).await,
-            ListRoute::Browse => return browse(s, p).await,
-            ListRoute::Trending => trending(s, p).await,
-            ListRoute::Genres => genres(s).await,
-            ListRoute::TopRated => top_rated(s, p).await,
-        };
-        serialize(&v?)
+        match self {
+            ListRoute::PublicTrending => public_trending(s, p).await,
+            ListRoute::PublicNew => public_new(s, p).await,
+            ListRoute::PublicFeatured => public_featured(s, p).await,
+            ListRoute::PublicAll => public_all(s, p).await,
+            ListRoute::Browse => browse(s, p).await,
+            ListRoute::Trending => serialize(&trending(s, p).await?),
+            ListRoute::Genres => serialize(&genres(s).await?),
+            ListRoute::TopRated => serialize(&top_rated(s, p).await?),
+        }
     }
 }
 

@@ -145,19 +145,18 @@ async fn search(s: &AppState, p: ListParams) -> ApiResult<Serialized> {
         results: &'a [PitchView<'a>],
         total: i64,
     }
-    let results = &results;
     let data = Data {
         pitches: &pitches,
         users,
         companies,
-        results,
+        results: &results,
         total,
         page: paging.page,
         limit: paging.limit,
         has_more,
         query: text,
     };
-    serialize(&Body { success: true, data, results, total })
+    serialize(&Body { success: true, data, results: &results, total })
 }
 
 /// `GET /api/pitches/public/search`: at least two characters of query.
