@@ -1,9 +1,9 @@
 //! Connecting to a database and running its migrations.
 
 use crate::{Backend, Db, Sql, Store, StoreError};
-use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, Connection};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -96,8 +96,11 @@ async fn open_sqlite(path: &str, cfg: &StoreConfig) -> Result<Db, StoreError> {
         .log_statements(log::LevelFilter::Trace)
         .log_slow_statements(log::LevelFilter::Off, Duration::from_secs(1));
     // One writer: SQLite serialises writers anyway, and one connection means no SQLITE_BUSY between ours.
+    // Neither pool pings a connection before handing it out (sqlx does by default): an embedded
+    // connection cannot be lost, and the ping was a round trip to the connection's thread per statement.
     let writer = SqlitePoolOptions::new()
         .max_connections(1)
+        .test_before_acquire(false)
         .min_connections(1)
         .acquire_timeout(cfg.acquire_timeout)
         // A large page cache for the one writer: a small one made bulk loads spill pages and crawl.
@@ -111,8 +114,11 @@ async fn open_sqlite(path: &str, cfg: &StoreConfig) -> Result<Db, StoreError> {
     // copying pages into its own; the mapped size is address space, not memory, and its resident pages are
     // the file's, shared and reclaimable. Not the writer: a map over a growing file is remapped as it grows,
     // which made bulk loads (`pitchey seed`) several times slower.
-    let reader =
-        SqlitePoolOptions::new().max_connections(readers).acquire_timeout(cfg.acquire_timeout).connect_lazy_with(
+    let reader = SqlitePoolOptions::new()
+        .max_connections(readers)
+        .acquire_timeout(cfg.acquire_timeout)
+        .test_before_acquire(false)
+        .connect_lazy_with(
             base.read_only(true)
                 .pragma("cache_size", format!("-{}", cfg.sqlite_cache_kib.max(64)))
                 .pragma("mmap_size", cfg.sqlite_mmap_bytes.to_string()),
@@ -129,6 +135,9 @@ fn resilience(cfg: &StoreConfig) -> crate::Resilience {
     }
 }
 
+/// A pooled PostgreSQL connection idle for this long is pinged before it is used again.
+const PG_PING_IDLE: Duration = Duration::from_secs(1);
+
 fn pg_pool(url: &str, cfg: &StoreConfig) -> Result<sqlx::PgPool, StoreError> {
     let timeout_ms = cfg.statement_timeout.as_millis().to_string();
     let opts = PgConnectOptions::from_str(url)
@@ -143,6 +152,18 @@ fn pg_pool(url: &str, cfg: &StoreConfig) -> Result<sqlx::PgPool, StoreError> {
         .max_connections(cfg.max_connections.max(1))
         .acquire_timeout(cfg.acquire_timeout)
         .idle_timeout(Duration::from_secs(300))
+        // sqlx pings every connection it hands out by default: a network round trip before each statement.
+        // It also pings each connection it takes back, so one that was returned moments ago is known to be
+        // alive; only a connection that has sat idle for a while is pinged before use.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PG_PING_IDLE {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_lazy_with(opts))
 }
 
