@@ -459,6 +459,11 @@ fn from_where(
     (where_, order)
 }
 
+/// The visibility totals of `pitch_facets` (genre, format and stage `'*'`, band -9). All four columns are
+/// named so that both engines reach each total through the primary key: with the band alone they read
+/// every facet row of the visibility (0.4 ms on SQLite for 100,000 pitches, against 0.006 ms).
+const FACET_TOTALS: &str = "f.genre = '*' AND f.format = '*' AND f.production_stage = '*' AND f.budget_band = -9";
+
 /// The count of a list from `pitch_facets`, when the list has only the filters the facets record.
 fn facet_count(q: &mut Sql, lq: &ListQuery) -> Option<()> {
     if !lq.terms.is_empty()
@@ -474,7 +479,7 @@ fn facet_count(q: &mut Sql, lq: &ListQuery) -> Option<()> {
     let mut conds = vec![scope.to_owned()];
     let filtered = !(lq.genres.is_empty() && lq.formats.is_empty() && lq.stages.is_empty() && bands.is_none());
     // The visibility totals (band -9) answer an unfiltered count; a filtered one sums the combinations.
-    conds.push(if filtered { "f.budget_band <> -9" } else { "f.budget_band = -9" }.to_owned());
+    conds.push(if filtered { "f.budget_band <> -9" } else { FACET_TOTALS }.to_owned());
     for (col, vals) in [("f.genre", &lq.genres), ("f.format", &lq.formats), ("f.production_stage", &lq.stages)] {
         if !vals.is_empty() {
             conds.push(format!("{col} IN {}", in_list(q, vals.iter())));
@@ -549,9 +554,7 @@ impl Store {
         }
         let q = Sql::dynamic(
             "pitch_scope_size",
-            format!(
-                "SELECT CAST(COALESCE(SUM(f.n), 0) AS BIGINT) FROM pitch_facets f WHERE {pred} AND f.budget_band = -9"
-            ),
+            format!("SELECT CAST(COALESCE(SUM(f.n), 0) AS BIGINT) FROM pitch_facets f WHERE {pred} AND {FACET_TOTALS}"),
         );
         let n = self.db.one::<(i64,)>(q).await?.0;
         let mut sizes = self.scope_sizes.0.lock().unwrap_or_else(|e| e.into_inner());
