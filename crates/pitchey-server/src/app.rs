@@ -115,19 +115,18 @@ fn with_middleware(router: Router<AppState>, state: &AppState) -> anyhow::Result
         .iter()
         .map(|o| HeaderValue::from_str(o).map_err(|_| anyhow::anyhow!("invalid CORS origin {o:?}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    // A predicate over a shared list rather than `AllowOrigin::list`: the layer is cloned for every request, and
+    // a list is a `Vec` copied with it.
+    let origins = Arc::new(origins);
     let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
+        .allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, _| origins.contains(origin)))
         .allow_credentials(true)
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
         .allow_headers(AllowHeaders::mirror_request())
         .expose_headers([HeaderName::from_static("x-request-id"), header::ETAG, HeaderName::from_static("x-cache")])
         .max_age(Duration::from_secs(86400));
-    let timeout = Duration::from_secs(s.request_timeout_secs.max(1));
-    let stats = state.route_stats.clone();
-    let phase_state = state.clone();
-    let dash_state = state.clone();
-    let window = s.read_your_writes_secs;
-    let secure = s.cookie_secure;
+    let edge_state = state.clone();
+    let handler_state = state.clone();
     Ok(router.layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -144,10 +143,10 @@ fn with_middleware(router: Router<AppState>, state: &AppState) -> anyhow::Result
                     .on_failure(tower_http::trace::DefaultOnFailure::new().level(tracing::Level::WARN)),
             )
             .layer(PropagateRequestIdLayer::x_request_id())
-            .layer(middleware::from_fn(move |req: Request, next: Next| observability::track(stats.clone(), req, next)))
-            .layer(middleware::from_fn(move |req: Request, next: Next| guard_phase(phase_state.clone(), req, next)))
+            // Our own per-request work is two `from_fn` layers rather than one per concern: each `from_fn`
+            // clones the whole stack below it for every request.
+            .layer(middleware::from_fn(move |req: Request, next: Next| edge_middleware(edge_state.clone(), req, next)))
             .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler panicked").into_response()))
-            .layer(middleware::from_fn(preflight_no_content))
             .layer(cors)
             // Brotli's default quality is 11: about 20 ms of CPU for one 120 KB marketplace page. Quality 4
             // (and gzip level 4) compresses that page in about a millisecond, to within a few percent. Bodies
@@ -157,51 +156,51 @@ fn with_middleware(router: Router<AppState>, state: &AppState) -> anyhow::Result
                     DefaultPredicate::new().and(SizeAbove::new(crate::caching::MIN_COMPRESSED_BODY as u64)),
                 ),
             )
-            .layer(middleware::from_fn(move |req: Request, next: Next| deadline(timeout, req, next)))
-            .layer(middleware::from_fn(move |req: Request, next: Next| read_your_writes(window, secure, req, next)))
             .layer(middleware::from_fn(move |req: Request, next: Next| {
-                dashboards_follow_writes(dash_state.clone(), req, next)
+                handler_middleware(handler_state.clone(), req, next)
             }))
             .layer(DefaultBodyLimit::max(s.body_limit_bytes)),
     ))
 }
 
-/// Counts requests in flight, and answers API requests with 503 while the process is starting.
-async fn guard_phase(state: AppState, req: Request, next: Next) -> Response {
+/// The outer per-request work, outside the CORS layer: counts and times the request
+/// ([`observability::RequestTimer`]), answers API requests with 503 while the process is starting, counts
+/// requests in flight, and answers CORS preflights 204 (the CORS layer answers them with an empty 200).
+async fn edge_middleware(state: AppState, req: Request, next: Next) -> Response {
+    let timer = observability::RequestTimer::start(&req);
     let path = req.uri().path();
-    if state.phase() == Phase::Starting && path.starts_with("/api/") && !path.starts_with("/api/health") {
-        return ApiError::unavailable(2).into_response();
-    }
-    state.in_flight.fetch_add(1, Ordering::Relaxed);
-    let res = next.run(req).await;
-    state.in_flight.fetch_sub(1, Ordering::Relaxed);
+    let res = if state.phase() == Phase::Starting && path.starts_with("/api/") && !path.starts_with("/api/health") {
+        ApiError::unavailable(2).into_response()
+    } else {
+        let preflight = req.method() == Method::OPTIONS;
+        state.in_flight.fetch_add(1, Ordering::Relaxed);
+        let mut res = next.run(req).await;
+        state.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if preflight && res.status() == StatusCode::OK {
+            *res.status_mut() = StatusCode::NO_CONTENT;
+        }
+        res
+    };
+    timer.finish(&state.route_stats, &res);
     res
-}
-
-/// CORS preflights are answered 204 (the CORS layer answers them with an empty 200).
-async fn preflight_no_content(req: Request, next: Next) -> Response {
-    let preflight = req.method() == Method::OPTIONS;
-    let mut res = next.run(req).await;
-    if preflight && res.status() == StatusCode::OK {
-        *res.status_mut() = StatusCode::NO_CONTENT;
-    }
-    res
-}
-
-/// Answers 503 in our envelope when a request runs past the configured deadline.
-async fn deadline(limit: Duration, req: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(req)).await {
-        Ok(res) => res,
-        Err(_) => ApiError::unavailable(1).into_response(),
-    }
 }
 
 /// The cookie marking "this client wrote recently": its reads go to the primary until it expires.
 const RYW_COOKIE: &str = "pitchey-rw";
 
-/// Read-your-writes across replicas and nodes: a signed-in client that wrote gets a short-lived cookie;
-/// while it is present, the request's reads go to the primary (replicas may lag behind its write).
-async fn read_your_writes(window: u64, secure: bool, req: Request, next: Next) -> Response {
+/// The inner per-request work, around the handler:
+///
+/// - **Deadline.** A request running past `request_timeout_secs` is answered 503 in our envelope.
+/// - **Read-your-writes** across replicas and nodes. A signed-in client that wrote gets a short-lived
+///   cookie; while it is present, the request's reads go to the primary (replicas may lag behind its write).
+/// - **Dashboards follow writes.** Cached dashboards (`caching::cached_dashboard`) show counts that almost any
+///   write can change: the caller's own pitches, NDAs and investments, and others' actions on them (an NDA
+///   request, a follow, a like). Rather than map every write to the dashboards it touches, every successful
+///   API write invalidates them all, on every node. Two kinds of write are left out: sign-in, sign-up,
+///   sign-out and password changes (`/api/auth/*`), which no dashboard shows, and view tracking, the write
+///   every page view makes: view counts on dashboards may lag by the dashboard cache's TTL.
+async fn handler_middleware(state: AppState, req: Request, next: Next) -> Response {
+    let s = &state.settings;
     let now = chrono::Utc::now().timestamp();
     let wrote_recently = req
         .headers()
@@ -213,14 +212,28 @@ async fn read_your_writes(window: u64, secure: bool, req: Request, next: Next) -
         .any(|c| c.name() == RYW_COOKIE && c.value().parse::<i64>().is_ok_and(|until| until > now));
     let is_write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let signed_in = session::token_from_headers(req.headers()).is_some();
-    let mut res = pitchey_store::PRIMARY_READS.scope(wrote_recently, next.run(req)).await;
+    let path = req.uri().path();
+    let dashboards_change =
+        is_write && path.starts_with("/api/") && path != "/api/views/track" && !path.starts_with("/api/auth/");
+    let work = async {
+        let res = pitchey_store::PRIMARY_READS.scope(wrote_recently, next.run(req)).await;
+        if dashboards_change && res.status().is_success() && s.cache_enabled {
+            state.cache.invalidate(pitchey_cache::Ns::Dashboard).await;
+        }
+        res
+    };
+    let limit = Duration::from_secs(s.request_timeout_secs.max(1));
+    let Ok(mut res) = tokio::time::timeout(limit, work).await else {
+        return ApiError::unavailable(1).into_response();
+    };
+    let window = s.read_your_writes_secs;
     if window > 0 && is_write && signed_in && res.status().is_success() {
         let until = now + i64::try_from(window).unwrap_or(i64::MAX / 2);
         let c = Cookie::build((RYW_COOKIE, until.to_string()))
             .path("/")
             .http_only(true)
             .same_site(SameSite::Lax)
-            .secure(secure)
+            .secure(s.cookie_secure)
             .max_age(cookie::time::Duration::seconds(i64::try_from(window).unwrap_or(60)))
             .build();
         if let Ok(v) = HeaderValue::from_str(&c.to_string()) {
@@ -232,24 +245,6 @@ async fn read_your_writes(window: u64, secure: bool, req: Request, next: Next) -
 
 /// Compression level of responses compressed on the fly (brotli quality and gzip level alike).
 const COMPRESSION_LEVEL: i32 = 4;
-
-/// Cached dashboards (`caching::cached_dashboard`) show counts that almost any write can change: the
-/// caller's own pitches, NDAs and investments, and others' actions on them (an NDA request, a follow, a
-/// like). Rather than map every write to the dashboards it touches, every successful API write invalidates
-/// them all, on every node. Two kinds of write are left out: sign-in, sign-up, sign-out and password changes
-/// (`/api/auth/*`), which no dashboard shows, and view tracking, the write every page view makes: view counts
-/// on dashboards may lag by the dashboard cache's TTL.
-async fn dashboards_follow_writes(state: AppState, req: Request, next: Next) -> Response {
-    let write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
-        && req.uri().path().starts_with("/api/")
-        && req.uri().path() != "/api/views/track"
-        && !req.uri().path().starts_with("/api/auth/");
-    let res = next.run(req).await;
-    if write && res.status().is_success() && state.settings.cache_enabled {
-        state.cache.invalidate(pitchey_cache::Ns::Dashboard).await;
-    }
-    res
-}
 
 /// Serves until `shutdown` resolves. If start-up has not run, it runs now in the background (probes are
 /// answered meanwhile; other API requests get 503). On shutdown: readiness goes false, after

@@ -17,7 +17,6 @@
 //! - `process_resident_memory_bytes`, `process_uptime_seconds`, `process_open_fds`, `build_info{version}`.
 
 use axum::extract::{MatchedPath, Request};
-use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::collections::HashMap;
@@ -173,22 +172,34 @@ fn status_class(code: u16) -> &'static str {
     }
 }
 
-/// Counts and times every request by route template, method and status class.
-pub async fn track(stats: Arc<RouteStats>, req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
-    let method = req.method().as_str().to_owned();
-    let gauge = metrics::gauge!("pitchey_http_requests_in_flight");
-    gauge.increment(1.0);
-    let t0 = Instant::now();
-    let res = next.run(req).await;
-    let secs = t0.elapsed().as_secs_f64();
-    gauge.decrement(1.0);
-    let class = status_class(res.status().as_u16());
-    let labels = [("route", route.clone()), ("method", method.clone()), ("status", class.to_owned())];
-    metrics::counter!("pitchey_http_requests_total", &labels).increment(1);
-    metrics::histogram!("pitchey_http_request_duration_seconds", &labels).record(secs);
-    stats.record(&format!("{method} {route}"), secs, class == "5xx");
-    res
+/// Counts and times one request by route template, method and status class: started before the request
+/// goes down the stack, finished with its response.
+pub struct RequestTimer {
+    route: String,
+    method: String,
+    t0: Instant,
+}
+
+impl RequestTimer {
+    /// Starts timing `req` and counts it in flight.
+    pub fn start(req: &Request) -> Self {
+        let route =
+            req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+        metrics::gauge!("pitchey_http_requests_in_flight").increment(1.0);
+        RequestTimer { route, method: req.method().as_str().to_owned(), t0: Instant::now() }
+    }
+
+    /// Records the request's duration and status.
+    pub fn finish(self, stats: &RouteStats, res: &Response) {
+        let secs = self.t0.elapsed().as_secs_f64();
+        metrics::gauge!("pitchey_http_requests_in_flight").decrement(1.0);
+        let class = status_class(res.status().as_u16());
+        let key = format!("{} {}", self.method, self.route);
+        let labels = [("route", self.route), ("method", self.method), ("status", class.to_owned())];
+        metrics::counter!("pitchey_http_requests_total", &labels).increment(1);
+        metrics::histogram!("pitchey_http_request_duration_seconds", &labels).record(secs);
+        stats.record(&key, secs, class == "5xx");
+    }
 }
 
 /// Registers the application's counters at zero, so every series exists from the start.
