@@ -217,7 +217,7 @@ where
 /// A signed-in user's dashboard at `route`, from the [`Ns::Dashboard`] cache under a key of that user's
 /// alone, computed with `load` on a miss. The response is `private, no-store` (`Vary: Cookie`) like every
 /// per-user response; `X-Cache` says where it came from. Every API write invalidates the namespace
-/// (`app::dashboards_follow_writes`). A client that accepts brotli or gzip gets the body's stored compressed
+/// (`app::handler_middleware`). A client that accepts brotli or gzip gets the body's stored compressed
 /// copy ([`CompressedBodies`], found by the hash of the body: only ever the same bytes, compressed);
 /// compressing each dashboard on the fly made them six times slower.
 pub async fn cached_dashboard<F, Fut, B>(
