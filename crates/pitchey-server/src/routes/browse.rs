@@ -10,7 +10,7 @@ use crate::extract::ApiQuery;
 use crate::session::AuthUser;
 use crate::state::AppState;
 use crate::wire::pitch::{PitchView, public_cards, public_views};
-use crate::wire::{Serialized, Superset, iso, object, serialize};
+use crate::wire::{Serialized, iso, object, serialize, superset};
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
@@ -272,7 +272,7 @@ async fn browse(s: &AppState, p: ListParams) -> ApiResult<Serialized> {
         has_more,
         tab: tab_name,
     };
-    serialize(&Superset::of(&data))
+    superset(&data)
 }
 
 /// Trending within `days` (default 7): `data.trending` with each pitch's `trending_score`.

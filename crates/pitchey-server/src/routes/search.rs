@@ -7,7 +7,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
 use crate::state::AppState;
 use crate::wire::pitch::{PitchView, public_views};
-use crate::wire::{Serialized, ok_value, serialize};
+use crate::wire::{Serialized, ok_value, raw, serialize};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
@@ -18,6 +18,7 @@ use pitchey_core::search::terms;
 use pitchey_store::search::{Facet, UserHit};
 use pitchey_store::{ListQuery, Order, Scope};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 /// Routes of this feature.
@@ -109,6 +110,7 @@ async fn search(s: &AppState, p: ListParams) -> ApiResult<Serialized> {
     };
     let pitches = public_views(&rows);
     let results: Vec<PitchView> = rows.iter().map(|r| PitchView::card(r).tagged("pitch")).collect();
+    let results = raw(&results)?;
     let users: Vec<UserHit> = match user_type {
         Some("none") => Vec::new(),
         _ if words.is_empty() => Vec::new(),
@@ -124,14 +126,14 @@ async fn search(s: &AppState, p: ListParams) -> ApiResult<Serialized> {
         .collect();
     let users: Vec<Value> = users.iter().map(user_json).collect();
     let has_more = paging.offset + (pitches.len() as i64) < total;
-    // `results` (twice) are the pitch cards tagged `type: "pitch"`.
+    // `results` (twice, serialized once) are the pitch cards tagged `type: "pitch"`.
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Data<'a> {
         pitches: &'a [PitchView<'a>],
         users: Vec<Value>,
         companies: Vec<Value>,
-        results: &'a [PitchView<'a>],
+        results: &'a RawValue,
         total: i64,
         page: i64,
         limit: i64,
@@ -142,7 +144,7 @@ async fn search(s: &AppState, p: ListParams) -> ApiResult<Serialized> {
     struct Body<'a> {
         success: bool,
         data: Data<'a>,
-        results: &'a [PitchView<'a>],
+        results: &'a RawValue,
         total: i64,
     }
     let data = Data {

@@ -36,7 +36,7 @@ impl JsonBody for Value {
 }
 
 /// A body already serialized, for bodies that repeat parts of themselves: they serialize a structure that
-/// refers to one copy of each part ([`Superset`], the search body) instead of building a tree with copies.
+/// refers to one copy of each part ([`superset`], [`raw`]) instead of building a tree with copies.
 pub struct Serialized(pub Bytes);
 
 impl JsonBody for Serialized {
@@ -51,20 +51,30 @@ pub fn serialize(v: &impl Serialize) -> ApiResult<Serialized> {
 }
 
 /// The contract's superset of a list response: `{"success":true,"data":{<fields>},<fields>}`, the same
-/// fields under `data` and at the top level (§3.3: clients read either), written twice from one copy.
-#[derive(Serialize)]
-pub struct Superset<'a, T: Serialize> {
-    success: bool,
-    data: &'a T,
-    #[serde(flatten)]
-    top: &'a T,
+/// fields under `data` and at the top level (§3.3: clients read either). `fields` (an object) is serialized
+/// once and its bytes written twice: serializing a page of pitch cards is most of building the response.
+pub fn superset(fields: &impl Serialize) -> ApiResult<Serialized> {
+    let inner = serde_json::to_vec(fields).map_err(ApiError::internal)?;
+    let (Some(b'{'), Some(b'}')) = (inner.first(), inner.last()) else {
+        return Err(ApiError::internal("a superset's fields must be a JSON object"));
+    };
+    const HEAD: &[u8] = br#"{"success":true,"data":"#;
+    let mut out = Vec::with_capacity(HEAD.len() + 2 * inner.len() + 1);
+    out.extend_from_slice(HEAD);
+    out.extend_from_slice(&inner);
+    if inner.len() > 2 {
+        // `,` then the fields and the closing brace: the object without its opening brace.
+        out.push(b',');
+        out.extend_from_slice(&inner[1..]);
+    } else {
+        out.push(b'}');
+    }
+    Ok(Serialized(Bytes::from(out)))
 }
 
-impl<'a, T: Serialize> Superset<'a, T> {
-    /// The superset of `fields` (an object).
-    pub fn of(fields: &'a T) -> Self {
-        Superset { success: true, data: fields, top: fields }
-    }
+/// `v` serialized once, to be written in several places of a body as is.
+pub fn raw(v: &impl Serialize) -> ApiResult<Box<serde_json::value::RawValue>> {
+    serde_json::value::to_raw_value(v).map_err(ApiError::internal)
 }
 
 /// A JSON object from `(key, value)` pairs, moving the values in. (`json!` copies every `Value` it is
@@ -116,5 +126,29 @@ impl From<&User> for AuthUserBody {
             company_verified: u.company_verified,
             created_at: iso(u.created_at),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parsed(s: Serialized) -> Value {
+        serde_json::from_slice(&s.0).expect("valid JSON")
+    }
+
+    #[test]
+    fn superset_repeats_the_fields_under_data_and_at_the_top() {
+        let fields = json!({"items": [{"id": 1, "title": "A \"quoted\" }{ title"}], "total": 1, "tab": "new"});
+        let body = parsed(superset(&fields).unwrap());
+        assert_eq!(body, json!({"success": true, "data": fields, "items": fields["items"], "total": 1, "tab": "new"}));
+    }
+
+    #[test]
+    fn superset_of_no_fields_and_of_a_non_object() {
+        assert_eq!(parsed(superset(&json!({})).unwrap()), json!({"success": true, "data": {}}));
+        assert!(superset(&json!([1, 2])).is_err(), "an array has no fields to repeat");
+        assert!(superset(&"text").is_err());
     }
 }
