@@ -5,6 +5,7 @@ use crate::body_check::Want;
 use crate::catalog::Catalog;
 use crate::http::{self, Encoding, Reply};
 use crate::metrics::{Failure, Recorder};
+use crate::process;
 use crate::scenarios::{self, ScenarioName};
 use crate::shape::Shape;
 use rand::SeedableRng;
@@ -216,16 +217,22 @@ pub async fn run(kind: ScenarioName, shape: &Shape, ctx: &Arc<Ctx>) {
 }
 
 /// Runs `work` while keeping the active-user gauge and printing progress; returns its output.
-pub async fn monitored<T>(kind: ScenarioName, ctx: &Arc<Ctx>, work: impl Future<Output = T>) -> T {
-    let monitor = tokio::spawn(monitor(kind, ctx.clone()));
+pub async fn monitored<T>(
+    kind: ScenarioName,
+    ctx: &Arc<Ctx>,
+    server_pid: Option<u32>,
+    work: impl Future<Output = T>,
+) -> T {
+    let monitor = tokio::spawn(monitor(kind, ctx.clone(), server_pid));
     let out = work.await;
     monitor.abort();
     ctx.recorder.gauge_users(ctx.active.load(Ordering::Relaxed));
     out
 }
 
-/// Keeps the active-user gauge and prints a line per second.
-async fn monitor(kind: ScenarioName, ctx: Arc<Ctx>) {
+/// Keeps the active-user and CPU gauges (the CPU of `server_pid` too, when given) and prints a line per
+/// second.
+async fn monitor(kind: ScenarioName, ctx: Arc<Ctx>, server_pid: Option<u32>) {
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut printed = 0usize;
@@ -233,6 +240,7 @@ async fn monitor(kind: ScenarioName, ctx: Arc<Ctx>) {
         tick.tick().await;
         let users = ctx.active.load(Ordering::Relaxed);
         ctx.recorder.gauge_users(users);
+        ctx.recorder.gauge_cpu(server_pid.and_then(process::cpu_secs), process::cpu_secs(std::process::id()));
         let now = ctx.recorder.start().elapsed().as_secs() as usize;
         if ctx.settings.progress && now > printed {
             let (req, err, p95) = ctx.recorder.second_stats(now - 1);

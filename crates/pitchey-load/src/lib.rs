@@ -199,10 +199,10 @@ async fn run_scenario(
         Shape::Connections { connections, baseline_secs, hold_secs, steady_rate } => {
             let copts = ConnectionsOptions { steady_path: opts.steady_path.clone(), server_pid };
             let work = connections::run(ctx.clone(), connections, baseline_secs, hold_secs, steady_rate, &copts);
-            Some(engine::monitored(name, &ctx, work).await?)
+            Some(engine::monitored(name, &ctx, cpu_pid, work).await?)
         }
         _ => {
-            engine::monitored(name, &ctx, engine::run(name, &shape, &ctx)).await;
+            engine::monitored(name, &ctx, cpu_pid, engine::run(name, &shape, &ctx)).await;
             None
         }
     };

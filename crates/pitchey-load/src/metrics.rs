@@ -91,7 +91,20 @@ pub struct Point {
     pub p95: f64,
     /// 99th percentile, ms.
     pub p99: f64,
+    /// The label of at least [`DOMINANT_SHARE`] of this second's requests, if one made that many.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Cores the server kept busy in this second (when its process could be seen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_cores: Option<f64>,
+    /// Cores the load tool kept busy in this second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_cores: Option<f64>,
 }
+
+/// The share of a second's requests one label must make for the second to count as that label's
+/// ([`Point::label`]; the CPU by label of the report).
+pub const DOMINANT_SHARE: f64 = 0.9;
 
 /// A kind of failure, counted, with one example.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -174,6 +187,11 @@ struct SecondAcc {
     requests: u64,
     errors: u64,
     users: u32,
+    /// Requests per label (a scenario makes only a few labels; compared by address first).
+    labels: Vec<(&'static str, u64)>,
+    /// The last CPU reading within this second: when (since the start), the server's and the tool's
+    /// CPU seconds so far.
+    cpu: Option<(Duration, Option<f64>, Option<f64>)>,
 }
 
 struct Inner {
@@ -192,7 +210,7 @@ impl Inner {
     fn second(&mut self, i: usize) -> &mut SecondAcc {
         while self.seconds.len() <= i {
             let hist = self.second_template.clone();
-            self.seconds.push(SecondAcc { hist, requests: 0, errors: 0, users: 0 });
+            self.seconds.push(SecondAcc { hist, requests: 0, errors: 0, users: 0, labels: Vec::new(), cpu: None });
         }
         &mut self.seconds[i]
     }
@@ -302,6 +320,10 @@ impl Recorder {
         }
         let sec = inner.second(second);
         sec.requests += 1;
+        match sec.labels.iter_mut().find(|(l, _)| std::ptr::eq(*l, label) || *l == label) {
+            Some((_, n)) => *n += 1,
+            None => sec.labels.push((label, 1)),
+        }
         if ok && primary {
             sec.hist.saturating_record(us);
         } else if !ok {
@@ -313,6 +335,14 @@ impl Recorder {
     pub fn gauge_users(&self, users: u32) {
         let second = self.second_now();
         self.lock().second(second).users = users;
+    }
+
+    /// Notes the CPU time the server (when seen) and the load tool have used so far, seconds; each second
+    /// keeps its latest reading, and a second's cores are the CPU used between its reading and the one
+    /// before.
+    pub fn gauge_cpu(&self, server: Option<f64>, tool: Option<f64>) {
+        let now = self.start.elapsed();
+        self.lock().second(now.as_secs() as usize).cpu = Some((now, server, tool));
     }
 
     /// Requests, errors and p95 (ms) of second `i` so far, for progress lines.
@@ -337,12 +367,30 @@ impl Recorder {
                 latency: Latency::of(&a.hist),
             })
             .collect();
+        let mut previous_cpu = None;
         let timeline = g
             .seconds
             .iter()
             .enumerate()
             .map(|(i, s)| {
                 let l = Latency::of(&s.hist);
+                let label = s
+                    .labels
+                    .iter()
+                    .max_by_key(|(_, n)| *n)
+                    .filter(|(_, n)| *n as f64 >= DOMINANT_SHARE * s.requests as f64)
+                    .map(|(l, _)| (*l).to_owned());
+                let (server_cores, tool_cores) = match (previous_cpu, s.cpu) {
+                    (Some((t0, s0, c0)), Some((t1, s1, c1))) => {
+                        let secs = Duration::checked_sub(t1, t0).map_or(0.0, |d| d.as_secs_f64());
+                        let cores = |a: Option<f64>, b: Option<f64>| Some((b? - a?) / secs).filter(|_| secs > 0.0);
+                        (cores(s0, s1), cores(c0, c1))
+                    }
+                    _ => (None, None),
+                };
+                if s.cpu.is_some() {
+                    previous_cpu = s.cpu;
+                }
                 Point {
                     second: u32::try_from(i).unwrap_or(u32::MAX),
                     requests: s.requests,
@@ -351,6 +399,9 @@ impl Recorder {
                     p50: l.p50,
                     p95: l.p95,
                     p99: l.p99,
+                    label,
+                    server_cores,
+                    tool_cores,
                 }
             })
             .collect();
@@ -405,6 +456,31 @@ mod tests {
             vec![ErrorReport { kind: "GET /a: HTTP 500".into(), count: 1, example: "boom body".into() }]
         );
         assert_eq!(m.timeline.iter().map(|p| p.requests).sum::<u64>(), 102);
+    }
+
+    #[test]
+    fn a_second_has_the_label_of_most_of_its_requests_and_the_cores_used_in_it() {
+        let r = Recorder::new().expect("recorder");
+        {
+            let mut g = r.lock();
+            let s0 = g.second(0);
+            s0.requests = 100;
+            s0.labels = vec![("GET /a", 95), ("GET /b", 5)];
+            s0.cpu = Some((Duration::from_millis(900), Some(10.0), Some(4.0)));
+            let s1 = g.second(1);
+            s1.requests = 100;
+            s1.labels = vec![("GET /a", 50), ("GET /b", 50)];
+            s1.cpu = Some((Duration::from_millis(1900), Some(10.5), Some(4.25)));
+            // No reading in second 2; second 3's is over the two seconds since second 1's.
+            g.second(3).cpu = Some((Duration::from_millis(3900), None, Some(6.25)));
+        }
+        let t = r.measurements().timeline;
+        assert_eq!(t[0].label.as_deref(), Some("GET /a"));
+        assert_eq!((t[0].server_cores, t[0].tool_cores), (None, None), "no earlier reading");
+        assert_eq!(t[1].label, None, "no label made 90% of second 1");
+        assert_eq!((t[1].server_cores, t[1].tool_cores), (Some(0.5), Some(0.25)));
+        assert_eq!((t[2].server_cores, t[2].tool_cores), (None, None));
+        assert_eq!((t[3].server_cores, t[3].tool_cores), (None, Some(1.0)), "the server went out of sight");
     }
 
     #[test]

@@ -83,6 +83,37 @@ impl ScenarioReport {
             .then(|| (secs / self.elapsed_secs, secs * 1000.0 / self.requests as f64))
     }
 
+    /// Average cores busy per request label, over the seconds one label dominated ([`Point::label`]), each
+    /// such run of seconds without its first (which holds the change from the phase before): `(label,
+    /// seconds, server cores, tool cores)`, in the order the labels first dominated. Empty for mixes.
+    pub fn cpu_by_label(&self) -> Vec<(String, usize, Option<f64>, Option<f64>)> {
+        let mut acc: Vec<(String, usize, Option<f64>, Option<f64>)> = Vec::new();
+        for pair in self.timeline.windows(2) {
+            let (before, p) = (&pair[0], &pair[1]);
+            let Some(label) = p.label.as_ref().filter(|l| before.label.as_ref() == Some(*l)) else { continue };
+            if p.server_cores.is_none() && p.tool_cores.is_none() {
+                continue;
+            }
+            let at = match acc.iter().position(|(l, ..)| l == label) {
+                Some(i) => i,
+                None => {
+                    acc.push((label.clone(), 0, None, None));
+                    acc.len() - 1
+                }
+            };
+            let (_, n, server, tool) = &mut acc[at];
+            *n += 1;
+            let add = |sum: &mut Option<f64>, v: Option<f64>| {
+                if let Some(v) = v {
+                    *sum = Some(sum.unwrap_or(0.0) + v);
+                }
+            };
+            add(server, p.server_cores);
+            add(tool, p.tool_cores);
+        }
+        acc.into_iter().map(|(l, n, s, t)| (l, n, s.map(|v| v / n as f64), t.map(|v| v / n as f64))).collect()
+    }
+
     /// The server's and the load tool's CPU use in words.
     pub fn cpu_text(&self) -> String {
         let text =
@@ -196,6 +227,17 @@ pub fn table(r: &SuiteReport) -> String {
             let _ = writeln!(s, "  {:<12} {}", sc.name, sc.cpu_text());
         }
     }
+    for sc in &r.scenarios {
+        let by_label = sc.cpu_by_label();
+        if by_label.len() < 2 {
+            continue;
+        }
+        let _ = writeln!(s, "\nCPU by request label in {} (cores busy, seconds of one label):", sc.name);
+        for (label, n, server, tool) in by_label {
+            let cores = |c: Option<f64>| c.map_or_else(|| "-".into(), |c| format!("{c:.2}"));
+            let _ = writeln!(s, "  {label:<42} server {}  load tool {}  ({n} s)", cores(server), cores(tool));
+        }
+    }
     for sc in r.scenarios.iter().filter(|sc| !sc.errors_by_kind.is_empty()) {
         let _ = writeln!(s, "\nErrors in {}:", sc.name);
         for e in sc.errors_by_kind.iter().take(10) {
@@ -267,6 +309,10 @@ pub(crate) mod tests {
                 p50: 5.0 + f64::from(i) / 10.0,
                 p95: 12.0 + f64::from(i) / 5.0,
                 p99: 20.0 + f64::from(i),
+                // Two phases of one label each; exact binary fractions survive the JSON round trip.
+                label: Some(if i < 15 { "GET /api/browse" } else { "GET /api/health" }.into()),
+                server_cores: Some(if i < 15 { 0.5 } else { 1.0 }),
+                tool_cores: (i > 0).then_some(if i < 15 { 0.25 } else { 0.75 }),
             })
             .collect();
         let latency = Latency { count: 3000, p50: 6.0, p90: 11.0, p95: 14.0, p99: 30.0, max: 52.0, mean: 7.5 };
@@ -337,5 +383,26 @@ pub(crate) mod tests {
         assert!(summary.contains("FAIL"));
         // 6 s of server CPU over 30 s and 40 requests.
         assert!(summary.contains("browse       server 0.20 cores, 150.00 ms/request; load tool -"), "{summary}");
+        // Each phase without its first second.
+        assert!(summary.contains("CPU by request label in browse"), "{summary}");
+        assert!(summary.contains("GET /api/browse                            server 0.50  load tool 0.25  (14 s)"));
+        assert!(summary.contains("GET /api/health                            server 1.00  load tool 0.75  (14 s)"));
+    }
+
+    #[test]
+    fn cpu_by_label_leaves_out_mixed_seconds_and_phase_changes() {
+        let mut sc = sample().scenarios.remove(0);
+        for p in &mut sc.timeline[10..20] {
+            p.label = None;
+        }
+        sc.timeline[25].server_cores = Some(3.0);
+        sc.timeline[25].tool_cores = None;
+        let by_label = sc.cpu_by_label();
+        assert_eq!(by_label[0], ("GET /api/browse".to_owned(), 9, Some(0.5), Some(0.25)), "seconds 1-9");
+        // Seconds 21-29; second 25 has no tool reading.
+        let (label, n, server, tool) = &by_label[1];
+        assert_eq!((label.as_str(), *n), ("GET /api/health", 9));
+        assert!((server.unwrap() - (8.0 + 3.0) / 9.0).abs() < 1e-9);
+        assert!((tool.unwrap() - 0.75 * 8.0 / 9.0).abs() < 1e-9, "a missing reading counts as nothing: {tool:?}");
     }
 }
