@@ -72,8 +72,9 @@ enum Phase {
     HalfOpen { probing: bool },
 }
 
-/// How many buckets the sliding window is split into: an outcome leaves the window between `window` and
-/// `window × (1 + 1/BUCKETS)` after it was recorded.
+/// How many buckets the sliding window is split into: the window is the current bucket and the
+/// `BUCKETS - 1` before it, so an outcome leaves it between `window × (1 - 1/BUCKETS)` and `window` after it
+/// was recorded.
 pub const BUCKETS: usize = 10;
 
 /// Outcomes of the calls of one time bucket.
@@ -249,7 +250,7 @@ mod tests {
         for _ in 0..3 {
             b.record(false);
         }
-        // Past the window (plus a bucket), the three failures no longer count: one more is 1 of 1, under
+        // Past the window, the three failures no longer count: one more is 1 of 1, under
         // min_calls, and three successes after it make 1 of 4.
         std::thread::sleep(Duration::from_millis(130));
         b.record(false);
