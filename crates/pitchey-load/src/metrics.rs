@@ -187,7 +187,7 @@ struct SecondAcc {
     requests: u64,
     errors: u64,
     users: u32,
-    /// Requests per label (a scenario makes only a few labels; compared by address first).
+    /// Requests per label (a second holds only a few labels, so a list is enough).
     labels: Vec<(&'static str, u64)>,
     /// The last CPU reading within this second: when (since the start), the server's and the tool's
     /// CPU seconds so far.
@@ -320,7 +320,7 @@ impl Recorder {
         }
         let sec = inner.second(second);
         sec.requests += 1;
-        match sec.labels.iter_mut().find(|(l, _)| std::ptr::eq(*l, label) || *l == label) {
+        match sec.labels.iter_mut().find(|(l, _)| *l == label) {
             Some((_, n)) => *n += 1,
             None => sec.labels.push((label, 1)),
         }
