@@ -105,3 +105,28 @@ async fn postgres_maintenance_is_not_cut_off_by_the_statement_timeout() {
     assert!(matches!(slow, Err(pitchey_store::StoreError::Timeout)), "{slow:?}");
     app.stop().await;
 }
+
+/// PostgreSQL re-plans every execution of a prepared statement whose `LIMIT` is a parameter (it cannot
+/// cost a generic plan for an unknown row count), which cost more than running a browse page. So list
+/// pages carry their counts as literals and keep one cached plan; searches keep bound counts, so that each
+/// search is planned for its own words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_list_pages_bind_no_row_counts_but_searches_do() {
+    use pitchey_store::{ListQuery, Scope};
+    let Some(app) = TestApp::spawn(Kind::Postgres).await else { return };
+    let store = &app.state.store;
+    let limit_clause = |text: &str| text[text.rfind(" LIMIT ").expect("a LIMIT")..].to_owned();
+
+    let mut browse = ListQuery::new(Scope::Market);
+    browse.limit = 12;
+    browse.offset = 24;
+    let (page, _) = store.list_sql(&browse);
+    assert_eq!(limit_clause(page.text()), " LIMIT 12 OFFSET 24");
+
+    let mut search = ListQuery::new(Scope::Market);
+    search.terms = vec!["lighthouse".to_owned()];
+    let (page, _) = store.list_sql(&search);
+    let clause = limit_clause(page.text());
+    assert!(clause.starts_with(" LIMIT $") && clause.contains("OFFSET $"), "search page: {clause}");
+    app.stop().await;
+}

@@ -149,7 +149,7 @@ impl Store {
     /// A user's latest credit movements.
     pub async fn credit_history(&self, user_id: i64, limit: i64) -> Result<Vec<CreditTransaction>, StoreError> {
         let mut q = Sql::dynamic("credits_history", String::new()).arg(user_id);
-        let lim = q.push_count(self.backend(), limit);
+        let lim = q.push_count(limit);
         q.push(&format!(
             "SELECT id, type, amount, balance_after, description, created_at FROM credit_transactions \
              WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT {lim}"

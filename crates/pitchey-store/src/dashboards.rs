@@ -121,7 +121,7 @@ impl Store {
     ) -> Result<Vec<InvestmentRow>, StoreError> {
         let who = if as_investor { "i.investor_id = $1" } else { "p.user_id = $1" };
         let mut q = Sql::dynamic("dash_investments", String::new()).arg(user_id);
-        let lim = q.push_count(self.backend(), limit);
+        let lim = q.push_count(limit);
         q.push(&format!("{INVESTMENT_SELECT} WHERE {who} ORDER BY i.invested_at DESC, i.id DESC LIMIT {lim}"));
         self.db.primary_all(q).await
     }

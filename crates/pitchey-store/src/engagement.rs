@@ -2,7 +2,7 @@
 //! count, and only when a row was really inserted or deleted, so they stay exact under concurrency.
 
 use crate::notifications::{NewNotification, notify};
-use crate::{Backend, Page, PitchRow, Sql, Store, StoreError, Tx, listing::pitch_columns, now};
+use crate::{Page, PitchRow, Sql, Store, StoreError, Tx, listing::pitch_columns, now};
 use chrono::{DateTime, Duration, Utc};
 
 /// Outcome of recording a view.
@@ -96,9 +96,9 @@ pub(crate) fn view_find_anon_sql(pitch_id: i64, anon_key: &str, since: DateTime<
     .arg(since)
 }
 
-pub(crate) fn saved_list_sql(backend: Backend, user_id: i64, limit: i64, offset: i64) -> Sql {
+pub(crate) fn saved_list_sql(user_id: i64, limit: i64, offset: i64) -> Sql {
     let mut q = Sql::dynamic("saved_list", String::new()).arg(user_id);
-    let (lim, off) = (q.push_count(backend, limit), q.push_count(backend, offset));
+    let (lim, off) = (q.push_count(limit), q.push_count(offset));
     q.push(concat!(
         "SELECT s.id AS saved_id, s.user_id AS saved_user_id, s.notes, s.saved_at, ",
         pitch_columns!(card),
@@ -110,7 +110,7 @@ pub(crate) fn saved_list_sql(backend: Backend, user_id: i64, limit: i64, offset:
     q
 }
 
-pub(crate) fn follow_list_sql(backend: Backend, user_id: i64, followers: bool, limit: i64, offset: i64) -> Sql {
+pub(crate) fn follow_list_sql(user_id: i64, followers: bool, limit: i64, offset: i64) -> Sql {
     // Followers: who follows `user_id`; following: whom `user_id` follows.
     let (name, listed, by) = if followers {
         ("follow_list_followers", "follower_id", "following_id")
@@ -118,7 +118,7 @@ pub(crate) fn follow_list_sql(backend: Backend, user_id: i64, followers: bool, l
         ("follow_list_following", "following_id", "follower_id")
     };
     let mut q = Sql::dynamic(name, String::new()).arg(user_id);
-    let (lim, off) = (q.push_count(backend, limit), q.push_count(backend, offset));
+    let (lim, off) = (q.push_count(limit), q.push_count(offset));
     q.push(&format!(
         "SELECT u.id, u.username, u.user_type, u.first_name, u.last_name, u.company_name, u.profile_image, u.bio, \
          f.created_at AS followed_at FROM follows f JOIN users u ON u.id = f.{listed} \
@@ -347,7 +347,7 @@ impl Store {
     /// A user's saved pitches, newest first. Pitches that stopped being visible (unpublished by their
     /// owner) are left out.
     pub async fn saved_pitches(&self, user_id: i64, limit: i64, offset: i64) -> Result<Page<SavedPitch>, StoreError> {
-        let q = saved_list_sql(self.backend(), user_id, limit, offset);
+        let q = saved_list_sql(user_id, limit, offset);
         let items = self.db.primary_all(q).await?;
         let (total,): (i64,) = self
             .db
@@ -493,7 +493,7 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<FollowUser>, StoreError> {
-        let q = follow_list_sql(self.backend(), user_id, followers, limit, offset);
+        let q = follow_list_sql(user_id, followers, limit, offset);
         self.db.primary_all(q.arg(user_id).arg(limit).arg(offset)).await
     }
 }

@@ -107,9 +107,9 @@ impl Store {
         out.push(("pitch detail".into(), pitch_by_id_sql(1)));
         out.push(("pitch protected fields".into(), protected_sql(1)));
         out.push(("viewer NDA for a pitch".into(), viewer_nda_sql(1, 1)));
-        out.push(("saved pitches".into(), saved_list_sql(self.backend(), 1, 50, 0)));
-        out.push(("followers".into(), follow_list_sql(self.backend(), 1, true, 50, 0)));
-        out.push(("following".into(), follow_list_sql(self.backend(), 1, false, 50, 0)));
+        out.push(("saved pitches".into(), saved_list_sql(1, 50, 0)));
+        out.push(("followers".into(), follow_list_sql(1, true, 50, 0)));
+        out.push(("following".into(), follow_list_sql(1, false, 50, 0)));
         out.push(("view dedup (anonymous)".into(), view_find_anon_sql(1, "ip:127.0.0.1", t - Duration::hours(24))));
         out.push(("session lookup".into(), session_lookup_sql("0".repeat(64).as_str())));
         out.push(("title suggestions".into(), title_suggestions_sql(self.backend(), &["light".into()], 8)));

@@ -575,8 +575,14 @@ impl Store {
         let mut page = Sql::dynamic("pitch_list", String::new());
         let limit = lq.limit.clamp(0, 500);
         let offset = lq.offset.max(0);
-        let lim = page.push_count(backend, limit);
-        let off = page.push_count(backend, offset);
+        // A search's best plan depends on its words, so PostgreSQL plans each one for its own; any other list
+        // has one good plan, which a literal count lets PostgreSQL keep ([`Sql::push_count`]).
+        let searching = !lq.terms.is_empty();
+        let count = |page: &mut Sql, n: i64| {
+            if searching { page.push_count_planned_per_call(backend, n) } else { page.push_count(n) }
+        };
+        let lim = count(&mut page, limit);
+        let off = count(&mut page, offset);
         let cols = if lq.full_rows { pitch_columns!(full) } else { pitch_columns!(card) };
         let text = if lq.ranked_in_index() {
             // Ranked and paged inside the search index: only the page's rows are joined.
@@ -584,7 +590,7 @@ impl Store {
             let windowed = window < i64::MAX && total.is_none_or(|t| t > window);
             let window = windowed.then(|| {
                 let past = offset.saturating_add(limit).saturating_sub(window).max(0);
-                (page.push_count(backend, window), page.push_count(backend, past))
+                (count(&mut page, window), count(&mut page, past))
             });
             let ranked = RankedPage { lim, off, window };
             let (where_, order) = from_where(backend, &mut page, lq, true, Some(ranked), plan);

@@ -495,8 +495,8 @@ impl Store {
             if count {
                 q.push(&format!("SELECT COUNT(*) FROM ndas n WHERE {where_}"));
             } else {
-                let lim = q.push_count(self.backend(), f.limit.clamp(1, 200));
-                let off = q.push_count(self.backend(), f.offset.max(0));
+                let lim = q.push_count(f.limit.clamp(1, 200));
+                let off = q.push_count(f.offset.max(0));
                 q.push(&format!(
                     "{} WHERE {where_} ORDER BY n.created_at DESC, n.id DESC LIMIT {lim} OFFSET {off}",
                     nda_select!()

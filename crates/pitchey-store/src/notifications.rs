@@ -92,7 +92,7 @@ impl Store {
         offset: i64,
     ) -> Result<Vec<Notification>, StoreError> {
         let mut q = Sql::dynamic("notification_list", String::new()).arg(user_id).arg(unread_only);
-        let (lim, off) = (q.push_count(self.backend(), limit), q.push_count(self.backend(), offset));
+        let (lim, off) = (q.push_count(limit), q.push_count(offset));
         q.push(&format!(
             "SELECT n.id, n.user_id, n.type, n.title, n.message, n.data, n.related_id, n.related_type, \
              n.related_pitch_id, n.from_user_id, n.priority, n.is_read, n.read_at, n.created_at, \

@@ -58,7 +58,7 @@ pub(crate) fn title_suggestions_sql(backend: Backend, terms: &[String], limit: i
             let m = terms.iter().map(|t| format!("title : \"{t}\"*")).collect::<Vec<_>>().join(" AND ");
             let mut q = Sql::dynamic("suggest_titles", String::new());
             let p = q.push_arg(format!("({m}) NOT hidden : unlisted"));
-            let lim = q.push_count(backend, limit);
+            let lim = q.push_count(limit);
             q.push(&format!(
                 "SELECT p.title FROM (SELECT rowid AS fts_id, bm25(pitch_search) AS fts_rank FROM pitch_search \
                  WHERE pitch_search MATCH {p} ORDER BY fts_rank LIMIT {lim}) f CROSS JOIN pitches p \
@@ -167,7 +167,7 @@ impl Store {
         if let Some(t) = user_type {
             conds.push(format!("u.user_type = {}", q.push_arg(t)));
         }
-        let lim = q.push_count(self.backend(), limit);
+        let lim = q.push_count(limit);
         q.push(&format!(
             "SELECT u.id, u.username, u.user_type, u.first_name, u.last_name, u.company_name, u.bio, u.profile_image, \
              u.created_at FROM users u WHERE {} ORDER BY u.username LIMIT {lim}",
