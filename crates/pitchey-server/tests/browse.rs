@@ -15,6 +15,7 @@ use std::cmp::Ordering;
 both_backends!(
     browse_filters_match_an_in_memory_model,
     totals_and_search_follow_every_kind_of_write,
+    window_totals_split_at_the_first_days_end,
     bulk_seed_matches_row_by_row_seed,
     search_ranks_known_titles_first,
     search_beyond_the_rank_window_pages_every_match_once,
@@ -188,6 +189,13 @@ async fn assert_totals_match(app: &TestApp, when: &str) {
     ];
     let (_, body) = get(&app.client(), app.url("/api/browse?tab=popular&limit=1")).await;
     assert_eq!(body["total"].as_u64().unwrap() as usize, m.len(), "{when}: the whole marketplace");
+    // Publication windows: whole days from `pitch_published_days`, the first day from the pitches.
+    for (tab, days) in [("new", 30), ("trending", 90)] {
+        let cut = Utc::now() - Duration::days(days);
+        let want = m.iter().filter(|p| p.published_at.is_some_and(|t| t >= cut)).count();
+        let (_, body) = get(&app.client(), app.url(&format!("/api/browse?tab={tab}&limit=1"))).await;
+        assert_eq!(body["total"].as_u64().unwrap() as usize, want, "{when}: tab={tab}");
+    }
     // Pairs of filters on different fields (two budget filters would narrow one range: not a conjunction).
     let field =
         |q: &str| if q.contains("udget") { "budget".to_owned() } else { q.split('=').next().unwrap_or("").to_owned() };
@@ -290,6 +298,41 @@ async fn totals_and_search_follow_every_kind_of_write(app: &TestApp) {
     assert_totals_match(app, "after deleting the owner").await;
 }
 
+/// A window's total adds the whole days after its first day (day counts) to the first day's pitches (read
+/// from the pitches): pitches published around the window's start and around the end of its first day are
+/// each counted exactly once, or not at all, as the in-memory model says.
+async fn window_totals_split_at_the_first_days_end(app: &TestApp) {
+    pitchey_server::app::seed_demo(&app.state.store, 60).await.unwrap();
+    let all = app.state.store.all_pitch_rows().await.unwrap();
+    let ids: Vec<i64> = all.iter().filter(|p| market(p)).map(|p| p.id).take(6).collect();
+    assert_eq!(ids.len(), 6);
+    let start = Utc::now() - Duration::days(30); // the `new` tab's window starts about here
+    let first_midnight = start.date_naive().succ_opt().unwrap().and_hms_opt(0, 0, 0).unwrap().and_utc();
+    let times = [
+        start - Duration::minutes(2),                               // just before the window
+        start + Duration::minutes(2),                               // just inside it
+        first_midnight - Duration::milliseconds(1),                 // the first day's last moment
+        first_midnight,                                             // the second day's first
+        start.date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc(), // the first day's midnight: outside
+        first_midnight + Duration::days(3),                         // a whole day later on
+    ];
+    for (id, t) in ids.iter().zip(times) {
+        let q = pitchey_store::Sql::new("test_set_published_at", "UPDATE pitches SET published_at = $1 WHERE id = $2")
+            .arg(t)
+            .arg(*id);
+        app.state.store.db().exec(q).await.unwrap();
+    }
+    app.state.cache.invalidate_all().await;
+    let (_, body) = get(&app.client(), app.url("/api/browse?tab=new&limit=1")).await;
+    let cut = Utc::now() - Duration::days(30);
+    let all = app.state.store.all_pitch_rows().await.unwrap();
+    let want = all.iter().filter(|p| market(p) && p.published_at.is_some_and(|t| t >= cut)).count();
+    assert_eq!(body["total"].as_u64().unwrap() as usize, want, "{body}");
+    let moved: Vec<bool> =
+        all.iter().filter(|p| ids.contains(&p.id)).map(|p| p.published_at.is_some_and(|t| t >= cut)).collect();
+    assert_eq!(moved.iter().filter(|inside| **inside).count(), 4, "four of the six are inside the window");
+}
+
 /// Indexes, triggers and views as the database's catalogue lists them, sorted by name.
 async fn schema_catalogue(app: &TestApp) -> Vec<(String, String)> {
     let q = match app.kind {
@@ -304,6 +347,13 @@ async fn schema_catalogue(app: &TestApp) -> Vec<(String, String)> {
         }
     };
     app.state.store.db().all(pitchey_store::Sql::new("test_catalogue", q)).await.unwrap()
+}
+
+/// The publication day counts, row by row.
+async fn day_rows(app: &TestApp) -> Vec<(String, String, i64)> {
+    let q = "SELECT visibility, CAST(day AS TEXT), CAST(n AS BIGINT) FROM pitch_published_days WHERE n <> 0 \
+             ORDER BY 1, 2";
+    app.state.store.db().all(pitchey_store::Sql::new("test_days", q)).await.unwrap()
 }
 
 /// The facet counts, row by row.
@@ -328,6 +378,9 @@ async fn bulk_seed_matches_row_by_row_seed(app: &TestApp) {
     assert_eq!(schema_catalogue(app).await, before, "indexes and triggers are back as they were");
     assert_eq!(schema_catalogue(&other).await, before);
     assert_eq!(facet_rows(app).await, facet_rows(&other).await);
+    let days = day_rows(app).await;
+    assert!(days.len() > 1, "{days:?}");
+    assert_eq!(days, day_rows(&other).await);
     for q in ["lighthouse", "the%20last", "silent%20harbor", "orchard", "valley", "drama", "documentary", "a"] {
         let url = format!("/api/search?q={q}&limit=50");
         let (_, bulk) = get(&app.client(), app.url(&url)).await;

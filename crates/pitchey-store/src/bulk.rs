@@ -5,10 +5,11 @@
 //!   index over all its rows is one sort; keeping twenty-odd indexes current row by row is a random B-tree
 //!   insert per index per row, and was most of what a large SQLite seed cost. Unique indexes are kept: they
 //!   enforce rules the load must obey.
-//! - **Facet counts** (`pitch_facets`, migration 0005): the per-row trigger is suspended and the table is
-//!   recounted from the pitches. On PostgreSQL the trigger updates the same few rows over and over in one
-//!   transaction, and each update leaves a row version that no one can prune until the commit, so every later
-//!   update walks a longer chain: quadratic.
+//! - **Facet counts** (`pitch_facets`, migration 0005) and, on PostgreSQL, **publication days**
+//!   (`pitch_published_days`, migration 0006): the per-row trigger is suspended and the table is recounted
+//!   from the pitches. On PostgreSQL a trigger updates the same few rows over and over in one transaction,
+//!   and each update leaves a row version that no one can prune until the commit, so every later update walks
+//!   a longer chain: quadratic. (SQLite's day counter is an upsert without row versions; its trigger stays.)
 //! - **Search index** on SQLite: the FTS5 insert trigger is dropped and the load's rows are indexed by one
 //!   `INSERT ... SELECT`, so FTS5 writes a few large segments instead of one small segment per row that it
 //!   must then merge. (PostgreSQL's `pitch_search` trigger inserts one row per pitch; it stays.)
@@ -52,8 +53,16 @@ fn facets_recount(band: &str) -> [String; 3] {
     ]
 }
 
-/// PostgreSQL's facet trigger, suspended for the load.
-const POSTGRES_FACETS_TRIGGER: &str = "pitch_facets_sync";
+/// PostgreSQL's counting triggers, suspended for the load.
+const POSTGRES_TRIGGERS: &[&str] = &["pitch_facets_sync", "pitch_published_days_sync"];
+
+/// Recounts `pitch_published_days` (PostgreSQL) from the pitches, as migration 0006 first filled it.
+const POSTGRES_DAYS_RECOUNT: [&str; 2] = [
+    "DELETE FROM pitch_published_days",
+    "INSERT INTO pitch_published_days (visibility, day, n) \
+     SELECT visibility, (published_at AT TIME ZONE 'UTC')::date, COUNT(*) FROM pitches \
+     WHERE status = 'published' AND published_at IS NOT NULL GROUP BY 1, 2",
+];
 
 /// What a bulk load set aside and must put back: the `CREATE` statements, in catalogue order.
 #[derive(Debug)]
@@ -99,11 +108,10 @@ impl DeferredIndexes {
             // Building an index over the whole table can outlast the per-statement limit meant for serving
             // (5 s by default) on a busy machine; this transaction is a batch job. `LOCAL`: until it ends.
             tx.exec(Sql::new("bulk_no_statement_timeout", "SET LOCAL statement_timeout = 0")).await?;
-            tx.exec(Sql::dynamic(
-                "bulk_suspend_trigger",
-                format!("ALTER TABLE pitches DISABLE TRIGGER {POSTGRES_FACETS_TRIGGER}"),
-            ))
-            .await?;
+            for trigger in POSTGRES_TRIGGERS {
+                tx.exec(Sql::dynamic("bulk_suspend_trigger", format!("ALTER TABLE pitches DISABLE TRIGGER {trigger}")))
+                    .await?;
+            }
         }
         let mut ddl = Vec::with_capacity(found.len());
         for (kind, name, sql) in found {
@@ -128,11 +136,13 @@ impl DeferredIndexes {
             tx.exec(Sql::dynamic("bulk_facets_recount", sql)).await?;
         }
         if self.backend == Backend::Postgres {
-            tx.exec(Sql::dynamic(
-                "bulk_resume_trigger",
-                format!("ALTER TABLE pitches ENABLE TRIGGER {POSTGRES_FACETS_TRIGGER}"),
-            ))
-            .await?;
+            for sql in POSTGRES_DAYS_RECOUNT {
+                tx.exec(Sql::new("bulk_days_recount", sql)).await?;
+            }
+            for trigger in POSTGRES_TRIGGERS {
+                tx.exec(Sql::dynamic("bulk_resume_trigger", format!("ALTER TABLE pitches ENABLE TRIGGER {trigger}")))
+                    .await?;
+            }
         }
         for sql in self.ddl {
             tx.exec(Sql::dynamic("bulk_create", sql)).await?;

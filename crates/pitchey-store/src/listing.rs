@@ -240,13 +240,17 @@ impl Scope {
 impl ListQuery {
     /// Nothing but the scope, the search terms and the order?
     fn only_terms(&self) -> bool {
+        self.published_since.is_none() && self.only_terms_and_window()
+    }
+
+    /// Nothing but the scope, the search terms, the publication window and the order?
+    fn only_terms_and_window(&self) -> bool {
         self.genres.is_empty()
             && self.formats.is_empty()
             && self.stages.is_empty()
             && self.budget_ranges.is_empty()
             && self.budget_min.is_none()
             && self.budget_max.is_none()
-            && self.published_since.is_none()
             && self.updated_since.is_none()
             && self.owner.is_none()
     }
@@ -498,6 +502,32 @@ fn facet_count(q: &mut Sql, lq: &ListQuery) -> Option<()> {
     Some(())
 }
 
+/// The count of a list whose only filter is a publication window (the marketplace's `new` and `trending`
+/// tabs): the window's whole days from `pitch_published_days` (SQLite migration 0007, PostgreSQL 0006), and
+/// its first, partial day from the pitches. The days are UTC days: the first one runs from `published_since`
+/// to the next midnight, and every later day is whole.
+fn window_count(backend: Backend, q: &mut Sql, lq: &ListQuery) -> Option<()> {
+    let since = lq.published_since?;
+    if !(lq.terms.is_empty() && lq.only_terms_and_window()) {
+        return None;
+    }
+    let scope = lq.scope.facet_predicate()?; // over the alias `f`, like pitch_facets
+    let first_day = since.date_naive();
+    let next_midnight = first_day.succ_opt()?.and_time(chrono::NaiveTime::MIN).and_utc();
+    let day = q.push_arg(first_day.format("%Y-%m-%d").to_string());
+    let day = match backend {
+        Backend::Sqlite => day,
+        Backend::Postgres => format!("CAST({day} AS DATE)"),
+    };
+    let (first_day_rows, _) = from_where(backend, q, lq, false, None, Plan::Default);
+    let until = q.push_arg(next_midnight);
+    q.push(&format!(
+        "SELECT CAST((SELECT COALESCE(SUM(f.n), 0) FROM pitch_published_days f WHERE {scope} AND f.day > {day}) \
+         + (SELECT COUNT(*){first_day_rows} AND p.published_at < {until}) AS BIGINT)"
+    ));
+    Some(())
+}
+
 impl Store {
     /// Runs a list query: one page of rows and, when asked, the total. A search whose terms all match no
     /// pitch together is retried matching any of them (so "zebra crossing" finds both words first, and
@@ -611,7 +641,7 @@ impl Store {
                 // The scope is in the index: count the matches without reading a pitch row.
                 let (sub, _) = fts_subquery(backend, &mut c, lq, None);
                 c.push(&format!("SELECT COUNT(*) FROM ({sub}) fts"));
-            } else if facet_count(&mut c, lq).is_none() {
+            } else if window_count(backend, &mut c, lq).is_none() && facet_count(&mut c, lq).is_none() {
                 let (where_, _) = from_where(backend, &mut c, lq, false, None, Plan::Default);
                 c.push(&format!("SELECT COUNT(*){where_}"));
             }
