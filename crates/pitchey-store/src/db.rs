@@ -131,7 +131,7 @@ impl Sql {
     /// [`Sql::push_count`].
     pub fn push_count_planned_per_call(&mut self, backend: Backend, n: i64) -> String {
         match backend {
-            Backend::Sqlite => n.to_string(),
+            Backend::Sqlite => self.push_count(n),
             Backend::Postgres => self.push_arg(n),
         }
     }

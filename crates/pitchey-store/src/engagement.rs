@@ -494,6 +494,6 @@ impl Store {
         offset: i64,
     ) -> Result<Vec<FollowUser>, StoreError> {
         let q = follow_list_sql(user_id, followers, limit, offset);
-        self.db.primary_all(q.arg(user_id).arg(limit).arg(offset)).await
+        self.db.primary_all(q).await
     }
 }
