@@ -101,7 +101,8 @@ pub async fn start(state: &AppState) -> anyhow::Result<()> {
 pub async fn seed_demo(store: &Store, extra_pitches: usize) -> anyhow::Result<pitchey_store::seed::SeedReport> {
     let password_hash =
         tokio::task::spawn_blocking(|| password::hash(DEMO_PASSWORD)).await?.map_err(anyhow::Error::msg)?;
-    let report = store.seed_demo(&SeedOptions { password_hash, extra_pitches, bulk_load_from: BULK_LOAD }).await?;
+    let report =
+        store.seed_demo(&SeedOptions { password_hash, extra_pitches, bulk_load_from: BULK_LOAD, as_of: None }).await?;
     // Bulk loads leave the planner without statistics; refresh them so indexes are chosen from the start.
     store.analyze().await?;
     Ok(report)

@@ -372,7 +372,10 @@ async fn bulk_seed_matches_row_by_row_seed(app: &TestApp) {
     let before = schema_catalogue(app).await;
     assert!(before.iter().any(|(name, _)| name.contains("pitches_market_score_idx")), "{before:?}");
     let n = BULK_LOAD;
-    let opts = |bulk_load_from| SeedOptions { password_hash: "not a hash".into(), extra_pitches: n, bulk_load_from };
+    // One clock for both seeds, so that both put every pitch on the same day.
+    let as_of = Some(Utc::now());
+    let opts =
+        |bulk_load_from| SeedOptions { password_hash: "not a hash".into(), extra_pitches: n, bulk_load_from, as_of };
     assert_eq!(app.state.store.seed_demo(&opts(n)).await.unwrap().pitches_created, n);
     assert_eq!(other.state.store.seed_demo(&opts(usize::MAX)).await.unwrap().pitches_created, n);
     assert_eq!(schema_catalogue(app).await, before, "indexes and triggers are back as they were");
@@ -661,7 +664,7 @@ async fn failed_bulk_seed_hands_back_the_writer_page_cache() {
     let before = store.all_pitch_rows().await.unwrap().len();
     // The load's last step recounts the facets: without their table it fails after the cache was enlarged.
     store.db().exec(Sql::new("test_drop_facets", "DROP TABLE pitch_facets")).await.unwrap();
-    let opts = SeedOptions { password_hash: "not a hash".into(), extra_pitches: 50, bulk_load_from: 1 };
+    let opts = SeedOptions { password_hash: "not a hash".into(), extra_pitches: 50, bulk_load_from: 1, as_of: None };
     assert!(store.seed_demo(&opts).await.is_err());
     assert_eq!(store.all_pitch_rows().await.unwrap().len(), before, "the failed load was rolled back");
     let mut tx = store.db().begin().await.unwrap();

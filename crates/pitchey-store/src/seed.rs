@@ -223,6 +223,10 @@ pub struct SeedOptions {
     /// work done once at the end (bulk.rs), and on SQLite a large page cache. [`BULK_LOAD`] normally; tests
     /// set it out of reach to compare the bulk load with the row-by-row one.
     pub bulk_load_from: usize,
+    /// The instant the seed's dates count back from (published 3 days ago, and so on); `None` is now.
+    /// Two seeds compared with each other need the same one: otherwise a pitch whose time falls seconds
+    /// from a midnight lands on different days in the two.
+    pub as_of: Option<DateTime<Utc>>,
 }
 
 /// Extra pitches from which the seed loads in bulk by default ([`SeedOptions::bulk_load_from`]).
@@ -255,7 +259,7 @@ impl Store {
         if big {
             tx.exec(Sql::new("seed_cache_size", "PRAGMA cache_size = -1048576")).await?;
         }
-        let t = now();
+        let t = opts.as_of.unwrap_or_else(now);
         let mut ids = Vec::with_capacity(ACCOUNTS.len());
         for a in ACCOUNTS {
             let (id, created) = ensure_user(&mut tx, a, &opts.password_hash, t).await?;
