@@ -157,6 +157,11 @@ pub enum Source {
     Stale,
 }
 
+/// Whole milliseconds of `d`, saturating below the "never" marker `u64::MAX`.
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX - 1).min(u64::MAX - 1)
+}
+
 /// A load failure that the cache can bridge with a stale value.
 pub trait Outage {
     /// Is this failure an outage of the backing store (as opposed to, say, "not found")?
@@ -183,6 +188,9 @@ struct Space {
     stale: Moka<String, Arc<Entry>>,
     /// Generation of L1 keys (bumped locally and on messages from other nodes).
     generation: AtomicU64,
+    /// When the generation was last bumped, in milliseconds since `created`; `u64::MAX` before the first.
+    bumped_at_ms: AtomicU64,
+    created: std::time::Instant,
     stats: Stats,
 }
 
@@ -208,11 +216,24 @@ impl Space {
             .weigher(|k: &String, v: &Arc<Entry>| v.weight(k))
             .time_to_live(cfg.ttl[ns.index()] + cfg.stale_for)
             .build();
-        Space { ns, ttl: cfg.ttl[ns.index()], main, stale, generation: AtomicU64::new(0), stats }
+        Space {
+            ns,
+            ttl: cfg.ttl[ns.index()],
+            main,
+            stale,
+            generation: AtomicU64::new(0),
+            bumped_at_ms: AtomicU64::new(u64::MAX),
+            created: std::time::Instant::now(),
+            stats,
+        }
     }
 
     fn key(&self, key: &str) -> String {
-        format!("{}:{}:{key}", self.ns.name(), self.generation.load(Ordering::Acquire))
+        self.key_at(self.generation.load(Ordering::Acquire), key)
+    }
+
+    fn key_at(&self, generation: u64, key: &str) -> String {
+        format!("{}:{generation}:{key}", self.ns.name())
     }
 }
 
@@ -310,7 +331,8 @@ impl Cache {
         E: Outage + Send + Sync + 'static,
     {
         let space = self.space(ns);
-        let vkey = space.key(key);
+        let generation = space.generation.load(Ordering::Acquire);
+        let vkey = space.key_at(generation, key);
         if let Some(e) = space.main.get(&vkey).await {
             space.stats.hits.fetch_add(1, Ordering::Relaxed);
             metrics::counter!("pitchey_cache_hits_total", "cache" => ns.name(), "tier" => "l1").increment(1);
@@ -319,9 +341,11 @@ impl Cache {
         space.stats.misses.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("pitchey_cache_misses_total", "cache" => ns.name(), "tier" => "l1").increment(1);
         let source = std::sync::Mutex::new(Source::Loaded);
+        // The L2 key is fixed before the load, like the L1 key: see `RedisTier::set`.
+        let l2 = self.inner.redis.as_ref().map(|r| (r, r.key(ns, key)));
         let init = async {
-            if let Some(r) = &self.inner.redis {
-                if let Some(e) = r.get(ns, key).await {
+            if let Some((r, rkey)) = &l2 {
+                if let Some(e) = r.get(rkey).await {
                     space.stats.l2_hits.fetch_add(1, Ordering::Relaxed);
                     metrics::counter!("pitchey_cache_hits_total", "cache" => ns.name(), "tier" => "l2").increment(1);
                     if let Ok(mut s) = source.lock() {
@@ -335,14 +359,18 @@ impl Cache {
             space.stats.loads.fetch_add(1, Ordering::Relaxed);
             let body = load().await?;
             let entry = Arc::new(Entry::new(body));
-            if let Some(r) = &self.inner.redis {
-                r.set(ns, key, &entry, space.ttl).await;
+            if let Some((r, rkey)) = &l2 {
+                r.set(rkey, &entry, space.ttl).await;
             }
             Ok(entry)
         };
         match space.main.try_get_with::<_, E>(vkey, init).await {
             Ok(e) => {
-                space.stale.insert(key.to_owned(), e.clone()).await;
+                // A value loaded before an invalidation is not kept for outages: it may be what the write
+                // took out of view.
+                if space.generation.load(Ordering::Acquire) == generation {
+                    space.stale.insert(key.to_owned(), e.clone()).await;
+                }
                 let src = source.lock().map(|s| *s).unwrap_or(Source::Loaded);
                 Ok((e, src))
             }
@@ -364,12 +392,32 @@ impl Cache {
         space.main.get(&space.key(key)).await
     }
 
-    /// Invalidates a namespace on this node and, through Redis, on every node.
+    /// Invalidates a namespace on this node and, through Redis, on every node. The values kept for outages
+    /// stay: a failing database may still be bridged with the value from before the write.
     pub async fn invalidate(&self, ns: Ns) {
-        self.bump_local(ns);
+        self.bump_local(ns, false);
         if let Some(r) = &self.inner.redis {
-            r.publish_bump(ns).await;
+            r.publish_bump(ns, false).await;
         }
+    }
+
+    /// Invalidates a namespace everywhere, like [`Cache::invalidate`], and drops the values kept for
+    /// outages too: for writes that take something out of public view (unpublishing, archiving, deleting,
+    /// hiding the creator), whose old value must not come back while the database is down.
+    pub async fn invalidate_and_forget(&self, ns: Ns) {
+        self.bump_local(ns, true);
+        if let Some(r) = &self.inner.redis {
+            r.publish_bump(ns, true).await;
+        }
+    }
+
+    /// Was `ns` invalidated, on this node or through Redis on another, within `window`? Loads just after a
+    /// write read from the primary: a replica that has not replayed the write yet would put what it
+    /// replaced back into the cache for a whole TTL.
+    pub fn invalidated_within(&self, ns: Ns, window: Duration) -> bool {
+        let space = self.space(ns);
+        let at = space.bumped_at_ms.load(Ordering::Acquire);
+        at != u64::MAX && millis(space.created.elapsed()).saturating_sub(at) <= millis(window)
     }
 
     /// Invalidates every namespace.
@@ -379,16 +427,17 @@ impl Cache {
         }
     }
 
-    /// Makes this node's L1 entries of `ns` unreachable.
-    fn bump_local(&self, ns: Ns) {
+    /// Makes this node's L1 entries of `ns` unreachable; `forget` drops its outage values as well.
+    fn bump_local(&self, ns: Ns, forget: bool) {
         let space = self.space(ns);
         space.generation.fetch_add(1, Ordering::AcqRel);
+        space.bumped_at_ms.store(millis(space.created.elapsed()), Ordering::Release);
         space.stats.invalidations.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("pitchey_cache_invalidations_total", "cache" => ns.name()).increment(1);
         // Entries of older generations can never be read again: let them go now rather than at TTL.
         space.main.invalidate_all();
         // A revoked session must not come back as a "stale" value during an outage.
-        if ns == Ns::Session {
+        if forget || ns == Ns::Session {
             space.stale.invalidate_all();
         }
     }
@@ -558,6 +607,93 @@ mod tests {
         let s = c.status();
         assert_eq!(s.caches[Ns::Pitch.index()].invalidations, 2);
         assert_eq!(s.caches[Ns::Lists.index()].invalidations, 0);
+    }
+
+    /// Loads "p1" in `ns`, or fails it with an outage (`None`).
+    async fn load_p1(c: &Cache, v: Option<&'static str>) -> Result<(Bytes, Source), ()> {
+        c.get_or_load(Ns::Pitch, "p1", || async move { v.map(|v| Bytes::from_static(v.as_bytes())).ok_or(Fail(true)) })
+            .await
+            .map(|(e, s)| (e.body.clone(), s))
+            .map_err(|_| ())
+    }
+
+    /// Starts loading "p1" as "before the write"; the load finishes when the sender is used.
+    fn held_load(c: &Cache) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<Result<Bytes, ()>>) {
+        let (release, wait) = tokio::sync::oneshot::channel::<()>();
+        let c = c.clone();
+        let racing = tokio::spawn(async move {
+            c.get_or_load(Ns::Pitch, "p1", || async move {
+                let _ = wait.await;
+                Ok::<_, Fail>(Bytes::from_static(b"before the write"))
+            })
+            .await
+            .map(|(e, _)| e.body.clone())
+            .map_err(|_| ())
+        });
+        (release, racing)
+    }
+
+    #[tokio::test]
+    async fn withdrawals_drop_the_outage_values() {
+        let c = cache();
+        assert!(!c.invalidated_within(Ns::Pitch, Duration::from_secs(3600)));
+        assert_eq!(load_p1(&c, Some("published")).await, Ok((Bytes::from_static(b"published"), Source::Loaded)));
+        c.invalidate_and_forget(Ns::Pitch).await;
+        assert!(c.invalidated_within(Ns::Pitch, Duration::from_secs(3600)));
+        assert!(!c.invalidated_within(Ns::Lists, Duration::from_secs(3600)));
+        // The database is down: the withdrawn value is not served.
+        assert_eq!(load_p1(&c, None).await, Err(()));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!c.invalidated_within(Ns::Pitch, Duration::from_millis(5)));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_load_that_raced_an_invalidation_is_not_kept_for_outages() {
+        let c = cache();
+        let (release, racing) = held_load(&c);
+        tokio::time::sleep(Duration::from_millis(20)).await; // the load has started
+        c.invalidate(Ns::Pitch).await;
+        let _ = release.send(());
+        assert_eq!(racing.await.ok(), Some(Ok(Bytes::from_static(b"before the write"))));
+        // Neither served from L1 under the new generation nor kept for an outage.
+        assert_eq!(load_p1(&c, None).await, Err(()));
+    }
+
+    /// Two nodes on the shared Redis (127.0.0.1:6379, as the server's tests use it, under a key prefix of
+    /// their own). A load on one node that began before the other node's invalidation, and ends after this
+    /// node heard of it, must not reach the other node through L2.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_load_that_raced_an_invalidation_is_not_shared_through_redis() {
+        let cfg = CacheConfig {
+            ttl: [Duration::from_secs(60); Ns::ALL.len()],
+            redis_url: Some("redis://127.0.0.1:6379".into()),
+            redis_prefix: format!("pitchey-cache-test-{}:", uuid::Uuid::new_v4().simple()),
+            ..CacheConfig::default()
+        };
+        let stop = tokio_util::sync::CancellationToken::new();
+        let (a, b) = (Cache::new(&cfg, stop.clone()).unwrap(), Cache::new(&cfg, stop.clone()).unwrap());
+        let t0 = std::time::Instant::now();
+        while !(a.status().l2_subscribed && b.status().l2_subscribed) {
+            assert!(t0.elapsed() < Duration::from_secs(10), "no Redis subscription on 127.0.0.1:6379");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let (release, racing) = held_load(&a);
+        tokio::time::sleep(Duration::from_millis(50)).await; // a's load has started
+        b.invalidate(Ns::Pitch).await;
+        while a.status().caches[Ns::Pitch.index()].invalidations == 0 {
+            assert!(t0.elapsed() < Duration::from_secs(10), "a never heard of b's invalidation");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let _ = release.send(());
+        assert_eq!(racing.await.ok(), Some(Ok(Bytes::from_static(b"before the write"))));
+        let (body, source) = b
+            .get_or_load(Ns::Pitch, "p1", || async { Ok::<_, Fail>(Bytes::from_static(b"after the write")) })
+            .await
+            .map(|(e, s)| (e.body.clone(), s))
+            .map_err(|_| ())
+            .unwrap();
+        assert_eq!((body, source), (Bytes::from_static(b"after the write"), Source::Loaded));
+        stop.cancel();
     }
 
     #[tokio::test]

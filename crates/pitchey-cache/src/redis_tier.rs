@@ -2,7 +2,8 @@
 //!
 //! Keys are `{prefix}{ns}:{g}:{key}` where `g` is the namespace's L2 generation, kept in Redis at
 //! `{prefix}gen:{ns}`. An invalidation `INCR`s that counter and publishes `{ns}:{g}:{node}` on
-//! `{prefix}invalidate`; every node then bumps its L1 generation. A node that loses its subscription may
+//! `{prefix}invalidate` (with `:forget` appended when the nodes must also drop the values they keep for
+//! outages); every node then bumps its L1 generation. A node that loses its subscription may
 //! have missed messages, so on every (re)subscription it bumps all generations itself. Redis failures
 //! never fail a request: the tier is skipped and the node keeps serving from L1 and the store.
 
@@ -13,6 +14,9 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+/// Suffix of an invalidation message whose receivers also drop their outage values.
+const FORGET: &str = ":forget";
 
 pub(crate) struct RedisTier {
     client: redis::Client,
@@ -55,7 +59,8 @@ impl RedisTier {
         self.subscribed.load(Ordering::Relaxed)
     }
 
-    fn key(&self, ns: Ns, key: &str) -> String {
+    /// The Redis key of `key` under the namespace's current L2 generation.
+    pub(crate) fn key(&self, ns: Ns, key: &str) -> String {
         format!("{}{}:{}:{key}", self.prefix, ns.name(), self.gens[ns as usize].load(Ordering::Acquire))
     }
 
@@ -91,8 +96,9 @@ impl RedisTier {
         }
     }
 
-    pub(crate) async fn get(&self, ns: Ns, key: &str) -> Option<Entry> {
-        let raw: Option<Vec<u8>> = self.run(redis::cmd("GET").arg(self.key(ns, key)).clone()).await.flatten();
+    /// The entry at a Redis key from [`RedisTier::key`].
+    pub(crate) async fn get(&self, rkey: &str) -> Option<Entry> {
+        let raw: Option<Vec<u8>> = self.run(redis::cmd("GET").arg(rkey).clone()).await.flatten();
         let raw = raw?;
         // Stored as `etag \n body`.
         let split = raw.iter().position(|b| *b == b'\n')?;
@@ -100,20 +106,24 @@ impl RedisTier {
         Some(Entry { body: Bytes::copy_from_slice(&raw[split + 1..]), etag })
     }
 
-    pub(crate) async fn set(&self, ns: Ns, key: &str, e: &Entry, ttl: Duration) {
+    /// Stores an entry at a Redis key from [`RedisTier::key`]: taken before the load, so that a load racing
+    /// an invalidation stores under the generation it read under, which the invalidation made unreachable.
+    pub(crate) async fn set(&self, rkey: &str, e: &Entry, ttl: Duration) {
         let mut v = Vec::with_capacity(e.etag.len() + 1 + e.body.len());
         v.extend_from_slice(e.etag.as_bytes());
         v.push(b'\n');
         v.extend_from_slice(&e.body);
         let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-        let _: Option<()> = self.run(redis::cmd("SET").arg(self.key(ns, key)).arg(v).arg("PX").arg(ms).clone()).await;
+        let _: Option<()> = self.run(redis::cmd("SET").arg(rkey).arg(v).arg("PX").arg(ms).clone()).await;
     }
 
-    /// Bumps the shared generation of `ns` and tells the other nodes.
-    pub(crate) async fn publish_bump(&self, ns: Ns) {
+    /// Bumps the shared generation of `ns` and tells the other nodes (`forget`: to drop their outage values
+    /// too, [`Cache::invalidate_and_forget`]).
+    pub(crate) async fn publish_bump(&self, ns: Ns, forget: bool) {
         if let Some(g) = self.run::<u64>(redis::cmd("INCR").arg(self.gen_key(ns)).clone()).await {
             self.gens[ns as usize].fetch_max(g, Ordering::AcqRel);
-            let msg = format!("{}:{g}:{}", ns.name(), self.node);
+            let flag = if forget { FORGET } else { "" };
+            let msg = format!("{}:{g}:{}{flag}", ns.name(), self.node);
             let _: Option<i64> = self.run(redis::cmd("PUBLISH").arg(self.channel()).arg(msg).clone()).await;
         }
     }
@@ -173,8 +183,8 @@ impl RedisTier {
                     // before writes we never heard of: invalidate everything, everywhere.
                     tracing::info!("Redis subscription restored; invalidating caches");
                     for ns in Ns::ALL {
-                        cache.bump_local(ns);
-                        tier.publish_bump(ns).await;
+                        cache.bump_local(ns, true);
+                        tier.publish_bump(ns, true).await;
                     }
                 }
                 first = false;
@@ -198,12 +208,16 @@ impl RedisTier {
     }
 
     fn apply(&self, cache: &Cache, payload: &str) {
+        let (payload, forget) = match payload.strip_suffix(FORGET) {
+            Some(p) => (p, true),
+            None => (payload, false),
+        };
         let mut parts = payload.splitn(3, ':');
         let (Some(ns), Some(g), Some(node)) = (parts.next(), parts.next(), parts.next()) else { return };
         let (Some(ns), Ok(g)) = (Ns::from_name(ns), g.parse::<u64>()) else { return };
         self.gens[ns as usize].fetch_max(g, Ordering::AcqRel);
         if node != self.node {
-            cache.bump_local(ns);
+            cache.bump_local(ns, forget);
         }
     }
 }

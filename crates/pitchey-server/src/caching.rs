@@ -189,12 +189,20 @@ where
     Fut: Future<Output = ApiResult<B>>,
     B: JsonBody,
 {
-    let bytes = || async move { load().await?.into_bytes() };
     if state.settings.cache_enabled {
+        let after_write = state.cache.invalidated_within(ns, state.settings.replica_lag_bound());
+        let bytes = || async move { primary_after_write(after_write, async { load().await?.into_bytes() }).await };
         state.cache.get_or_load(ns, key, bytes).await.map_err(|e: Arc<ApiError>| (*e).clone())
     } else {
-        Ok((Arc::new(Entry::new(bytes().await?)), Source::Loaded))
+        Ok((Arc::new(Entry::new(load().await?.into_bytes()?)), Source::Loaded))
     }
+}
+
+/// Runs a cache load on the primary when `after_write` (its namespace was invalidated within the replica
+/// lag bound): the value is shared by everyone for a TTL, and a replica that has not replayed the write yet
+/// would fill the cache with what the write replaced.
+pub(crate) async fn primary_after_write<T>(after_write: bool, load: impl Future<Output = T>) -> T {
+    if after_write { pitchey_store::PRIMARY_READS.scope(true, load).await } else { load.await }
 }
 
 /// Serves `key` in `ns` through the cache ([`entry`]); the response carries its ETag, cached or not.

@@ -106,7 +106,8 @@ pub struct Settings {
     pub db_breaker_window_secs: u64,
     /// How long an open breaker fails calls fast before probing, in seconds.
     pub db_breaker_open_secs: u64,
-    /// After a user writes, their reads go to the primary for this long, in seconds (read-your-writes).
+    /// After a user writes, their reads go to the primary for this long, in seconds (read-your-writes); so do
+    /// cache loads after an invalidation, which would otherwise cache a lagging replica's view for everyone.
     pub read_your_writes_secs: u64,
     /// Serve Prometheus metrics on this separate address instead of `/metrics` on the API port.
     pub metrics_bind: Option<SocketAddr>,
@@ -229,6 +230,12 @@ fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Err
 pub struct ConfigError(pub String);
 
 impl Settings {
+    /// How far a replica may lag behind the primary, as this deployment assumes: the read-your-writes
+    /// window, which also sends cache loads to the primary for as long after an invalidation.
+    pub fn replica_lag_bound(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.read_your_writes_secs)
+    }
+
     /// Loads defaults ← `file` (or `./pitchey.toml` when present) ← `PITCHEY_*` environment.
     pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
         let mut fig = Figment::from(Serialized::defaults(Settings::default()));

@@ -130,6 +130,15 @@ impl AppState {
         }
     }
 
+    /// After a write that may take a pitch out of public view or hide its creator (an edit, a status
+    /// change, a deletion): as [`AppState::pitches_changed`], and the values the caches keep for database
+    /// outages are dropped too, so the old view cannot come back while the database is down.
+    pub async fn pitches_withdrawn(&self) {
+        for ns in [Ns::Lists, Ns::Pitch, Ns::Search] {
+            self.cache.invalidate_and_forget(ns).await;
+        }
+    }
+
     /// After sign-out, a password change or a profile change: cached sessions are reloaded.
     pub async fn sessions_changed(&self) {
         self.cache.invalidate(Ns::Session).await;
