@@ -440,7 +440,10 @@ async fn following_feed_matches_the_follows(app: &TestApp) {
     let expected = |owners: Vec<i64>| async move {
         let mut q = Sql::dynamic(
             "t_following_expected",
-            "SELECT id FROM pitches WHERE status = 'published' AND visibility <> 'private' AND user_id IN (".to_owned(),
+            // Pitches that hide their creator stay out of a feed chosen by creator.
+            "SELECT id FROM pitches WHERE status = 'published' AND visibility <> 'private' AND NOT require_nda \
+             AND user_id IN ("
+                .to_owned(),
         );
         let marks: Vec<String> = owners.iter().map(|o| q.push_arg(*o)).collect();
         q.push(&format!("{}) ORDER BY published_at DESC, id DESC", marks.join(", ")));
@@ -459,6 +462,14 @@ async fn following_feed_matches_the_follows(app: &TestApp) {
     }
     let want = expected(vec![alex, stellar]).await;
     assert!(want.len() >= 5, "alex and stellar have published pitches: {want:?}");
+    let hidden = scalar(
+        app,
+        "t_following_hidden",
+        "SELECT COUNT(*) FROM pitches WHERE user_id = $1 AND status = 'published' AND require_nda",
+        alex,
+    )
+    .await;
+    assert!(hidden > 0, "alex has published pitches that hide him, which must not be listed");
     let (ids, total) = feed(c.clone(), "?limit=100").await;
     assert_eq!(ids, want, "the followed accounts' listed pitches, newest published first");
     assert_eq!(total, want.len() as i64);

@@ -311,6 +311,10 @@ async fn production_journey_rejected_and_refunded(app: &TestApp) {
     let n =
         body["data"]["notifications"].as_array().unwrap().iter().find(|n| n["type"] == "nda_rejected").unwrap().clone();
     assert!(n["message"].as_str().unwrap().contains("Not a fit right now"));
+    // The pitch hides its creator and the request never got access: the notice does not name him.
+    for field in ["from_user_id", "fromUserId", "from_user_name", "from_user_avatar"] {
+        assert_eq!(n[field], Value::Null, "{field}: {n}");
+    }
     let after = get(&production, app.url("/api/payments/credits/balance")).await.1["data"]["balance"]["credits"]
         .as_i64()
         .unwrap();

@@ -165,6 +165,18 @@ async fn check_case(app: &TestApp, w: &World, n: usize, cases: &[PitchCase]) -> 
                 }
             }
         }
+        // Lists chosen by creator: a pitch that hides its creator from this viewer must not be among them.
+        for owner in w.owners {
+            for path in [
+                format!("/api/browse?tab=popular&q={word}&creatorId={owner}&limit=100"),
+                format!("/api/search?q={word}&userId={owner}&limit=100"),
+                format!("/api/pitches?status=all&search={word}&userId={owner}&limit=100"),
+                format!("/api/pitches/public?search={word}&user_id={owner}&limit=100"),
+            ] {
+                let (_, body) = text(client, app.url(&path)).await;
+                check_attribution(w, cases, n, *viewer, &path, &body)?;
+            }
+        }
         // Details: exactly when access allows, and the creator only when shown.
         for (i, c) in cases.iter().enumerate() {
             let a = access(w, c, *viewer);
@@ -230,6 +242,25 @@ fn run(kind: Kind) {
     result.unwrap();
 }
 
+/// A list of one creator's pitches (or of followed creators') names the creator of every pitch in it: a
+/// pitch may appear there only if this viewer may see who created it.
+fn check_attribution(
+    w: &World,
+    cases: &[PitchCase],
+    n: usize,
+    viewer: Option<Viewer>,
+    path: &str,
+    body: &str,
+) -> Result<(), TestCaseError> {
+    for (i, c) in cases.iter().enumerate() {
+        if body.contains(&format!("Story {n}t{i}\"")) {
+            let a = access(w, c, viewer);
+            prop_assert!(a.shows_creator(c.require_nda), "{path} tied pitch {i} {c:?} to its creator for {viewer:?}");
+        }
+    }
+    Ok(())
+}
+
 async fn check_case_lists_only(app: &TestApp, w: &World, n: usize, cases: &[PitchCase]) -> Result<(), TestCaseError> {
     for (viewer, client) in w.viewers.iter().skip(1) {
         for path in ["/api/saved-pitches", "/api/pitches/following?limit=100"] {
@@ -238,6 +269,9 @@ async fn check_case_lists_only(app: &TestApp, w: &World, n: usize, cases: &[Pitc
                 if body.contains(&secret(&format!("{n}t{i}"))) {
                     prop_assert!(access(w, c, *viewer).protected(), "{path} leaked pitch {i} to {viewer:?}");
                 }
+            }
+            if path.contains("following") {
+                check_attribution(w, cases, n, *viewer, path, &body)?;
             }
         }
     }

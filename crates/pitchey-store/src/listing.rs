@@ -63,8 +63,10 @@ impl Scope {
                 format!("p.user_id = {} AND p.status = {}", q.push_arg(*u), q.push_arg(s.as_str()))
             }
             Scope::MarketOrOwn(u) => format!("(({MARKET}) OR p.user_id = {})", q.push_arg(*u)),
+            // Pitches that hide their creator stay out: their presence here would name him.
             Scope::FollowedBy(u) => format!(
-                "{MARKET} AND p.user_id IN (SELECT following_id FROM follows WHERE follower_id = {})",
+                "{MARKET} AND NOT p.require_nda \
+                 AND p.user_id IN (SELECT following_id FROM follows WHERE follower_id = {})",
                 q.push_arg(*u)
             ),
         }
@@ -141,6 +143,10 @@ pub struct ListQuery {
     pub updated_since: Option<DateTime<Utc>>,
     /// Only this owner's pitches (within the scope).
     pub owner: Option<i64>,
+    /// Only pitches that name their creator to everyone (no `require_nda`). A list chosen by creator (an
+    /// owner filter set by someone else) would otherwise tie each NDA-hidden pitch to the creator its card
+    /// hides. [`Scope::FollowedBy`] applies the same rule itself.
+    pub named_creators_only: bool,
     /// Full-text terms from [`pitchey_core::search::terms`], matched as prefixes: pitches with every term;
     /// when none has them all, pitches with any term (see [`Store::list_pitches`]).
     pub terms: Vec<String>,
@@ -182,6 +188,7 @@ impl ListQuery {
             published_since: None,
             updated_since: None,
             owner: None,
+            named_creators_only: false,
             terms: Vec::new(),
             any_term: false,
             order: Order::Published,
@@ -200,7 +207,8 @@ impl ListQuery {
     /// marketplace list without a genre (whose own index is best) is counted from the covering window index;
     /// followed creators' pitches from the owner index, one range per followed owner.
     fn count_index(&self) -> Option<&'static str> {
-        let plain = self.terms.is_empty() && self.owner.is_none() && self.updated_since.is_none();
+        let plain =
+            self.terms.is_empty() && self.owner.is_none() && self.updated_since.is_none() && !self.named_creators_only;
         match &self.scope {
             Scope::Market if plain && self.published_since.is_some() && self.genres.is_empty() => {
                 Some("pitches_market_window_idx")
@@ -253,6 +261,7 @@ impl ListQuery {
             && self.budget_max.is_none()
             && self.updated_since.is_none()
             && self.owner.is_none()
+            && !self.named_creators_only
     }
 
     /// A search that can be ranked and paged inside the search index, joining only the page's rows: relevance
@@ -438,6 +447,9 @@ fn from_where(
     if let Some(o) = lq.owner {
         conds.push(format!("{}p.user_id = {}", hint("p.user_id"), q.push_arg(o)));
     }
+    if lq.named_creators_only {
+        conds.push(format!("NOT {}p.require_nda", hint("p.require_nda")));
+    }
     if let Some(t) = lq.updated_since {
         conds.push(format!("{}p.updated_at >= {}", hint("p.updated_at"), q.push_arg(t)));
     }
@@ -475,6 +487,7 @@ fn facet_count(q: &mut Sql, lq: &ListQuery) -> Option<()> {
         || lq.published_since.is_some()
         || lq.updated_since.is_some()
         || lq.owner.is_some()
+        || lq.named_creators_only
     {
         return None;
     }

@@ -378,6 +378,10 @@ impl Store {
             &row.requester_username,
         );
         let title = &row.pitch_title;
+        // A pitch that hides its creator names him to a requester only with access (as routes/ndas.rs
+        // `nda_json` does): a declined request's notice comes from no one. Revocation and expiry end an
+        // access the requester had, so they name the owner as before.
+        let owner_named = from.grants_access() || to.grants_access() || !row.pitch_require_nda;
         let (recipient, kind, headline, message, priority) = match action {
             NdaAction::Approve => (
                 row.requester_id,
@@ -424,7 +428,8 @@ impl Store {
                 related_id: Some(id),
                 related_type: Some("nda"),
                 related_pitch_id: Some(row.pitch_id),
-                from_user_id: Some(actor_id),
+                from_user_id: (recipient == row.owner_id || actor_id != row.owner_id || owner_named)
+                    .then_some(actor_id),
                 priority,
                 data: Some(json!({ "ndaId": id, "pitchId": row.pitch_id, "status": to.as_str() })),
             },

@@ -16,6 +16,16 @@ fn opt_num<'de, D: Deserializer<'de>, T: std::str::FromStr>(d: D) -> Result<Opti
     }
 }
 
+/// An optional amount of money: a finite number, not negative (`NaN`, `inf` and `1e999` parse as floats).
+fn opt_amount<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    match opt_num::<D, f64>(d)? {
+        Some(v) if !v.is_finite() || v < 0.0 => {
+            Err(serde::de::Error::custom(format!("{v} is not an amount (a finite number, 0 or more)")))
+        }
+        v => Ok(v),
+    }
+}
+
 /// Every list parameter the client sends; each endpoint uses the ones it documents.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -45,9 +55,9 @@ pub struct ListParams {
     pub limit: Option<i64>,
     #[serde(deserialize_with = "opt_num")]
     pub offset: Option<i64>,
-    #[serde(deserialize_with = "opt_num", alias = "min_budget")]
+    #[serde(deserialize_with = "opt_amount", alias = "min_budget")]
     pub min_budget: Option<f64>,
-    #[serde(deserialize_with = "opt_num", alias = "max_budget")]
+    #[serde(deserialize_with = "opt_amount", alias = "max_budget")]
     pub max_budget: Option<f64>,
     #[serde(deserialize_with = "opt_num", alias = "user_id", alias = "creatorId")]
     pub user_id: Option<i64>,
@@ -77,8 +87,10 @@ impl ListParams {
         self.q.as_deref().or(self.search.as_deref()).map(str::trim).filter(|s| !s.is_empty())
     }
 
-    /// Applies the filters (genre, format, stage, budget, owner) to a query.
-    pub fn apply_filters(&self, lq: &mut ListQuery) {
+    /// Applies the filters (genre, format, stage, budget, owner) to a query made for `viewer` (`None` for
+    /// lists that are the same for everyone). Filtered by someone else's id, a list leaves out the pitches
+    /// that hide their creator, whose presence there would name him.
+    pub fn apply_filters(&self, lq: &mut ListQuery, viewer: Option<i64>) {
         let list = |s: &Option<String>| -> Vec<String> {
             s.as_deref().map_or_else(Vec::new, |s| {
                 s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(str::to_owned).collect()
@@ -102,7 +114,10 @@ impl ListParams {
         if let Some(m) = self.max_budget {
             lq.budget_max = Some(m);
         }
-        lq.owner = self.user_id.or(lq.owner);
+        if let Some(owner) = self.user_id {
+            lq.owner = Some(owner);
+            lq.named_creators_only = viewer != Some(owner);
+        }
         if let Some(t) = self.text() {
             lq.terms = pitchey_core::search::terms(t);
         }
@@ -168,11 +183,18 @@ mod tests {
             ..Default::default()
         };
         let mut lq = ListQuery::new(Scope::Market);
-        p.apply_filters(&mut lq);
+        p.apply_filters(&mut lq, None);
         assert_eq!(lq.genres, vec!["action", "crime drama"]);
         assert_eq!(lq.formats, vec!["tv"]);
         assert_eq!((lq.budget_min, lq.budget_max), (Some(1_000_000.0), Some(5_000_000.0)));
         assert_eq!(lq.terms, vec!["midnight", "or"]);
+        // An owner filter leaves out NDA-hidden pitches, except for the owner himself.
+        let p = ListParams { user_id: Some(7), ..Default::default() };
+        for (viewer, named_only) in [(None, true), (Some(8), true), (Some(7), false)] {
+            let mut lq = ListQuery::new(Scope::Market);
+            p.apply_filters(&mut lq, viewer);
+            assert_eq!((lq.owner, lq.named_creators_only), (Some(7), named_only), "{viewer:?}");
+        }
         let p = ListParams { sort: Some("sideways".into()), ..Default::default() };
         assert!(p.sort().is_err());
         let p = ListParams { sort: Some("title".into()), order: Some("desc".into()), ..Default::default() };

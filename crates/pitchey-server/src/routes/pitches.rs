@@ -94,7 +94,7 @@ async fn update(
     if !state.store.update_pitch(id, auth.user.id, &update).await? {
         return Err(ApiError::not_found("Pitch not found"));
     }
-    state.pitches_changed().await;
+    state.pitches_withdrawn().await;
     if update.status == Some(PitchStatus::Published) {
         metrics::counter!("pitchey_pitches_published_total").increment(1);
     }
@@ -105,7 +105,7 @@ async fn remove(State(state): State<AppState>, auth: AuthUser, ApiPath(id): ApiP
     if !state.store.delete_pitch(id, auth.user.id).await? {
         return Err(ApiError::not_found("Pitch not found or not authorized"));
     }
-    state.pitches_changed().await;
+    state.pitches_withdrawn().await;
     tracing::info!(pitch_id = id, user_id = auth.user.id, "pitch deleted");
     Ok(ok(json!({ "message": "Pitch deleted", "id": id })))
 }
@@ -114,7 +114,7 @@ async fn set_status(state: &AppState, auth: &AuthUser, id: i64, status: PitchSta
     if !state.store.set_pitch_status(id, auth.user.id, status).await? {
         return Err(ApiError::not_found("Pitch not found or not owned by you"));
     }
-    state.pitches_changed().await;
+    state.pitches_withdrawn().await;
     if status == PitchStatus::Published {
         metrics::counter!("pitchey_pitches_published_total").increment(1);
     }
@@ -214,7 +214,7 @@ async fn generic_list_body(state: &AppState, me: Option<i64>, p: ListParams) -> 
     let (rows, total) = match scope {
         Some(scope) => {
             let mut lq = ListQuery::new(scope);
-            p.apply_filters(&mut lq);
+            p.apply_filters(&mut lq, me);
             if let Some((o, d)) = p.sort()? {
                 lq.order = o;
                 lq.descending = d;
