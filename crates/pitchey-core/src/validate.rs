@@ -14,6 +14,15 @@ impl ValidationError {
     }
 }
 
+/// Rejects free text longer than `max` characters (`what` names the field in the message): every stored
+/// text has a limit, so that no request stores megabytes.
+pub fn at_most(text: Option<&str>, max: usize, what: &str) -> Result<(), ValidationError> {
+    match text {
+        Some(t) if t.chars().count() > max => Err(ValidationError(format!("{what} must be at most {max} characters"))),
+        _ => Ok(()),
+    }
+}
+
 /// A syntactically valid email address, trimmed and lower-cased (emails are unique case-insensitively).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Email(String);
@@ -139,6 +148,13 @@ impl Username {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_limits_count_characters() {
+        assert!(at_most(None, 3, "bio").is_ok());
+        assert!(at_most(Some("ééé"), 3, "bio").is_ok());
+        assert_eq!(at_most(Some("abcd"), 3, "bio"), Err(ValidationError::new("bio must be at most 3 characters")));
+    }
     use proptest::prelude::*;
 
     #[test]

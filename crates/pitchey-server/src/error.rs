@@ -77,6 +77,16 @@ impl ApiError {
         }
     }
 
+    /// 503 TIMEOUT for a write that ran past the request deadline and goes on running: it may or may not
+    /// take effect, so no `Retry-After` invites a blind retry.
+    pub fn outcome_unknown() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "TIMEOUT",
+            "The request took too long to answer. It may still take effect: check before sending it again.",
+        )
+    }
+
     /// 503 SERVICE_UNAVAILABLE with `Retry-After`.
     pub fn unavailable(retry_after_secs: u64) -> Self {
         ApiError {
@@ -109,6 +119,7 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(_) => ApiError::conflict("ALREADY_EXISTS", "Resource already exists"),
             StoreError::ForeignKey => ApiError::validation("A referenced record does not exist"),
             StoreError::Check => ApiError::validation("A value is out of range"),
+            StoreError::InvalidValue(why) => ApiError::validation(format!("A value cannot be stored: {why}")),
             StoreError::Unavailable(_) | StoreError::PoolTimeout | StoreError::Timeout => ApiError::unavailable(5),
             StoreError::CircuitOpen(wait) => ApiError::unavailable(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)),
             StoreError::Internal(detail) => ApiError::internal(detail),

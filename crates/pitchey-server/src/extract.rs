@@ -11,7 +11,8 @@ use ipnet::IpNet;
 use serde::de::DeserializeOwned;
 use std::net::{IpAddr, SocketAddr};
 
-/// A JSON body. Malformed JSON → 400, wrong types or missing fields → 422, too large → 413, not JSON → 415.
+/// A JSON body. Malformed JSON → 400, wrong types or missing fields → 422, too large → 413, not JSON → 415,
+/// a NUL character in a string → 400.
 #[derive(Debug, Clone)]
 pub struct ApiJson<T>(pub T);
 
@@ -19,11 +20,66 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+        if !json_content_type(req.headers()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "Expected a JSON body with Content-Type: application/json",
+            ));
+        }
+        let bytes = body_bytes(req, state).await?;
+        reject_nul(&bytes)?;
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
             Err(r) => Err(json_rejection(r)),
         }
     }
+}
+
+/// `application/json` or `application/*+json`, parameters aside (what axum's `Json` accepts).
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    match essence.split_once('/') {
+        Some(("application", sub)) => sub == "json" || sub.ends_with("+json"),
+        _ => false,
+    }
+}
+
+/// The whole body, within the body limit (413 beyond it).
+async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "Request body is too large")
+        } else {
+            ApiError::bad_request(format!("Could not read the request body: {}", e.body_text()))
+        }
+    })
+}
+
+/// No text we store may hold a NUL character: PostgreSQL refuses it in `text` and `jsonb` (SQLite would
+/// store it, and the backends must agree). In JSON it can only be written `\u0000`: a raw control character
+/// is malformed JSON.
+fn reject_nul(json: &[u8]) -> Result<(), ApiError> {
+    let mut i = 0;
+    while let Some(at) = json.get(i..).and_then(|rest| rest.iter().position(|b| *b == b'\\')) {
+        let escape = i + at;
+        if json.get(escape + 1..escape + 6) == Some(b"u0000".as_slice()) {
+            return Err(ApiError::validation("Text must not contain NUL characters (\\u0000)"));
+        }
+        i = escape + 2; // the escaped character, a backslash included, is not the start of another escape
+    }
+    Ok(())
+}
+
+/// A query string or path with a percent-encoded NUL (`%00`) is refused, for the reason of [`reject_nul`].
+fn reject_encoded_nul(raw: &str) -> Result<(), ApiError> {
+    if raw.contains("%00") {
+        return Err(ApiError::bad_request("The URL must not contain NUL characters (%00)"));
+    }
+    Ok(())
 }
 
 fn json_rejection(r: JsonRejection) -> ApiError {
@@ -38,14 +94,6 @@ fn json_rejection(r: JsonRejection) -> ApiError {
             "VALIDATION_ERROR",
             format!("Invalid request body: {}", inner_text(&e.body_text())),
         ),
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
-            "Expected a JSON body with Content-Type: application/json",
-        ),
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "Request body is too large")
-        }
         other => ApiError::bad_request(format!("Could not read the request body: {}", other.body_text())),
     }
 }
@@ -59,16 +107,11 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for JsonOrEmp
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "Request body is too large")
-            } else {
-                ApiError::bad_request(format!("Could not read the request body: {}", e.body_text()))
-            }
-        })?;
+        let bytes = body_bytes(req, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(JsonOrEmpty(T::default()));
         }
+        reject_nul(&bytes)?;
         let mut de = serde_json::Deserializer::from_slice(&bytes);
         T::deserialize(&mut de).and_then(|v| de.end().map(|()| v)).map(JsonOrEmpty).map_err(|e| {
             if e.is_data() {
@@ -97,6 +140,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        reject_encoded_nul(parts.uri.query().unwrap_or(""))?;
         axum::extract::Query::<T>::from_request_parts(parts, state).await.map(|q| ApiQuery(q.0)).map_err(
             |e: QueryRejection| {
                 ApiError::new(
@@ -117,6 +161,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        reject_encoded_nul(parts.uri.path())?;
         axum::extract::Path::<T>::from_request_parts(parts, state).await.map(|p| ApiPath(p.0)).map_err(
             |e: PathRejection| ApiError::bad_request(format!("Invalid path parameter: {}", inner_text(&e.body_text()))),
         )

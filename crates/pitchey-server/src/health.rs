@@ -337,7 +337,10 @@ async fn ping() -> Response {
 }
 
 /// `GET /api/health/{database|cache|storage|auth|websocket}`.
-async fn service(State(s): State<AppState>, axum::extract::Path(name): axum::extract::Path<String>) -> Response {
+async fn service(
+    State(s): State<AppState>,
+    crate::extract::ApiPath(name): crate::extract::ApiPath<String>,
+) -> Response {
     let snap = s.health.get();
     let checked = snap.checked_at.map(iso);
     let (status, latency, details) = match name.as_str() {

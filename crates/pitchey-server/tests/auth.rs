@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Kind, TestApp, error_code, get, json_of, post};
+use common::{Kind, TestApp, error_code, get, json_of, post, put};
 use pitchey_core::{Email, UserType, Username};
 use pitchey_store::NewUser;
 use reqwest::StatusCode;
@@ -20,6 +20,7 @@ both_backends!(
     generic_sign_in_admits_admin,
     expired_sessions_are_rejected_and_cleaned,
     http_conventions,
+    hostile_values_get_clear_errors,
     config_lists,
 );
 
@@ -419,6 +420,81 @@ async fn http_conventions(app: &TestApp) {
     // Compression when asked for.
     let r = c.get(app.url("/api/config/all")).header("accept-encoding", "gzip").send().await.unwrap();
     assert_eq!(r.headers().get("content-encoding").map(|v| v.to_str().unwrap()), Some("gzip"));
+}
+
+/// Values the databases cannot store, or that no field should hold, are refused with a 4xx in the envelope,
+/// on both backends alike (PostgreSQL would otherwise answer 500 for some of them).
+async fn hostile_values_get_clear_errors(app: &TestApp) {
+    let anon = app.client();
+    let creator = app.creator().await;
+    let pitch = |title: &str| json!({"title": title, "logline": "A logline of length.", "genre": "comedy"});
+    // NUL characters: in a JSON string, in a query string, in a path.
+    let (s, body) = post(&creator, app.url("/api/pitches"), pitch("Nul \u{0}here")).await;
+    assert_eq!((s, error_code(&body)), (StatusCode::BAD_REQUEST, "VALIDATION_ERROR"), "{body}");
+    let (s, body) = post(&creator, app.url("/api/pitches"), json!({"title": "Fine title", "logline": "A logline of length.", "genre": "comedy", "characters": [{"name": "\u{0}"}]})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    // An escaped backslash followed by the letters u0000 is text, not a NUL.
+    let (s, body) = post(&creator, app.url("/api/pitches"), pitch("Backslash \\u0000 kept")).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["pitch"]["title"], "Backslash \\u0000 kept");
+    for path in ["/api/browse?genre=%00", "/api/search/suggestions?q=ab%00", "/api/search?q=x%00y", "/api/pitches/1%00"]
+    {
+        let (s, body) = get(&anon, app.url(path)).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{path}: {body}");
+        error_code(&body);
+    }
+    let (s, body) = post(
+        &anon,
+        app.url("/api/auth/sign-up"),
+        json!({"email": "nul@example.com", "password": "Password123", "firstName": "A\u{0}"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    // Sign-up has the profile's limits.
+    let (s, body) = post(
+        &anon,
+        app.url("/api/auth/sign-up"),
+        json!({"email": "long@example.com", "password": "Password123", "bio": "b".repeat(5001)}),
+    )
+    .await;
+    assert_eq!((s, error_code(&body)), (StatusCode::BAD_REQUEST, "VALIDATION_ERROR"), "{body}");
+    // Dates and amounts outside what can be stored or compared.
+    let (s, body) = get(&creator, app.url("/api/ndas?dateFrom=-5000-01-01")).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    for q in ["minBudget=NaN", "maxBudget=inf", "minBudget=1e999", "minBudget=-5"] {
+        let (s, body) = get(&anon, app.url(&format!("/api/browse?{q}"))).await;
+        assert_eq!((s, error_code(&body)), (StatusCode::BAD_REQUEST, "INVALID_QUERY"), "{q}: {body}");
+    }
+    let (s, body) = get(&creator, app.url("/api/notifications/unread?since=yesterday")).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    // Saved-pitch notes: a string within its limit, on both ways in.
+    let investor = app.investor().await;
+    let (_, body) = get(&anon, app.url("/api/pitches/public/trending?limit=1")).await;
+    let id = body["data"]["pitches"][0]["id"].as_i64().unwrap();
+    let (s, body) = post(&investor, app.url("/api/saved-pitches"), json!({"pitchId": id, "notes": 42})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (s, body) = post(&investor, app.url("/api/saved-pitches"), json!({"pitchId": id, "notes": "ok"})).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let saved = body["data"]["id"].as_i64().unwrap();
+    let (s, body) = put(&investor, app.url(&format!("/api/saved-pitches/{saved}")), json!({"notes": ["x"]})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (s, body) =
+        put(&investor, app.url(&format!("/api/saved-pitches/{saved}")), json!({"notes": "n".repeat(5001)})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    // A path parameter that is not UTF-8 gets the envelope too.
+    let (s, body) = get(&anon, app.url("/api/health/%FF")).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    error_code(&body);
+    // Symbols alone name no creator.
+    let (s, body) = get(&anon, app.url("/api/search/autocomplete?q=!!&field=creator")).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["suggestions"], json!([]), "{body}");
+    // The backstop: a value PostgreSQL refuses is the request's fault, not a 500.
+    if app.kind == Kind::Postgres {
+        let q = pitchey_store::Sql::new("test_nul", "SELECT CAST($1 AS TEXT)").arg("a\0b");
+        let err = app.state.store.db().one::<(String,)>(q).await.unwrap_err();
+        assert!(matches!(err, pitchey_store::StoreError::InvalidValue(_)), "{err:?}");
+    }
 }
 
 async fn config_lists(app: &TestApp) {

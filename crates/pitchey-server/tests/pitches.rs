@@ -537,4 +537,13 @@ async fn concurrent_likes_and_views_keep_exact_counters(app: &TestApp) {
     let unlikes = clients.iter().map(|c| c.delete(url.clone()).send());
     futures::future::join_all(unlikes).await;
     assert_eq!(app.state.store.pitch(id).await.unwrap().unwrap().like_count, start.like_count);
+    // Saves likewise, and each saver removing the save twice at once counts it down once.
+    let save = app.url(&format!("/api/pitches/{id}/save"));
+    for r in futures::future::join_all(clients.iter().map(|c| c.post(save.clone()).json(&json!({})).send())).await {
+        assert_eq!(r.unwrap().status(), StatusCode::OK);
+    }
+    assert_eq!(app.state.store.pitch(id).await.unwrap().unwrap().save_count, start.save_count + 50);
+    let unsaves = clients.iter().flat_map(|c| [c.delete(save.clone()).send(), c.delete(save.clone()).send()]);
+    futures::future::join_all(unsaves).await;
+    assert_eq!(app.state.store.pitch(id).await.unwrap().unwrap().save_count, start.save_count);
 }

@@ -321,16 +321,22 @@ impl Store {
         let Some((pitch_id,)) = found else {
             return Ok(None);
         };
-        tx.exec(
-            Sql::new("save_delete", "DELETE FROM saved_pitches WHERE pitch_id = $1 AND user_id = $2")
-                .arg(pitch_id)
-                .arg(user_id),
-        )
-        .await?;
-        tx.exec(
-            Sql::new("pitch_save_dec", "UPDATE pitches SET save_count = save_count - 1 WHERE id = $1").arg(pitch_id),
-        )
-        .await?;
+        let deleted = tx
+            .exec(
+                Sql::new("save_delete", "DELETE FROM saved_pitches WHERE pitch_id = $1 AND user_id = $2")
+                    .arg(pitch_id)
+                    .arg(user_id),
+            )
+            .await?;
+        // Two concurrent removals both find the row (PostgreSQL, read committed); only the one whose DELETE
+        // removed it counts it down.
+        if deleted == 1 {
+            tx.exec(
+                Sql::new("pitch_save_dec", "UPDATE pitches SET save_count = save_count - 1 WHERE id = $1")
+                    .arg(pitch_id),
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(Some(pitch_id))
     }

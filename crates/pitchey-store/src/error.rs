@@ -15,6 +15,10 @@ pub enum StoreError {
     /// A check constraint rejected the value.
     #[error("check constraint violated")]
     Check,
+    /// The database refused a value the request supplied (PostgreSQL: a NUL character in text, a date or a
+    /// number out of the type's range). The boundary rejects these first; this is the backstop.
+    #[error("value refused by the database: {0}")]
+    InvalidValue(String),
     /// The database cannot be reached or is overloaded (pool timeout, I/O, busy).
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -65,6 +69,7 @@ impl StoreError {
             StoreError::Conflict(_) => "conflict",
             StoreError::ForeignKey => "foreign_key",
             StoreError::Check => "check",
+            StoreError::InvalidValue(_) => "invalid_value",
             StoreError::Unavailable(_) => "unavailable",
             StoreError::Timeout => "timeout",
             StoreError::PoolTimeout => "pool_timeout",
@@ -91,6 +96,10 @@ impl From<sqlx::Error> for StoreError {
                 match db.code().as_deref() {
                     // PostgreSQL: query_canceled (statement_timeout).
                     Some("57014") => StoreError::Timeout,
+                    // PostgreSQL data exceptions a value causes: numeric_value_out_of_range,
+                    // datetime_field_overflow, character_not_in_repertoire (NUL in text), untranslatable_character
+                    // (`\u0000` in JSON).
+                    Some("22003" | "22008" | "22021" | "22P05") => StoreError::InvalidValue(db.message().to_owned()),
                     // PostgreSQL: connection exceptions, admin shutdown, cannot connect now, too many
                     // connections; SQLite: SQLITE_BUSY / SQLITE_LOCKED.
                     Some(c)

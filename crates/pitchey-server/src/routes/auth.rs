@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use pitchey_core::validate::at_most;
 use pitchey_core::{Email, Password, UserType, Username};
 use pitchey_store::{CreateUserError, NewSession, NewUser, ProfileUpdate, User};
 use serde::Deserialize;
@@ -182,6 +183,11 @@ fn non_empty(s: Option<String>) -> Option<String> {
     s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
+/// Longest first or last name, bio and company name, in characters (sign-up and profile alike).
+const NAME_MAX: usize = 100;
+const BIO_MAX: usize = 5000;
+const COMPANY_MAX: usize = 200;
+
 /// Registration. Creates the account only: no session, since the client asks the user to sign in.
 async fn sign_up(State(state): State<AppState>, ip: ClientIp, ApiJson(b): ApiJson<SignUpBody>) -> ApiResult<Response> {
     check_rate(&state, ip)?;
@@ -208,6 +214,15 @@ async fn sign_up(State(state): State<AppState>, ip: ClientIp, ApiJson(b): ApiJso
         first = parts.next().map(str::to_owned);
         last = parts.next().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     }
+    let (bio, company_name) = (non_empty(b.bio), non_empty(b.company_name));
+    for (text, max, what) in [
+        (&first, NAME_MAX, "firstName"),
+        (&last, NAME_MAX, "lastName"),
+        (&bio, BIO_MAX, "bio"),
+        (&company_name, COMPANY_MAX, "companyName"),
+    ] {
+        at_most(text.as_deref(), max, what)?;
+    }
     let pw = password.expose().to_owned();
     let password_hash = blocking(&state, move || password::hash(&pw)).await?.map_err(ApiError::internal)?;
     let mut new = NewUser {
@@ -217,8 +232,8 @@ async fn sign_up(State(state): State<AppState>, ip: ClientIp, ApiJson(b): ApiJso
         user_type,
         first_name: first,
         last_name: last,
-        bio: non_empty(b.bio),
-        company_name: non_empty(b.company_name),
+        bio,
+        company_name,
         subscription_tier: "free".to_owned(),
     };
     // A derived username that is taken gets a random suffix; a chosen one is the user's to change.
@@ -336,12 +351,9 @@ async fn update_profile(
     ApiJson(b): ApiJson<ProfileBody>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let clean = |v: Option<String>, max: usize, what: &str| -> ApiResult<Option<String>> {
-        match v.map(|s| s.trim().to_owned()) {
-            Some(s) if s.chars().count() > max => {
-                Err(ApiError::validation(format!("{what} must be at most {max} characters")))
-            }
-            other => Ok(other),
-        }
+        let v = v.map(|s| s.trim().to_owned());
+        at_most(v.as_deref(), max, what)?;
+        Ok(v)
     };
     let image = clean(b.profile_image, 2048, "profileImage")?;
     if let Some(i) = &image
@@ -350,10 +362,10 @@ async fn update_profile(
         return Err(ApiError::validation("profileImage must be an http(s) URL or a path"));
     }
     let update = ProfileUpdate {
-        first_name: clean(b.first_name, 100, "firstName")?,
-        last_name: clean(b.last_name, 100, "lastName")?,
-        bio: clean(b.bio, 5000, "bio")?,
-        company_name: clean(b.company_name, 200, "companyName")?,
+        first_name: clean(b.first_name, NAME_MAX, "firstName")?,
+        last_name: clean(b.last_name, NAME_MAX, "lastName")?,
+        bio: clean(b.bio, BIO_MAX, "bio")?,
+        company_name: clean(b.company_name, COMPANY_MAX, "companyName")?,
         profile_image: image,
         location: clean(b.location, 200, "location")?,
     };

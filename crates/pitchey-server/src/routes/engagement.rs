@@ -165,10 +165,26 @@ async fn saved_list(
     ))
 }
 
+/// The `notes` of a saved pitch: a string of at most 5,000 characters, or absent or `null` for none.
+fn notes_of(body: &Value) -> ApiResult<Option<String>> {
+    match body.get("notes") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(n)) => {
+            pitchey_core::validate::at_most(Some(n), 5000, "notes")?;
+            Ok(Some(n.clone()))
+        }
+        Some(_) => Err(ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_ERROR",
+            "notes must be a string",
+        )),
+    }
+}
+
 async fn save_add(State(s): State<AppState>, auth: AuthUser, ApiJson(body): ApiJson<Value>) -> ApiResult<Json<Value>> {
     let pitch_id = flex_id(body.get("pitchId").or_else(|| body.get("pitch_id")))
         .ok_or_else(|| ApiError::validation("pitchId is required"))?;
-    let notes = body.get("notes").and_then(Value::as_str).map(|n| n.chars().take(5000).collect::<String>());
+    let notes = notes_of(&body)?;
     visible_to(&s, pitch_id, auth.user.id).await?;
     let (id, saved_at) = s
         .store
@@ -192,7 +208,8 @@ async fn saved_notes(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Json<Value>> {
-    let notes = body.get("notes").and_then(Value::as_str);
+    let notes = notes_of(&body)?;
+    let notes = notes.as_deref();
     if !s.store.set_saved_notes(auth.user.id, id, notes).await? {
         return Err(ApiError::not_found("Saved pitch not found"));
     }

@@ -14,7 +14,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
+use pitchey_core::validate::at_most;
 use pitchey_core::{NdaAction, NdaError, NdaStatus};
 use pitchey_store::credits::NDA_REQUEST_COST;
 use pitchey_store::ndas::{ActionInput, NdaFailure, NdaFilter, NdaRequest, NdaRow};
@@ -170,6 +171,11 @@ async fn do_request(state: &AppState, auth: &AuthUser, pitch_id: i64, b: Request
         return Err(ApiError::validation("expiryDays must be between 1 and 3650"));
     }
     let message = b.message.or(b.request_message).or(b.purpose).map(|m| m.chars().take(5000).collect::<String>());
+    at_most(b.full_name.as_deref(), NAME_MAX, "fullName")?;
+    at_most(b.company.as_deref(), NAME_MAX, "company")?;
+    if let Some(info) = &b.company_info {
+        at_most(Some(&info.to_string()), COMPANY_INFO_MAX, "companyInfo (as JSON)")?;
+    }
     let company_info = b.company_info.or_else(|| {
         (b.full_name.is_some() || b.company.is_some()).then(|| json!({ "fullName": b.full_name, "company": b.company }))
     });
@@ -254,6 +260,17 @@ async fn can_request(
     Ok(private(ok(data).into_response()))
 }
 
+/// Longest name, title or company on a request or a signature, in characters.
+const NAME_MAX: usize = 200;
+/// Longest `companyInfo`, as JSON text.
+const COMPANY_INFO_MAX: usize = 10_000;
+/// Longest custom terms an owner attaches on approval.
+const CUSTOM_TERMS_MAX: usize = 20_000;
+/// Longest signature: room for a drawn signature sent as an image data URL.
+const SIGNATURE_MAX: usize = 200_000;
+/// Rejection and revocation reasons are cut to this many characters.
+const REASON_MAX: usize = 2000;
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 struct ActionBody {
@@ -286,8 +303,9 @@ async fn approve(
     if b.expiry_days.is_some_and(|d| !(1..=3650).contains(&d)) {
         return Err(ApiError::validation("expiryDays must be between 1 and 3650"));
     }
-    let input =
-        ActionInput { expiry_days: b.expiry_days, custom_terms: b.custom_terms.or(b.notes), ..Default::default() };
+    let custom_terms = b.custom_terms.or(b.notes);
+    at_most(custom_terms.as_deref(), CUSTOM_TERMS_MAX, "customTerms")?;
+    let input = ActionInput { expiry_days: b.expiry_days, custom_terms, ..Default::default() };
     let row = act(&s, &auth, id, NdaAction::Approve, input).await?;
     Ok(ok(json!({ "nda": nda_json(&row, auth.user.id) })))
 }
@@ -298,7 +316,7 @@ async fn reject(
     ApiPath(id): ApiPath<i64>,
     JsonOrEmpty(b): JsonOrEmpty<ActionBody>,
 ) -> ApiResult<Json<Value>> {
-    let reason = b.reason.or(b.rejection_reason).map(|r| r.chars().take(2000).collect());
+    let reason = b.reason.or(b.rejection_reason).map(|r| r.chars().take(REASON_MAX).collect());
     let row = act(&s, &auth, id, NdaAction::Reject, ActionInput { reason, ..Default::default() }).await?;
     Ok(ok(json!({ "nda": nda_json(&row, auth.user.id) })))
 }
@@ -309,7 +327,7 @@ async fn revoke(
     ApiPath(id): ApiPath<i64>,
     JsonOrEmpty(b): JsonOrEmpty<ActionBody>,
 ) -> ApiResult<Json<Value>> {
-    let reason = b.reason.map(|r| r.chars().take(2000).collect());
+    let reason = b.reason.map(|r| r.chars().take(REASON_MAX).collect());
     let row = act(&s, &auth, id, NdaAction::Revoke, ActionInput { reason, ..Default::default() }).await?;
     Ok(ok(json!({ "nda": nda_json(&row, auth.user.id) })))
 }
@@ -320,6 +338,14 @@ async fn do_sign(s: &AppState, auth: &AuthUser, id: i64, b: ActionBody) -> ApiRe
     }
     let full_name = b.full_name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
     let Some(full_name) = full_name else { return Err(ApiError::validation("fullName is required to sign")) };
+    for (text, max, what) in [
+        (Some(full_name.as_str()), NAME_MAX, "fullName"),
+        (b.title.as_deref(), NAME_MAX, "title"),
+        (b.company.as_deref(), NAME_MAX, "company"),
+        (b.signature.as_deref(), SIGNATURE_MAX, "signature"),
+    ] {
+        at_most(text, max, what)?;
+    }
     let signature = json!({
         "signature": b.signature.unwrap_or_else(|| full_name.clone()), "fullName": full_name, "title": b.title,
         "company": b.company, "acceptTerms": true, "signedAt": iso(Utc::now()),
@@ -368,7 +394,10 @@ async fn bulk(s: &AppState, auth: &AuthUser, b: BulkBody, action: NdaAction) -> 
             failed.push(json!({ "id": raw, "error": "Invalid id" }));
             continue;
         };
-        let input = ActionInput { reason: b.reason.clone(), ..Default::default() };
+        let input = ActionInput {
+            reason: b.reason.as_ref().map(|r| r.chars().take(REASON_MAX).collect()),
+            ..Default::default()
+        };
         match act(s, auth, id, action, input).await {
             Ok(_) => successful.push(json!(id)),
             Err(e) if e.status.is_server_error() => return Err(e),
@@ -434,8 +463,11 @@ fn date(s: &Option<String>, what: &str) -> ApiResult<Option<DateTime<Utc>>> {
                 chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
                     .map(|d| d.and_hms_opt(0, 0, 0).map_or_else(Utc::now, |t| t.and_utc()))
             })
+            .ok()
+            // Both backends store years 1–9999 only (PostgreSQL refuses others; SQLite compares text).
+            .filter(|d| (1..=9999).contains(&d.year()))
             .map(Some)
-            .map_err(|_| ApiError::bad_request(format!("{what} must be a date"))),
+            .ok_or_else(|| ApiError::bad_request(format!("{what} must be a date between the years 1 and 9999"))),
     }
 }
 

@@ -74,7 +74,13 @@ async fn list(State(s): State<AppState>, auth: AuthUser, ApiQuery(p): ApiQuery<L
 /// `{count}` of unread notifications; with `since`, also the unread ones newer than it.
 async fn unread(State(s): State<AppState>, auth: AuthUser, ApiQuery(p): ApiQuery<ListParams>) -> ApiResult<Response> {
     let (_, count) = s.store.notification_counts(auth.user.id).await?;
-    let since = p.since.as_deref().and_then(|v| chrono::DateTime::parse_from_rfc3339(v).ok());
+    let since = match p.since.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+        Some(v) => Some(
+            chrono::DateTime::parse_from_rfc3339(v)
+                .map_err(|_| ApiError::bad_request("since must be an RFC 3339 time, e.g. 2026-01-31T12:00:00Z"))?,
+        ),
+        None => None,
+    };
     let recent: Vec<Value> = s
         .store
         .notifications(auth.user.id, true, 20, 0)
