@@ -191,7 +191,8 @@ const RYW_COOKIE: &str = "pitchey-rw";
 
 /// The inner per-request work, around the handler:
 ///
-/// - **Deadline.** A request running past `request_timeout_secs` is answered 503 in our envelope.
+/// - **Deadline.** A request running past `request_timeout_secs` is answered 503 in our envelope: a read is
+///   cancelled (retry after a second); a write runs to completion and the answer says its outcome is unknown.
 /// - **Read-your-writes** across replicas and nodes. A signed-in client that wrote gets a short-lived
 ///   cookie; while it is present, the request's reads go to the primary (replicas may lag behind its write).
 /// - **Dashboards follow writes.** Cached dashboards (`caching::cached_dashboard`) show counts that almost any
@@ -216,16 +217,32 @@ async fn handler_middleware(state: AppState, req: Request, next: Next) -> Respon
     let path = req.uri().path();
     let dashboards_change =
         is_write && path.starts_with("/api/") && path != "/api/views/track" && !path.starts_with("/api/auth/");
-    let work = async {
-        let res = pitchey_store::PRIMARY_READS.scope(wrote_recently, next.run(req)).await;
-        if dashboards_change && res.status().is_success() && s.cache_enabled {
-            state.cache.invalidate(pitchey_cache::Ns::Dashboard).await;
+    let work = {
+        let state = state.clone();
+        async move {
+            let res = pitchey_store::PRIMARY_READS.scope(wrote_recently, next.run(req)).await;
+            if dashboards_change && res.status().is_success() && state.settings.cache_enabled {
+                state.cache.invalidate(pitchey_cache::Ns::Dashboard).await;
+            }
+            res
         }
-        res
     };
     let limit = Duration::from_secs(s.request_timeout_secs.max(1));
-    let Ok(mut res) = tokio::time::timeout(limit, work).await else {
-        return ApiError::unavailable(1).into_response();
+    let mut res = if is_write {
+        // A write is never cut off: dropped after its commit, it would skip the cache invalidations that
+        // follow, and a client told to retry would apply it twice. It runs on (its statements have their
+        // own timeouts) while the client hears that the outcome is unknown, with no `Retry-After`.
+        let mut task = tokio::spawn(work);
+        match tokio::time::timeout(limit, &mut task).await {
+            Ok(Ok(res)) => res,
+            Ok(Err(e)) => return ApiError::internal(format!("request task failed: {e}")).into_response(),
+            Err(_) => return ApiError::outcome_unknown().into_response(),
+        }
+    } else {
+        match tokio::time::timeout(limit, work).await {
+            Ok(res) => res,
+            Err(_) => return ApiError::unavailable(1).into_response(),
+        }
     };
     let window = s.read_your_writes_secs;
     if window > 0 && is_write && signed_in && res.status().is_success() {

@@ -21,6 +21,16 @@ async fn wait_for(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> b
     }
 }
 
+/// A new pitch of the signed-in creator, published: its id.
+async fn published_pitch(app: &TestApp, creator: &reqwest::Client, title: &str) -> i64 {
+    let fields = json!({"title": title, "logline": "A pitch made for a fault test.", "genre": "drama"});
+    let (st, body) = post(creator, app.url("/api/pitches"), fields).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let id = body["data"]["pitch"]["id"].as_i64().unwrap();
+    assert_eq!(post(creator, app.url(&format!("/api/pitches/{id}/publish")), json!({})).await.0, StatusCode::OK);
+    id
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_outage_is_survived_and_recovered_from() {
     let Some(pg) = TempPg::start() else { return };
@@ -41,8 +51,13 @@ async fn database_outage_is_survived_and_recovered_from() {
     .await;
     assert_eq!(st, StatusCode::OK);
     let id = body["data"]["pitch"]["id"].as_i64().unwrap();
-    // Warm what anonymous visitors read.
     let anon = app.client();
+    // A pitch published, read, then archived: the value kept for outages must not bring it back.
+    let gone = published_pitch(&app, &creator, "Gone Before The Storm").await;
+    let gone_page = app.url(&format!("/api/pitches/public/{gone}"));
+    assert_eq!(get(&anon, gone_page.clone()).await.0, StatusCode::OK);
+    assert_eq!(post(&creator, app.url(&format!("/api/pitches/{gone}/archive")), json!({})).await.0, StatusCode::OK);
+    // Warm what anonymous visitors read.
     let cached_paths = ["/api/pitches/public/trending?limit=4", "/api/browse?tab=trending&limit=24", "/api/config/all"];
     for p in cached_paths {
         assert_eq!(get(&anon, app.url(p)).await.0, StatusCode::OK);
@@ -92,6 +107,8 @@ async fn database_outage_is_survived_and_recovered_from() {
         }
     }
     assert_eq!(fast, 5, "the breaker never opened");
+    let (st, body) = get(&anon, gone_page).await;
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "the archived pitch came back from the outage store: {body}");
     // Writes fail fast too, with 503.
     let (st, _) = post(
         &creator,
@@ -141,6 +158,56 @@ async fn database_outage_is_survived_and_recovered_from() {
     let (_, mine) = get(&creator, app.url("/api/creator/pitches?limit=100")).await;
     assert!(mine["pitches"].as_array().unwrap().iter().all(|p| p["title"] != "During The Storm"));
     app.stop().await;
+}
+
+/// A write held up past the request deadline (another transaction holds what it needs) is not cut off: the
+/// client hears at the deadline that the outcome is unknown, without an invitation to retry, and the write
+/// then completes once, with the cache invalidations that follow it.
+async fn a_write_past_the_deadline_completes_once(kind: Kind) {
+    let Some(app) = TestApp::spawn_with(kind, |s| s.request_timeout_secs = 1).await else { return };
+    let creator = app.creator().await;
+    let anon = app.client();
+    let id = published_pitch(&app, &creator, "Slow Title Before").await;
+    let page = app.url(&format!("/api/pitches/public/{id}"));
+    assert_eq!(get(&anon, page.clone()).await.1["data"]["title"], "Slow Title Before");
+    // Another connection holds the pitch (PostgreSQL: its row; SQLite: the write lock).
+    let cfg = pitchey_store::StoreConfig { url: app.database_url.clone(), ..Default::default() };
+    let other = pitchey_store::connect(&cfg).await.unwrap();
+    let mut tx = other.db().begin().await.unwrap();
+    let hold = pitchey_store::Sql::new("test_hold", "UPDATE pitches SET updated_at = updated_at WHERE id = $1").arg(id);
+    tx.exec(hold).await.unwrap();
+    let t0 = Instant::now();
+    let r = creator
+        .put(app.url(&format!("/api/pitches/{id}")))
+        .json(&json!({"title": "Slow Title After"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(3), "answered at the deadline, not when the lock went");
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.headers().get("retry-after").is_none(), "a write of unknown outcome invites no retry");
+    let (_, body) = json_of(r).await;
+    assert_eq!(common::error_code(&body), "TIMEOUT");
+    tx.commit().await.unwrap();
+    // The edit lands, once, and the public page follows it (its cache was invalidated by the write).
+    wait_for("the held-up edit to land", Duration::from_secs(5), async || {
+        get(&anon, page.clone()).await.1["data"]["title"] == "Slow Title After"
+    })
+    .await;
+    let (_, mine) = get(&creator, app.url("/api/creator/pitches?limit=100")).await;
+    let titles: Vec<&str> = mine["pitches"].as_array().unwrap().iter().filter_map(|p| p["title"].as_str()).collect();
+    assert_eq!(titles.iter().filter(|t| t.starts_with("Slow Title")).count(), 1, "{titles:?}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_past_the_deadline_completes_once_sqlite() {
+    a_write_past_the_deadline_completes_once(Kind::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_past_the_deadline_completes_once_postgres() {
+    a_write_past_the_deadline_completes_once(Kind::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -244,6 +311,26 @@ async fn replicas_serve_reads_with_read_your_writes_and_fallback() {
         theirs["pitches"].as_array().unwrap().iter().all(|p| p["title"] != "Fresh Off The Press"),
         "the replica is paused"
     );
+    // A node with its cache on: after a write, the cache is refilled from the primary, not from the lagging
+    // replica (which would put the old page back for everyone, for a whole TTL).
+    let mut cs = test_settings(&primary.url("app"));
+    cs.database_replica_urls = vec![replica.url("app")];
+    cs.read_your_writes_secs = 30;
+    let cached = TestApp::start(cs, Kind::Postgres).await;
+    let rows = app.state.store.all_pitch_rows().await.unwrap();
+    let id = rows.iter().find(|p| p.title == "Paper Crowns").unwrap().id;
+    let page = cached.url(&format!("/api/pitches/public/{id}"));
+    let visitor = cached.client();
+    assert_eq!(get(&visitor, page.clone()).await.1["data"]["title"], "Paper Crowns");
+    let editor = cached.creator().await;
+    let edit = json!({"title": "Paper Crowns Revised"});
+    assert_eq!(common::put(&editor, cached.url(&format!("/api/pitches/{id}")), edit).await.0, StatusCode::OK);
+    assert_eq!(
+        get(&visitor, page).await.1["data"]["title"],
+        "Paper Crowns Revised",
+        "the page was reloaded from the paused replica"
+    );
+    cached.stop().await;
     pause("SELECT pg_wal_replay_resume()").await;
 
     // The replica goes away: reads fall back to the primary.
