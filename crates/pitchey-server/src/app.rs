@@ -232,7 +232,8 @@ async fn handler_middleware(state: AppState, req: Request, next: Next) -> Respon
         // A write is never cut off: dropped after its commit, it would skip the cache invalidations that
         // follow, and a client told to retry would apply it twice. It runs on (its statements have their
         // own timeouts) while the client hears that the outcome is unknown, with no `Retry-After`.
-        let mut task = tokio::spawn(work);
+        // The task keeps the request's span (request id, route) for its logs.
+        let mut task = tokio::spawn(tracing::Instrument::instrument(work, tracing::Span::current()));
         match tokio::time::timeout(limit, &mut task).await {
             Ok(Ok(res)) => res,
             Ok(Err(e)) => return ApiError::internal(format!("request task failed: {e}")).into_response(),
