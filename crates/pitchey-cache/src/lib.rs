@@ -342,7 +342,7 @@ impl Cache {
         metrics::counter!("pitchey_cache_misses_total", "cache" => ns.name(), "tier" => "l1").increment(1);
         let source = std::sync::Mutex::new(Source::Loaded);
         // The L2 key is fixed before the load, like the L1 key: see `RedisTier::set`.
-        let l2 = self.inner.redis.as_ref().map(|r| (r, r.key(ns, key)));
+        let l2 = self.inner.redis.as_ref().filter(|r| !r.bypassed(ns)).map(|r| (r, r.key(ns, key)));
         let init = async {
             if let Some((r, rkey)) = &l2 {
                 if let Some(e) = r.get(rkey).await {
@@ -395,19 +395,28 @@ impl Cache {
     /// Invalidates a namespace on this node and, through Redis, on every node. The values kept for outages
     /// stay: a failing database may still be bridged with the value from before the write.
     pub async fn invalidate(&self, ns: Ns) {
-        self.bump_local(ns, false);
-        if let Some(r) = &self.inner.redis {
-            r.publish_bump(ns, false).await;
-        }
+        self.bump(ns, false).await;
     }
 
     /// Invalidates a namespace everywhere, like [`Cache::invalidate`], and drops the values kept for
     /// outages too: for writes that take something out of public view (unpublishing, archiving, deleting,
     /// hiding the creator), whose old value must not come back while the database is down.
     pub async fn invalidate_and_forget(&self, ns: Ns) {
-        self.bump_local(ns, true);
-        if let Some(r) = &self.inner.redis {
-            r.publish_bump(ns, true).await;
+        self.bump(ns, true).await;
+    }
+
+    /// The shared generation moves first, then this node's: a load between the two would otherwise miss
+    /// the new local generation, find the pre-write value under the old shared one, and keep it for a TTL.
+    /// When Redis does not take the bump, the other nodes cannot hear of it, and this node stops using
+    /// L2 for the namespace for a TTL, after which nothing older than the write is left there.
+    async fn bump(&self, ns: Ns, forget: bool) {
+        let shared = match &self.inner.redis {
+            Some(r) => r.publish_bump(ns, forget).await,
+            None => true,
+        };
+        self.bump_local(ns, forget);
+        if !shared && let Some(r) = &self.inner.redis {
+            r.bypass(ns, self.space(ns).ttl);
         }
     }
 
@@ -694,6 +703,26 @@ mod tests {
             .unwrap();
         assert_eq!((body, source), (Bytes::from_static(b"after the write"), Source::Loaded));
         stop.cancel();
+    }
+
+    /// Redis that does not take a bump (here: nothing listens on the port) leaves the pre-write value in
+    /// L2 under the shared generation: this node stops reading L2 for the namespace.
+    #[tokio::test]
+    async fn a_bump_redis_did_not_take_sets_l2_aside() {
+        let cfg = CacheConfig {
+            ttl: [Duration::from_secs(60); Ns::ALL.len()],
+            redis_url: Some("redis://127.0.0.1:1".into()),
+            redis_timeout: Duration::from_millis(50),
+            ..CacheConfig::default()
+        };
+        let c = Cache::new(&cfg, tokio_util::sync::CancellationToken::new()).unwrap_or_else(|e| panic!("{e}"));
+        let l2_misses = |c: &Cache| c.status().caches[Ns::Pitch.index()].l2_misses;
+        assert_eq!(load_p1(&c, Some("one")).await, Ok((Bytes::from_static(b"one"), Source::Loaded)));
+        assert_eq!(l2_misses(&c), 1, "L2 was asked first");
+        c.invalidate(Ns::Pitch).await;
+        assert_eq!(load_p1(&c, Some("two")).await, Ok((Bytes::from_static(b"two"), Source::Loaded)));
+        assert_eq!(l2_misses(&c), 1, "L2 was set aside after the failed bump");
+        assert_eq!(c.status().caches[Ns::Lists.index()].invalidations, 0);
     }
 
     #[tokio::test]

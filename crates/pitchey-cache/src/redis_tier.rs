@@ -28,6 +28,9 @@ pub(crate) struct RedisTier {
     connected: Arc<AtomicBool>,
     subscribed: Arc<AtomicBool>,
     timeout: Duration,
+    /// Per namespace, until when (milliseconds since `created`) this node reads and writes no L2 entries.
+    bypass_until_ms: [AtomicU64; Ns::ALL.len()],
+    created: Instant,
 }
 
 impl RedisTier {
@@ -48,6 +51,8 @@ impl RedisTier {
             connected: Arc::new(AtomicBool::new(false)),
             subscribed: Arc::new(AtomicBool::new(false)),
             timeout,
+            bypass_until_ms: Default::default(),
+            created: Instant::now(),
         })
     }
 
@@ -118,14 +123,28 @@ impl RedisTier {
     }
 
     /// Bumps the shared generation of `ns` and tells the other nodes (`forget`: to drop their outage values
-    /// too, [`Cache::invalidate_and_forget`]).
-    pub(crate) async fn publish_bump(&self, ns: Ns, forget: bool) {
-        if let Some(g) = self.run::<u64>(redis::cmd("INCR").arg(self.gen_key(ns)).clone()).await {
-            self.gens[ns as usize].fetch_max(g, Ordering::AcqRel);
-            let flag = if forget { FORGET } else { "" };
-            let msg = format!("{}:{g}:{}{flag}", ns.name(), self.node);
-            let _: Option<i64> = self.run(redis::cmd("PUBLISH").arg(self.channel()).arg(msg).clone()).await;
-        }
+    /// too, [`Cache::invalidate_and_forget`]). `false` when Redis did not take the bump.
+    pub(crate) async fn publish_bump(&self, ns: Ns, forget: bool) -> bool {
+        let Some(g) = self.run::<u64>(redis::cmd("INCR").arg(self.gen_key(ns)).clone()).await else {
+            return false;
+        };
+        self.gens[ns as usize].fetch_max(g, Ordering::AcqRel);
+        let flag = if forget { FORGET } else { "" };
+        let msg = format!("{}:{g}:{}{flag}", ns.name(), self.node);
+        let _: Option<i64> = self.run(redis::cmd("PUBLISH").arg(self.channel()).arg(msg).clone()).await;
+        true
+    }
+
+    /// Stops using L2 for `ns` on this node for `ttl`.
+    pub(crate) fn bypass(&self, ns: Ns, ttl: Duration) {
+        let until = self.created.elapsed().saturating_add(ttl).as_millis();
+        self.bypass_until_ms[ns as usize].fetch_max(u64::try_from(until).unwrap_or(u64::MAX), Ordering::AcqRel);
+    }
+
+    /// Is L2 set aside for `ns` on this node ([`RedisTier::bypass`])?
+    pub(crate) fn bypassed(&self, ns: Ns) -> bool {
+        let until = self.bypass_until_ms[ns as usize].load(Ordering::Acquire);
+        until > 0 && u128::from(until) > self.created.elapsed().as_millis()
     }
 
     pub(crate) async fn ping(&self) -> Result<Duration, String> {
@@ -183,8 +202,8 @@ impl RedisTier {
                     // before writes we never heard of: invalidate everything, everywhere.
                     tracing::info!("Redis subscription restored; invalidating caches");
                     for ns in Ns::ALL {
-                        cache.bump_local(ns, true);
                         tier.publish_bump(ns, true).await;
+                        cache.bump_local(ns, true);
                     }
                 }
                 first = false;

@@ -215,8 +215,8 @@ async fn handler_middleware(state: AppState, req: Request, next: Next) -> Respon
     let is_write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let signed_in = session::token_from_headers(req.headers()).is_some();
     let path = req.uri().path();
-    let dashboards_change =
-        is_write && path.starts_with("/api/") && path != "/api/views/track" && !path.starts_with("/api/auth/");
+    let view_tracking = matches!(path, "/api/views/track" | "/api/analytics/track-view");
+    let dashboards_change = is_write && path.starts_with("/api/") && !view_tracking && !path.starts_with("/api/auth/");
     let work = {
         let state = state.clone();
         async move {

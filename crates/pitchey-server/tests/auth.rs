@@ -19,6 +19,7 @@ both_backends!(
     legacy_hashes_verify_then_rehash,
     generic_sign_in_admits_admin,
     expired_sessions_are_rejected_and_cleaned,
+    a_login_checked_against_a_replaced_password_makes_no_session,
     http_conventions,
     hostile_values_get_clear_errors,
     config_lists,
@@ -322,6 +323,27 @@ async fn generic_sign_in_admits_admin(app: &TestApp) {
     .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(body["user"]["userType"], "investor");
+}
+
+/// A login verifies the password, then creates the session. A password change in between (which deletes
+/// the user's other sessions) must not be outlived by a session made with the old password.
+async fn a_login_checked_against_a_replaced_password_makes_no_session(app: &TestApp) {
+    let store = &app.state.store;
+    let (user, verified) =
+        store.user_credentials(&Email::parse("alex.creator@demo.com").unwrap()).await.unwrap().unwrap();
+    let session = |hash: &'static str| pitchey_store::NewSession {
+        token_hash: hash,
+        id: hash,
+        user_id: user.id,
+        expires_at: pitchey_store::now() + chrono::Duration::hours(1),
+        ip_address: None,
+        user_agent: None,
+    };
+    assert!(store.create_session_if_password_is(&session("before-the-change"), &verified).await.unwrap());
+    assert!(store.upgrade_password_hash(user.id, &verified, "a-new-hash").await.unwrap());
+    assert!(!store.create_session_if_password_is(&session("after-the-change"), &verified).await.unwrap());
+    assert!(store.session_by_token_hash("after-the-change").await.unwrap().is_none());
+    assert!(store.session_by_token_hash("before-the-change").await.unwrap().is_some());
 }
 
 async fn expired_sessions_are_rejected_and_cleaned(app: &TestApp) {

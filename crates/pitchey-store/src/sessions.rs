@@ -1,7 +1,7 @@
 //! Login sessions. The cookie carries a random token; the database holds only its SHA-256.
 
 use crate::models::user_columns;
-use crate::{Session, Sql, Store, StoreError, User, now};
+use crate::{Backend, Session, Sql, Store, StoreError, User, now};
 use chrono::{DateTime, Utc};
 
 /// A session to create.
@@ -38,19 +38,34 @@ pub(crate) fn session_lookup_sql(token_hash: &str) -> Sql {
 impl Store {
     /// Stores a new session.
     pub async fn create_session(&self, s: &NewSession<'_>) -> Result<(), StoreError> {
-        let q = Sql::new(
-            "session_insert",
-            "INSERT INTO sessions (token_hash, id, user_id, ip_address, user_agent, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        self.db.exec(session_insert(s)).await.map(|_| ())
+    }
+
+    /// Creates a session for a login, only if the user's password hash is still `verified_hash`, the one
+    /// the login checked: a password change between the check and this insert (it deletes the user's other
+    /// sessions) must not be outlived by a session made with the old password. `false`: the password changed.
+    /// On PostgreSQL the user row is held `FOR SHARE` until the insert commits, so the change waits for it
+    /// (and then deletes the new session) or the check sees the new hash; SQLite's single writer serialises
+    /// the two.
+    pub async fn create_session_if_password_is(
+        &self,
+        s: &NewSession<'_>,
+        verified_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.db.begin().await?;
+        let lock = if tx.backend() == Backend::Postgres { " FOR SHARE" } else { "" };
+        let check = Sql::dynamic(
+            "session_password_unchanged",
+            format!("SELECT id FROM users WHERE id = $1 AND password_hash = $2{lock}"),
         )
-        .arg(s.token_hash)
-        .arg(s.id)
         .arg(s.user_id)
-        .arg(s.ip_address.clone())
-        .arg(s.user_agent.clone())
-        .arg(now())
-        .arg(s.expires_at);
-        self.db.exec(q).await.map(|_| ())
+        .arg(verified_hash);
+        if tx.opt::<(i64,)>(check).await?.is_none() {
+            return Ok(false);
+        }
+        tx.exec(session_insert(s)).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// The unexpired session with this token hash, with its user. Read from the primary: a session
@@ -109,4 +124,19 @@ impl Store {
         let q = Sql::new("session_delete_expired", "DELETE FROM sessions WHERE expires_at <= $1").arg(now());
         self.db.exec(q).await
     }
+}
+
+fn session_insert(s: &NewSession<'_>) -> Sql {
+    Sql::new(
+        "session_insert",
+        "INSERT INTO sessions (token_hash, id, user_id, ip_address, user_agent, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .arg(s.token_hash)
+    .arg(s.id)
+    .arg(s.user_id)
+    .arg(s.ip_address.clone())
+    .arg(s.user_agent.clone())
+    .arg(now())
+    .arg(s.expires_at)
 }

@@ -87,8 +87,14 @@ async fn blocking<T: Send + 'static>(state: &AppState, f: impl FnOnce() -> T + S
 }
 
 /// Verifies credentials for `portal` (any portal when `None`). Unknown email, wrong password and wrong
-/// portal are indistinguishable to the caller (same error, same hashing cost).
-async fn authenticate(state: &AppState, email: &Email, password: String, portal: Option<UserType>) -> ApiResult<User> {
+/// portal are indistinguishable to the caller (same error, same hashing cost). Returns the user and the
+/// password hash now stored (the verified one, or its upgrade), which the session is created against.
+async fn authenticate(
+    state: &AppState,
+    email: &Email,
+    password: String,
+    portal: Option<UserType>,
+) -> ApiResult<(User, String)> {
     let found = state.store.user_credentials(email).await?;
     let stored = found.as_ref().map_or_else(|| state.dummy_hash.to_string(), |(_, h)| h.clone());
     let pw = password.clone();
@@ -103,15 +109,15 @@ async fn authenticate(state: &AppState, email: &Email, password: String, portal:
     if verdict == Verdict::ValidNeedsRehash {
         // Upgrade legacy hashes on a successful login; failure to upgrade must not fail the login.
         match blocking(state, move || password::hash(&password)).await? {
-            Ok(fresh) => {
-                if let Err(e) = state.store.upgrade_password_hash(user.id, &stored, &fresh).await {
-                    tracing::warn!(error = %e, "could not upgrade legacy password hash");
-                }
-            }
+            Ok(fresh) => match state.store.upgrade_password_hash(user.id, &stored, &fresh).await {
+                Ok(true) => return Ok((user, fresh)),
+                Ok(false) => {} // changed meanwhile: the session check will see it
+                Err(e) => tracing::warn!(error = %e, "could not upgrade legacy password hash"),
+            },
             Err(e) => tracing::warn!(error = %e, "could not hash for upgrade"),
         }
     }
-    Ok(user)
+    Ok((user, stored))
 }
 
 async fn login(
@@ -131,23 +137,24 @@ async fn login(
     if password.chars().count() > Password::MAX {
         return Err(ApiError::invalid_credentials());
     }
-    let user = authenticate(&state, &email, password, portal).await?;
+    let (user, verified_hash) = authenticate(&state, &email, password, portal).await?;
     let (token, token_hash) = session::new_token();
     let session_id = uuid::Uuid::new_v4().to_string();
     let ttl = state.settings.session_ttl_secs;
     let expires_at = pitchey_store::now() + chrono::Duration::seconds(i64::try_from(ttl).unwrap_or(i64::MAX / 2));
     let user_agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(256).collect());
-    state
-        .store
-        .create_session(&NewSession {
-            token_hash: &token_hash,
-            id: &session_id,
-            user_id: user.id,
-            expires_at,
-            ip_address: Some(ip.0.to_string()),
-            user_agent,
-        })
-        .await?;
+    let new_session = NewSession {
+        token_hash: &token_hash,
+        id: &session_id,
+        user_id: user.id,
+        expires_at,
+        ip_address: Some(ip.0.to_string()),
+        user_agent,
+    };
+    // The password changed since it was checked: this login used the old one.
+    if !state.store.create_session_if_password_is(&new_session, &verified_hash).await? {
+        return Err(ApiError::invalid_credentials());
+    }
     if let Err(e) = state.store.touch_login(user.id).await {
         tracing::warn!(error = %e, "could not record login time");
     }
