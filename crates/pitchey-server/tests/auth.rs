@@ -145,6 +145,9 @@ async fn session_token_of(app: &TestApp, _c: &reqwest::Client) -> String {
 
 async fn sign_up_then_login(app: &TestApp) {
     let c = app.client();
+    // A search cached before the sign-up finds the new account after it.
+    let search = app.url("/api/search?q=newinvestor&type=investor");
+    assert_eq!(get(&c, search.clone()).await.1["data"]["users"], json!([]));
     let r = c
         .post(app.url("/api/auth/sign-up"))
         .json(&json!({"email": "New.Investor@Example.com", "username": "newinvestor", "password": "longenough1",
@@ -158,6 +161,8 @@ async fn sign_up_then_login(app: &TestApp) {
     assert_eq!(body["data"]["user"]["email"], "new.investor@example.com");
     assert_eq!(body["data"]["user"]["userType"], "investor");
     assert_eq!(body["data"]["user"]["companyName"], "Fresh Capital");
+    let (_, found) = get(&c, search).await;
+    assert_eq!(found["data"]["users"][0]["username"], "newinvestor", "{found}");
 
     let c = app.login("investor", "new.investor@example.com", "longenough1").await;
     let (s, body) = get(&c, app.url("/api/auth/session")).await;

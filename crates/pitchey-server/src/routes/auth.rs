@@ -261,6 +261,8 @@ async fn sign_up(State(state): State<AppState>, ip: ClientIp, ApiJson(b): ApiJso
             Err(CreateUserError::Store(e)) => return Err(e.into()),
         }
     };
+    // Search results list users: a cached search must find the new account.
+    state.cache.invalidate(pitchey_cache::Ns::Search).await;
     tracing::info!(user_id = user.id, user_type = user.user_type.as_str(), "sign-up");
     metrics::counter!("pitchey_signups_total", "user_type" => user.user_type.as_str()).increment(1);
     Ok((StatusCode::OK, ok(json!({ "user": AuthUserBody::from(&user) }))).into_response())
