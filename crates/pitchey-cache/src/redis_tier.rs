@@ -7,7 +7,7 @@
 //! have missed messages, so on every (re)subscription it bumps all generations itself. Redis failures
 //! never fail a request: the tier is skipped and the node keeps serving from L1 and the store.
 
-use crate::{Cache, Entry, Ns};
+use crate::{Cache, Entry, Ns, millis};
 use bytes::Bytes;
 use futures::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -137,14 +137,13 @@ impl RedisTier {
 
     /// Stops using L2 for `ns` on this node for `ttl`.
     pub(crate) fn bypass(&self, ns: Ns, ttl: Duration) {
-        let until = self.created.elapsed().saturating_add(ttl).as_millis();
-        self.bypass_until_ms[ns as usize].fetch_max(u64::try_from(until).unwrap_or(u64::MAX), Ordering::AcqRel);
+        let until = millis(self.created.elapsed().saturating_add(ttl));
+        self.bypass_until_ms[ns as usize].fetch_max(until, Ordering::AcqRel);
     }
 
     /// Is L2 set aside for `ns` on this node ([`RedisTier::bypass`])?
     pub(crate) fn bypassed(&self, ns: Ns) -> bool {
-        let until = self.bypass_until_ms[ns as usize].load(Ordering::Acquire);
-        until > 0 && u128::from(until) > self.created.elapsed().as_millis()
+        self.bypass_until_ms[ns as usize].load(Ordering::Acquire) > millis(self.created.elapsed())
     }
 
     pub(crate) async fn ping(&self) -> Result<Duration, String> {

@@ -201,7 +201,7 @@ where
 /// Runs a cache load on the primary when `after_write` (its namespace was invalidated within the replica
 /// lag bound): the value is shared by everyone for a TTL, and a replica that has not replayed the write yet
 /// would fill the cache with what the write replaced.
-pub(crate) async fn primary_after_write<T>(after_write: bool, load: impl Future<Output = T>) -> T {
+async fn primary_after_write<T>(after_write: bool, load: impl Future<Output = T>) -> T {
     if after_write { pitchey_store::PRIMARY_READS.scope(true, load).await } else { load.await }
 }
 

@@ -428,8 +428,8 @@ impl Store {
                 related_id: Some(id),
                 related_type: Some("nda"),
                 related_pitch_id: Some(row.pitch_id),
-                from_user_id: (recipient == row.owner_id || actor_id != row.owner_id || owner_named)
-                    .then_some(actor_id),
+                // Only the owner's notices to the requester can be unnamed (the owner acts, the requester hears).
+                from_user_id: (actor_id != row.owner_id || owner_named).then_some(actor_id),
                 priority,
                 data: Some(json!({ "ndaId": id, "pitchId": row.pitch_id, "status": to.as_str() })),
             },
