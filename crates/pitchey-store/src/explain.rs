@@ -5,7 +5,7 @@ use crate::engagement::{follow_list_sql, saved_list_sql, view_find_anon_sql};
 use crate::pitches::{pitch_by_id_sql, protected_sql, viewer_nda_sql};
 use crate::search::{facet_sql, title_suggestions_sql, typo_suggestions_sql};
 use crate::sessions::session_lookup_sql;
-use crate::{ListQuery, Order, Scope, Sql, Store, StoreError, now};
+use crate::{ListQuery, Order, Scope, SearchWindow, Sql, Store, StoreError, now};
 use chrono::Duration;
 
 /// A named query and its plan.
@@ -90,10 +90,14 @@ impl Store {
         let mut lq = ListQuery::new(Scope::OwnerStatus(1, pitchey_core::PitchStatus::Draft));
         lq.order = Order::Updated;
         list("my pitches status=draft", lq);
-        // A common word: more matches than the rank window (listing.rs), so only the newest are ranked.
+        // A common word: more matches than the rank window (listing.rs), so only the newest are ranked. On
+        // PostgreSQL the window is found one of two ways, chosen from the count.
         let mut lq = market(Order::Relevance);
         lq.terms = vec!["lighthouse".into()];
-        list("search q=lighthouse", lq.clone());
+        lq.search_window = SearchWindow::Walk;
+        list("search q=lighthouse, window walked", lq.clone());
+        lq.search_window = SearchWindow::SortMatches;
+        list("search q=lighthouse, window sorted", lq.clone());
         // A search with fewer matches than the window is ranked whole.
         lq.rank_window = i64::MAX;
         list("search q=lighthouse ranked whole", lq);

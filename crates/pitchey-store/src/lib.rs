@@ -25,7 +25,7 @@ pub mod users;
 
 pub use db::{Arg, Backend, Db, EndpointHealth, PRIMARY_READS, Resilience, Role, SlowQuery, Sql, Tx};
 pub use error::StoreError;
-pub use listing::{ListQuery, Order, Scope};
+pub use listing::{ListQuery, Order, Scope, SearchWindow};
 pub use models::*;
 pub use open::{StoreConfig, connect};
 pub use pitches::{PitchMeta, PitchUpdate};
