@@ -539,16 +539,19 @@ async fn expiry_ends_access_immediately(app: &TestApp) {
     assert!(body["data"]["nda"]["expiresAt"].is_string(), "the requested validity applies from approval");
     assert_eq!(public_detail(app, &investor, id).await["hasSignedNDA"], true);
     // Time passes.
-    app.state
-        .store
-        .db()
-        .exec(
-            pitchey_store::Sql::new("test_age_nda", "UPDATE ndas SET expires_at = $1 WHERE id = $2")
-                .arg(pitchey_store::now() - chrono::Duration::minutes(1))
-                .arg(nda_id),
-        )
-        .await
-        .unwrap();
+    let age = |nda: i64| async move {
+        app.state
+            .store
+            .db()
+            .exec(
+                pitchey_store::Sql::new("test_age_nda", "UPDATE ndas SET expires_at = $1 WHERE id = $2")
+                    .arg(pitchey_store::now() - chrono::Duration::minutes(1))
+                    .arg(nda),
+            )
+            .await
+            .unwrap();
+    };
+    age(nda_id).await;
     let d = public_detail(app, &investor, id).await;
     assert_eq!(d["hasSignedNDA"], false, "no stale access after expiry");
     assert_eq!(d["ndaStatus"], "expired");
@@ -566,7 +569,20 @@ async fn expiry_ends_access_immediately(app: &TestApp) {
     let (_, body) = get(&investor, app.url("/api/notifications")).await;
     assert!(body["data"]["notifications"].as_array().unwrap().iter().any(|n| n["type"] == "nda_expired"));
     // A fresh request is allowed after expiry.
+    let (s, body) = post(&investor, app.url("/api/ndas/request"), json!({"pitchId": id})).await;
+    assert_eq!(s, StatusCode::OK);
+    let second = body["data"]["id"].as_i64().unwrap();
+    post(&app.creator().await, app.url(&format!("/api/ndas/{second}/approve")), json!({})).await;
+    age(second).await;
+    // Requesting again before the sweep has run expires the old NDA on the way, with the same notice.
     assert_eq!(post(&investor, app.url("/api/ndas/request"), json!({"pitchId": id})).await.0, StatusCode::OK);
+    let (_, body) = get(&investor, app.url("/api/notifications")).await;
+    let notices = body["data"]["notifications"].as_array().unwrap();
+    assert!(
+        notices.iter().any(|n| n["type"] == "nda_expired" && n["related_id"] == second),
+        "the requester hears that the second NDA expired: {notices:?}"
+    );
+    assert_eq!(app.state.store.expire_ndas().await.unwrap(), 0, "nothing left for the sweep");
 }
 
 async fn notifications_and_polling(app: &TestApp) {

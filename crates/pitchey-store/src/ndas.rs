@@ -228,18 +228,23 @@ impl Store {
             return Err(NdaFailure::PitchNotFound);
         };
         let t = now();
-        // Approved or signed NDAs past their expiry are expired: record that before the rules look.
-        tx.exec(
-            Sql::new(
-                "nda_expire_pair",
-                "UPDATE ndas SET status = 'expired', updated_at = $1 WHERE pitch_id = $2 AND requester_id = $3 \
-                 AND status IN ('approved', 'signed') AND expires_at <= $1",
+        // Approved or signed NDAs past their expiry are expired: record that (and tell the requester, as the
+        // sweep would have) before the rules look.
+        let due: Vec<(i64,)> = tx
+            .all(
+                Sql::new(
+                    "nda_due_pair",
+                    "SELECT id FROM ndas WHERE pitch_id = $1 AND requester_id = $2 \
+                     AND status IN ('approved', 'signed') AND expires_at <= $3",
+                )
+                .arg(pitch_id)
+                .arg(requester)
+                .arg(t),
             )
-            .arg(t)
-            .arg(pitch_id)
-            .arg(requester),
-        )
-        .await?;
+            .await?;
+        for (id,) in due {
+            expire_in(&mut tx, id, p.user_id).await?;
+        }
         let latest: Option<(String,)> = tx
             .opt(
                 Sql::new(
@@ -586,37 +591,44 @@ impl Store {
 
     async fn nda_expire(&self, id: i64, owner: i64) -> Result<(), StoreError> {
         let mut tx = self.db.begin().await?;
-        let changed = tx
-            .exec(
-                Sql::new(
-                    "nda_expire",
-                    "UPDATE ndas SET status = 'expired', updated_at = $1 WHERE id = $2 \
-                     AND status IN ('approved', 'signed') AND expires_at <= $1",
-                )
-                .arg(now())
-                .arg(id),
-            )
-            .await?;
-        if changed == 1
-            && let Some(row) = load(&mut tx, id).await?
-        {
-            notify(
-                &mut tx,
-                NewNotification {
-                    user_id: row.requester_id,
-                    kind: "nda_expired",
-                    title: "NDA Expired",
-                    message: format!("Your NDA for \"{}\" expired", row.pitch_title),
-                    related_id: Some(id),
-                    related_type: Some("nda"),
-                    related_pitch_id: Some(row.pitch_id),
-                    from_user_id: Some(owner),
-                    priority: "normal",
-                    data: None,
-                },
-            )
-            .await?;
-        }
+        expire_in(&mut tx, id, owner).await?;
         tx.commit().await
     }
+}
+
+/// Marks one NDA expired if it is approved or signed and past its expiry, and tells the requester; the
+/// pitch's owner is recorded as the cause of the notification (the system acts).
+async fn expire_in(tx: &mut Tx, id: i64, owner: i64) -> Result<(), StoreError> {
+    let changed = tx
+        .exec(
+            Sql::new(
+                "nda_expire",
+                "UPDATE ndas SET status = 'expired', updated_at = $1 WHERE id = $2 \
+                 AND status IN ('approved', 'signed') AND expires_at <= $1",
+            )
+            .arg(now())
+            .arg(id),
+        )
+        .await?;
+    if changed == 1
+        && let Some(row) = load(tx, id).await?
+    {
+        notify(
+            tx,
+            NewNotification {
+                user_id: row.requester_id,
+                kind: "nda_expired",
+                title: "NDA Expired",
+                message: format!("Your NDA for \"{}\" expired", row.pitch_title),
+                related_id: Some(id),
+                related_type: Some("nda"),
+                related_pitch_id: Some(row.pitch_id),
+                from_user_id: Some(owner),
+                priority: "normal",
+                data: None,
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }
