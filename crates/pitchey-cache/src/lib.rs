@@ -409,15 +409,17 @@ impl Cache {
     /// the new local generation, find the pre-write value under the old shared one, and keep it for a TTL.
     /// When Redis does not take the bump, the other nodes cannot hear of it, and this node stops using
     /// L2 for the namespace for a TTL, after which nothing older than the write is left there.
-    async fn bump(&self, ns: Ns, forget: bool) {
+    /// Returns whether Redis took the bump (false without Redis).
+    async fn bump(&self, ns: Ns, forget: bool) -> bool {
         let shared = match &self.inner.redis {
             Some(r) => r.publish_bump(ns, forget).await,
-            None => true,
+            None => false,
         };
         self.bump_local(ns, forget);
         if !shared && let Some(r) = &self.inner.redis {
             r.bypass(ns, self.space(ns).ttl);
         }
+        shared
     }
 
     /// Was `ns` invalidated, on this node or through Redis on another, within `window`? Loads just after a
@@ -429,11 +431,14 @@ impl Cache {
         at != u64::MAX && millis(space.created.elapsed()).saturating_sub(at) <= millis(window)
     }
 
-    /// Invalidates every namespace.
-    pub async fn invalidate_all(&self) {
+    /// Invalidates every namespace. Returns whether every other node was told, through Redis (false without
+    /// Redis, or when Redis did not take a bump).
+    pub async fn invalidate_all(&self) -> bool {
+        let mut told = true;
         for ns in Ns::ALL {
-            self.invalidate(ns).await;
+            told &= self.bump(ns, false).await;
         }
+        told
     }
 
     /// Makes this node's L1 entries of `ns` unreachable; `forget` drops its outage values as well.

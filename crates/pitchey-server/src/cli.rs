@@ -179,6 +179,7 @@ async fn run(cmd: Command, settings: Settings) -> anyhow::Result<()> {
                 t0.elapsed().as_secs_f64(),
                 store.backend().as_str()
             );
+            report_told(&settings, tell_running_nodes(&settings).await);
         }
         Command::Db { action } => {
             let store = pitchey_store::connect(&settings.store_config()).await?;
@@ -228,7 +229,63 @@ async fn run(cmd: Command, settings: Settings) -> anyhow::Result<()> {
                 .await?;
             store.close().await;
             println!("created {} user {} (id {})", u.user_type, u.email, u.id);
+            report_told(&settings, tell_running_nodes(&settings).await);
         }
     }
     Ok(())
+}
+
+/// What a command that wrote to the database behind the running servers' backs did about their caches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Told {
+    /// Every cached namespace was invalidated on every node, through Redis.
+    Everyone,
+    /// No Redis is configured, so running servers cannot be reached.
+    NoRedis,
+    /// Redis did not take the invalidation.
+    RedisDidNotAnswer,
+    /// The cache is off: there is nothing to invalidate.
+    CacheOff,
+}
+
+/// Invalidates every cached namespace on the running nodes, through Redis, after `seed` or `user create`
+/// wrote to their database: without it, new users and pitches would appear in cached lists and searches
+/// only when those entries expire.
+pub async fn tell_running_nodes(settings: &Settings) -> Told {
+    if !settings.cache_enabled {
+        return Told::CacheOff;
+    }
+    if settings.redis_url.is_none() {
+        return Told::NoRedis;
+    }
+    let stop = tokio_util::sync::CancellationToken::new();
+    let told = match pitchey_cache::Cache::new(&settings.cache_config(), stop.clone()) {
+        Ok(cache) if cache.invalidate_all().await => Told::Everyone,
+        Ok(_) => Told::RedisDidNotAnswer,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not build the cache to reach Redis");
+            Told::RedisDidNotAnswer
+        }
+    };
+    stop.cancel();
+    told
+}
+
+fn report_told(settings: &Settings, told: Told) {
+    let longest = [settings.cache_ttl_lists_secs, settings.cache_ttl_pitch_secs, settings.cache_ttl_search_secs]
+        .into_iter()
+        .max()
+        .unwrap_or(0);
+    match told {
+        Told::Everyone => println!("cached pages invalidated on every running server (through Redis)"),
+        Told::CacheOff => {}
+        Told::NoRedis => println!(
+            "no Redis configured: a running server shows this once its cached pages expire (within {longest} s), \
+             or at once after an admin's POST /api/cache/invalidate {{\"all\":true}}"
+        ),
+        Told::RedisDidNotAnswer => eprintln!(
+            "warning: Redis did not take the cache invalidation: running servers show this once their cached \
+             pages expire (within {longest} s)"
+        ),
+    }
 }

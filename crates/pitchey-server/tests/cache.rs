@@ -476,3 +476,55 @@ async fn two_nodes_share_invalidations_through_redis() {
     b.stop().await;
     a.stop().await;
 }
+
+/// `pitchey user create` (and `seed`) write to the database behind the running servers' backs; with Redis,
+/// the command then invalidates every node's cached pages, so a cached search finds the new account at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_line_write_reaches_running_nodes_through_redis() {
+    let prefix = format!("pitchey-test-{}:", uuid::Uuid::new_v4().simple());
+    let Some(app) = TestApp::spawn_with(Kind::Sqlite, |s| {
+        s.redis_url = Some("redis://127.0.0.1:6379".into());
+        s.redis_key_prefix = prefix.clone();
+    })
+    .await
+    else {
+        return;
+    };
+    let anon = app.client();
+    let search = app.url("/api/search?q=clicreated&type=creator");
+    assert_eq!(warm(&anon, &search).await["data"]["users"], json!([]));
+    // What `pitchey user create` does to the database.
+    app.state
+        .store
+        .create_user(&pitchey_store::NewUser {
+            email: pitchey_core::Email::parse("cli.created@example.com").unwrap(),
+            username: pitchey_core::Username::parse("clicreated").unwrap(),
+            password_hash: "not-a-real-hash".into(),
+            user_type: pitchey_core::UserType::Creator,
+            first_name: None,
+            last_name: None,
+            bio: None,
+            company_name: None,
+            subscription_tier: "free".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(get(&anon, search.clone()).await.1["data"]["users"], json!([]), "still the cached page");
+    // Then what it does to the running nodes, with the same settings as the server.
+    let told = pitchey_server::cli::tell_running_nodes(&app.state.settings).await;
+    assert_eq!(told, pitchey_server::cli::Told::Everyone);
+    let mut found = Value::Null;
+    for _ in 0..50 {
+        found = get(&anon, search.clone()).await.1;
+        if found["data"]["users"][0]["username"] == "clicreated" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(found["data"]["users"][0]["username"], "clicreated", "{found}");
+    // Without Redis there is no way to reach a running node, and the command says so.
+    let mut alone = test_settings(&app.database_url);
+    alone.redis_url = None;
+    assert_eq!(pitchey_server::cli::tell_running_nodes(&alone).await, pitchey_server::cli::Told::NoRedis);
+    app.stop().await;
+}
