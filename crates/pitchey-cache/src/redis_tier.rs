@@ -123,7 +123,8 @@ impl RedisTier {
     }
 
     /// Bumps the shared generation of `ns` and tells the other nodes (`forget`: to drop their outage values
-    /// too, [`Cache::invalidate_and_forget`]). `false` when Redis did not take the bump.
+    /// too, [`Cache::invalidate_and_forget`]). `false` when Redis did not take the bump or its announcement
+    /// (the other nodes learn of a bump only from the announcement).
     pub(crate) async fn publish_bump(&self, ns: Ns, forget: bool) -> bool {
         let Some(g) = self.run::<u64>(redis::cmd("INCR").arg(self.gen_key(ns)).clone()).await else {
             return false;
@@ -131,8 +132,8 @@ impl RedisTier {
         self.gens[ns as usize].fetch_max(g, Ordering::AcqRel);
         let flag = if forget { FORGET } else { "" };
         let msg = format!("{}:{g}:{}{flag}", ns.name(), self.node);
-        let _: Option<i64> = self.run(redis::cmd("PUBLISH").arg(self.channel()).arg(msg).clone()).await;
-        true
+        let published: Option<i64> = self.run(redis::cmd("PUBLISH").arg(self.channel()).arg(msg).clone()).await;
+        published.is_some()
     }
 
     /// Stops using L2 for `ns` on this node for `ttl`.

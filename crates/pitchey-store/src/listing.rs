@@ -676,6 +676,7 @@ impl Store {
     /// unless `search_window` names one.
     pub fn list_sql(&self, lq: &ListQuery) -> (Sql, Option<Sql>) {
         let plan = match lq.search_window {
+            _ if !lq.ranked_in_index() => Plan::Default,
             SearchWindow::Auto => Plan::Default,
             SearchWindow::Walk => Plan::WalkOrder,
             SearchWindow::SortMatches => Plan::SortMatches,
