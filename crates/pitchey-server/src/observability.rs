@@ -186,7 +186,7 @@ impl RequestTimer {
         let route =
             req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
         metrics::gauge!("pitchey_http_requests_in_flight").increment(1.0);
-        RequestTimer { route, method: req.method().as_str().to_owned(), t0: Instant::now() }
+        RequestTimer { route, method: method_label(req.method()).to_owned(), t0: Instant::now() }
     }
 
     /// Records the request's duration and status.
@@ -199,6 +199,22 @@ impl RequestTimer {
         metrics::counter!("pitchey_http_requests_total", &labels).increment(1);
         metrics::histogram!("pitchey_http_request_duration_seconds", &labels).record(secs);
         stats.record(&key, secs, class == "5xx");
+    }
+}
+
+/// The method as a metric label: the standard ones by name, any other as `OTHER`. HTTP lets a client invent
+/// methods, and each distinct label would be a new series and route entry kept for the process's life.
+pub fn method_label(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
     }
 }
 

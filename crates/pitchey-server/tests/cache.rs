@@ -387,6 +387,11 @@ async fn metrics_exposition_and_performance_json(app: &TestApp) {
     for p in ["/api/browse", "/api/search?q=x", "/api/nope", "/api/pitches/public/trending"] {
         let _ = anon.get(app.url(p)).send().await.unwrap();
     }
+    // Invented methods are one label, not a new series each.
+    for m in ["QQQ1", "QQQ2"] {
+        let method = reqwest::Method::from_bytes(m.as_bytes()).unwrap();
+        let _ = anon.request(method, app.url("/api/health")).send().await.unwrap();
+    }
     let _ = post(
         &anon,
         app.url("/api/auth/creator/login"),
@@ -399,6 +404,7 @@ async fn metrics_exposition_and_performance_json(app: &TestApp) {
     let r = anon.get(app.url("/metrics")).send().await.unwrap();
     assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
     let text = r.text().await.unwrap();
+    assert!(!text.contains("QQQ") && text.contains("method=\"OTHER\""), "invented methods are labelled OTHER");
     let fams = families(&text);
     for f in [
         "pitchey_http_requests_total",
