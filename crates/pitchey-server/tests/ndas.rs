@@ -18,6 +18,7 @@ both_backends!(
     lists_stats_and_bulk_actions,
     expiry_ends_access_immediately,
     notifications_and_polling,
+    deleting_a_pitch_refunds_its_pending_requests,
 );
 
 /// A published NDA pitch of the demo creator, by title.
@@ -630,4 +631,32 @@ async fn notifications_and_polling(app: &TestApp) {
     assert_eq!(body["data"]["notifications"][0]["type"], "nda_approved");
     assert_eq!(body["data"]["notifications"][0]["priority"], "high");
     assert_eq!(get(&app.client(), app.url("/api/notifications")).await.0, StatusCode::UNAUTHORIZED);
+}
+
+/// A pending NDA request paid for an answer; when the owner deletes the pitch, the answer never comes, so
+/// the credits go back to the requester, who is told. Answered requests keep their charge.
+async fn deleting_a_pitch_refunds_its_pending_requests(app: &TestApp) {
+    let id = pitch_id(app, "Signal Fire").await;
+    let investor = app.investor().await;
+    let production = app.production().await;
+    let creator = app.creator().await;
+    let (investor_before, production_before) = (credits_of(app, &investor).await, credits_of(app, &production).await);
+    let (s, body) = post(&investor, app.url("/api/ndas/request"), json!({"pitchId": id})).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let (s, body) = post(&production, app.url("/api/ndas/request"), json!({"pitchId": id})).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let approved = body["data"]["id"].as_i64().unwrap();
+    assert!(credits_of(app, &investor).await < investor_before, "the request was charged");
+    post(&creator, app.url(&format!("/api/ndas/{approved}/approve")), json!({})).await;
+    let r = creator.delete(app.url(&format!("/api/pitches/{id}"))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(credits_of(app, &investor).await, investor_before, "the pending request is refunded");
+    assert!(credits_of(app, &production).await < production_before, "the approved one keeps its charge");
+    let (_, body) = get(&investor, app.url("/api/notifications")).await;
+    let notices = body["data"]["notifications"].as_array().unwrap();
+    let notice = notices.iter().find(|n| n["type"] == "nda_cancelled").expect("the requester is told");
+    assert!(notice["message"].as_str().unwrap().contains("Signal Fire"), "{notice}");
+    assert!(notice["from_user_id"].is_null(), "the pitch hid its creator: {notice}");
+    let (_, body) = get(&production, app.url("/api/notifications")).await;
+    assert!(!body["data"]["notifications"].as_array().unwrap().iter().any(|n| n["type"] == "nda_cancelled"));
 }

@@ -237,9 +237,57 @@ impl Store {
     }
 
     /// Deletes a pitch the user owns (its likes, saves, views and NDAs go with it); `false` when none.
+    /// Pending NDA requests paid for an answer that will never come: their credits go back to the
+    /// requesters, who are told, in the same transaction as the delete.
     pub async fn delete_pitch(&self, id: i64, owner_id: i64) -> Result<bool, StoreError> {
+        let mut tx = self.db.begin().await?;
+        // The pitch first (as an NDA request does), then its pending requests: a concurrent decline waits
+        // for these locks or has committed before them, so no request is refunded twice.
+        let lock =
+            Sql::new("pitch_delete_lock", "UPDATE pitches SET nda_count = nda_count WHERE id = $1 AND user_id = $2");
+        if tx.exec(lock.arg(id).arg(owner_id)).await? == 0 {
+            return Ok(false);
+        }
+        let pending = Sql::new(
+            "pitch_delete_lock_ndas",
+            "UPDATE ndas SET updated_at = updated_at WHERE pitch_id = $1 AND status = 'pending'",
+        );
+        tx.exec(pending.arg(id)).await?;
+        let paid: Vec<(i64, i64, i64, String)> = tx
+            .all(
+                Sql::new(
+                    "pitch_delete_pending_ndas",
+                    "SELECT n.id, n.requester_id, n.credits_used, p.title FROM ndas n JOIN pitches p ON p.id = n.pitch_id \
+                     WHERE n.pitch_id = $1 AND n.status = 'pending' AND n.credits_used > 0 ORDER BY n.id",
+                )
+                .arg(id),
+            )
+            .await?;
+        for (nda_id, requester, credits, title) in paid {
+            crate::credits::credit(&mut tx, requester, credits, "refund", "Refund: pitch withdrawn", Some(nda_id))
+                .await?;
+            crate::notifications::notify(
+                &mut tx,
+                crate::notifications::NewNotification {
+                    user_id: requester,
+                    kind: "nda_cancelled",
+                    title: "NDA Request Cancelled",
+                    message: format!("\"{title}\" was withdrawn; your {credits} credits were refunded"),
+                    related_id: None,
+                    related_type: None,
+                    related_pitch_id: None,
+                    // The pitch may have hidden its creator from the requester.
+                    from_user_id: None,
+                    priority: "normal",
+                    data: None,
+                },
+            )
+            .await?;
+        }
         let q = Sql::new("pitch_delete", "DELETE FROM pitches WHERE id = $1 AND user_id = $2").arg(id).arg(owner_id);
-        Ok(self.db.exec(q).await? == 1)
+        let deleted = tx.exec(q).await? == 1;
+        tx.commit().await?;
+        Ok(deleted)
     }
 
     /// The owner of a pitch and its status (for authorisation decisions).
