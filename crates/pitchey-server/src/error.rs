@@ -65,14 +65,14 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, code, message)
     }
 
-    /// 429 RATE_LIMIT_EXCEEDED with `Retry-After`.
+    /// 429 with `Retry-After`: the sign-in limit's answer, in the contract's words (§0.7; sign-up shares it).
     pub fn rate_limited(retry_after_secs: u64) -> Self {
         ApiError {
             retry_after: Some(retry_after_secs.max(1)),
             ..Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
-                "RATE_LIMIT_EXCEEDED",
-                "Too many attempts. Please try again later.",
+                "RATE_LIMITED",
+                "Too many login attempts. Please try again later.",
             )
         }
     }

@@ -190,13 +190,17 @@ impl FromRequestParts<AppState> for ClientIp {
 }
 
 /// Resolves the client address from the peer and an `X-Forwarded-For` value.
+/// Addresses are compared in canonical form: a dual-stack listener sees an IPv4 peer as `::ffff:a.b.c.d`,
+/// which would not match a trusted `10.0.0.0/8`.
 pub fn client_ip(peer: IpAddr, xff: &str, trusted: &[IpNet]) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    let peer = peer.to_canonical();
     if !is_trusted(&peer) {
         return peer;
     }
     // Walk from the nearest hop outwards; the first address not ours is the client.
-    let hops: Vec<IpAddr> = xff.split(',').filter_map(|h| h.trim().parse().ok()).collect();
+    let hops: Vec<IpAddr> =
+        xff.split(',').filter_map(|h| h.trim().parse::<IpAddr>().ok()).map(|ip| ip.to_canonical()).collect();
     hops.iter().rev().find(|ip| !is_trusted(ip)).or(hops.first()).copied().unwrap_or(peer)
 }
 
@@ -218,5 +222,9 @@ mod tests {
         );
         // Trusted peer without a usable header: the peer.
         assert_eq!(client_ip(peer_proxy, "garbage", &[proxy]), peer_proxy);
+        // A dual-stack listener sees the proxy as an IPv4-mapped address; it is still the trusted proxy.
+        let mapped: IpAddr = "::ffff:10.0.0.5".parse().unwrap_or(outsider);
+        assert_eq!(client_ip(mapped, "198.51.100.7", &[proxy]), "198.51.100.7".parse().unwrap_or(outsider));
+        assert_eq!(client_ip("::ffff:203.0.113.9".parse().unwrap_or(outsider), "", &[proxy]), outsider);
     }
 }

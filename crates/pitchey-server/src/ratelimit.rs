@@ -20,7 +20,7 @@ impl LoginLimiter {
 
     /// Counts one attempt; `Err(seconds)` when over the limit, with the wait until the next is allowed.
     pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
-        self.limiter.check_key(&ip).map_err(|not_until| {
+        self.limiter.check_key(&limit_key(ip)).map_err(|not_until| {
             let wait = not_until.wait_time_from(self.clock.now());
             wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
         })
@@ -43,6 +43,16 @@ impl LoginLimiter {
     }
 }
 
+/// The address a limit is counted against. An IPv6 client is usually given a whole /64 and can pick any
+/// address in it, so IPv6 addresses count per /64; an IPv4 address mapped into IPv6 (`::ffff:a.b.c.d`, as a
+/// dual-stack listener sees IPv4 clients) counts as the IPv4 address.
+pub fn limit_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        v4 => v4,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,5 +69,18 @@ mod tests {
         assert!(matches!(wait, Some(s) if (1..=20).contains(&s)), "{wait:?}");
         assert!(l.check(b).is_ok());
         assert!(LoginLimiter::new(0).is_none());
+    }
+
+    #[test]
+    fn ipv6_counts_per_64_and_mapped_ipv4_as_ipv4() {
+        let l = LoginLimiter::new(2).unwrap_or_else(|| unreachable!());
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap_or_else(|_| unreachable!());
+        assert!(l.check(ip("2001:db8:1:2::1")).is_ok());
+        assert!(l.check(ip("2001:db8:1:2:ffff::9")).is_ok());
+        assert!(l.check(ip("2001:db8:1:2:abcd::1")).is_err(), "another address of the same /64");
+        assert!(l.check(ip("2001:db8:1:3::1")).is_ok(), "the next /64 is another client");
+        assert!(l.check(ip("198.51.100.7")).is_ok());
+        assert!(l.check(ip("::ffff:198.51.100.7")).is_ok());
+        assert!(l.check(ip("198.51.100.7")).is_err(), "the mapped form is the same client");
     }
 }

@@ -585,7 +585,8 @@ async fn login_rate_limit_answers_429_with_retry_after(kind: Kind) {
     assert!((1..=60).contains(&retry));
     let (s, body) = json_of(r).await;
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(error_code(&body), "RATE_LIMIT_EXCEEDED");
+    assert_eq!(error_code(&body), "RATE_LIMITED");
+    assert_eq!(body["error"]["message"], "Too many login attempts. Please try again later.");
     // Sign-up shares the limit.
     let (s, _) =
         post(&c, app.url("/api/auth/sign-up"), json!({"email": "z@example.com", "password": "longenough1"})).await;
