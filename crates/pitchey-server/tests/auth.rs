@@ -243,6 +243,14 @@ async fn change_password_then_old_fails(app: &TestApp) {
     .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     app.login("creator", "alex.creator@demo.com", "NewPassword9").await;
+    // A change checked against a hash that is no longer current (another change came first) changes
+    // nothing and revokes nothing.
+    let alex = common::user_id(app, "alex.creator@demo.com").await;
+    let store = &app.state.store;
+    let current = store.password_hash(alex).await.unwrap().unwrap();
+    assert_eq!(store.change_password_hash(alex, "stale-hash", "other-hash", Some("none")).await.unwrap(), None);
+    assert_eq!(store.password_hash(alex).await.unwrap().unwrap(), current);
+    assert_eq!(get(&c, app.url("/api/auth/session")).await.0, StatusCode::OK);
     // This session survives; the other device's is revoked.
     assert_eq!(get(&c, app.url("/api/auth/session")).await.0, StatusCode::OK);
     assert_eq!(get(&other_device, app.url("/api/auth/session")).await.0, StatusCode::UNAUTHORIZED);
@@ -591,6 +599,16 @@ async fn login_rate_limit_answers_429_with_retry_after(kind: Kind) {
     let (s, _) =
         post(&c, app.url("/api/auth/sign-up"), json!({"email": "z@example.com", "password": "longenough1"})).await;
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    // So does checking the current password in a password change (a stolen session must not guess freely).
+    let alex = common::user_id(&app, "alex.creator@demo.com").await;
+    let signed_in = common::session_for(&app, alex).await;
+    let (s, body) = post(
+        &signed_in,
+        app.url("/api/auth/change-password"),
+        json!({"currentPassword": "a-guess", "newPassword": "NewPassword9"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{body}");
     app.stop().await;
 }
 

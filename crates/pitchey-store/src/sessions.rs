@@ -1,7 +1,7 @@
 //! Login sessions. The cookie carries a random token; the database holds only its SHA-256.
 
 use crate::models::user_columns;
-use crate::{Backend, Session, Sql, Store, StoreError, User, now};
+use crate::{Backend, Session, Sql, Store, StoreError, Tx, User, now};
 use chrono::{DateTime, Utc};
 
 /// A session to create.
@@ -99,24 +99,9 @@ impl Store {
         except_token_hash: Option<&str>,
     ) -> Result<Vec<String>, StoreError> {
         let mut tx = self.db.begin().await?;
-        let rows: Vec<(String,)> = tx
-            .all(
-                Sql::new(
-                    "session_list_user",
-                    "SELECT token_hash FROM sessions WHERE user_id = $1 AND token_hash <> $2",
-                )
-                .arg(user_id)
-                .arg(except_token_hash.unwrap_or("")),
-            )
-            .await?;
-        tx.exec(
-            Sql::new("session_delete_user", "DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
-                .arg(user_id)
-                .arg(except_token_hash.unwrap_or("")),
-        )
-        .await?;
+        let rows = delete_user_sessions_in(&mut tx, user_id, except_token_hash).await?;
         tx.commit().await?;
-        Ok(rows.into_iter().map(|r| r.0).collect())
+        Ok(rows)
     }
 
     /// Removes expired sessions; returns how many.
@@ -139,4 +124,26 @@ fn session_insert(s: &NewSession<'_>) -> Sql {
     .arg(s.user_agent.clone())
     .arg(now())
     .arg(s.expires_at)
+}
+
+/// [`Store::delete_user_sessions`] inside a caller's transaction.
+pub(crate) async fn delete_user_sessions_in(
+    tx: &mut Tx,
+    user_id: i64,
+    except_token_hash: Option<&str>,
+) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<(String,)> = tx
+        .all(
+            Sql::new("session_list_user", "SELECT token_hash FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+                .arg(user_id)
+                .arg(except_token_hash.unwrap_or("")),
+        )
+        .await?;
+    tx.exec(
+        Sql::new("session_delete_user", "DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+            .arg(user_id)
+            .arg(except_token_hash.unwrap_or("")),
+    )
+    .await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
 }

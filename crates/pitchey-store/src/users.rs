@@ -124,16 +124,35 @@ impl Store {
         Ok(self.db.primary_opt::<(i64,)>(q).await?.is_some())
     }
 
-    /// Replaces a user's password hash.
-    pub async fn set_password_hash(&self, user_id: i64, hash: &str) -> Result<(), StoreError> {
-        let q = Sql::new("user_set_password", "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
-            .arg(hash)
-            .arg(now())
-            .arg(user_id);
-        match self.db.exec(q).await? {
-            0 => Err(StoreError::NotFound),
-            _ => Ok(()),
+    /// Changes a user's password hash from `old` to `new` and, with `revoke_except`, deletes the user's
+    /// other sessions (all but that token hash), in one transaction: a failure leaves both as they were.
+    /// Returns the deleted sessions' token hashes, or `None` when the hash is no longer `old` (another
+    /// change came first, so the password the caller verified is not the current one).
+    pub async fn change_password_hash(
+        &self,
+        user_id: i64,
+        old: &str,
+        new: &str,
+        revoke_except: Option<&str>,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let mut tx = self.db.begin().await?;
+        let q = Sql::new(
+            "user_change_password",
+            "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3 AND password_hash = $4",
+        )
+        .arg(new)
+        .arg(now())
+        .arg(user_id)
+        .arg(old);
+        if tx.exec(q).await? == 0 {
+            return Ok(None);
         }
+        let revoked = match revoke_except {
+            Some(keep) => crate::sessions::delete_user_sessions_in(&mut tx, user_id, Some(keep)).await?,
+            None => Vec::new(),
+        };
+        tx.commit().await?;
+        Ok(Some(revoked))
     }
 
     /// Replaces a user's password hash only if it is still `old` (a legacy-hash upgrade racing a password

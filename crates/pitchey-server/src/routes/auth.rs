@@ -310,6 +310,7 @@ struct ChangePasswordBody {
 /// sends `revokeOtherSessions: false`.
 async fn change_password(
     State(state): State<AppState>,
+    ip: ClientIp,
     auth: AuthUser,
     ApiJson(b): ApiJson<ChangePasswordBody>,
 ) -> ApiResult<Json<serde_json::Value>> {
@@ -317,18 +318,25 @@ async fn change_password(
         return Err(ApiError::validation("currentPassword and newPassword are required"));
     };
     let new = Password::parse(&new)?;
+    // Guessing the current password with a stolen session is guessing a login: the same limit applies.
+    check_rate(&state, ip)?;
     let stored = state.store.password_hash(auth.user.id).await?.ok_or_else(ApiError::unauthorized)?;
-    let verdict = blocking(&state, move || password::verify(&current, &stored)).await?;
+    let verified = stored.clone();
+    let verdict = blocking(&state, move || password::verify(&current, &verified)).await?;
+    // 400, not 401: a 401 would sign the client out.
+    let incorrect = || ApiError::new(StatusCode::BAD_REQUEST, "INVALID_PASSWORD", "Current password is incorrect");
     if verdict == Verdict::Invalid {
-        // 400, not 401: a 401 would sign the client out.
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "INVALID_PASSWORD", "Current password is incorrect"));
+        return Err(incorrect());
     }
     let pw = new.expose().to_owned();
     let hash = blocking(&state, move || password::hash(&pw)).await?.map_err(ApiError::internal)?;
-    state.store.set_password_hash(auth.user.id, &hash).await?;
-    if b.revoke_other_sessions.unwrap_or(true) {
-        state.store.delete_user_sessions(auth.user.id, Some(&auth.token_hash)).await?;
-        state.sessions_changed().await;
+    // One transaction: the new hash only if the verified one is still current, and the other sessions
+    // gone with it (a session left behind by a failure would outlive the change).
+    let revoke = b.revoke_other_sessions.unwrap_or(true).then_some(auth.token_hash.as_str());
+    match state.store.change_password_hash(auth.user.id, &stored, &hash, revoke).await? {
+        None => return Err(incorrect()),
+        Some(_) if revoke.is_some() => state.sessions_changed().await,
+        Some(_) => {}
     }
     Ok(ok(json!({ "message": "Password changed successfully" })))
 }
