@@ -57,6 +57,29 @@ async fn database_outage_is_survived_and_recovered_from() {
     let gone_page = app.url(&format!("/api/pitches/public/{gone}"));
     assert_eq!(get(&anon, gone_page.clone()).await.0, StatusCode::OK);
     assert_eq!(post(&creator, app.url(&format!("/api/pitches/{gone}/archive")), json!({})).await.0, StatusCode::OK);
+    // A session used (so cached), then signed out: it must not come back from the outage store either.
+    let plain = reqwest::Client::new();
+    let r = plain
+        .post(app.url("/api/auth/investor/login"))
+        .json(&json!({"email": "sarah.investor@demo.com", "password": "Demo123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next())
+        .find(|c| c.starts_with("pitchey-session="))
+        .unwrap()
+        .to_owned();
+    let session_of = async |cookie: &str| {
+        plain.get(app.url("/api/auth/session")).header("cookie", cookie).send().await.unwrap().status()
+    };
+    assert_eq!(session_of(&cookie).await, StatusCode::OK);
+    let r = plain.post(app.url("/api/auth/logout")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
     // Warm what anonymous visitors read.
     let cached_paths = ["/api/pitches/public/trending?limit=4", "/api/browse?tab=trending&limit=24", "/api/config/all"];
     for p in cached_paths {
@@ -109,6 +132,7 @@ async fn database_outage_is_survived_and_recovered_from() {
     assert_eq!(fast, 5, "the breaker never opened");
     let (st, body) = get(&anon, gone_page).await;
     assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "the archived pitch came back from the outage store: {body}");
+    assert_eq!(session_of(&cookie).await, StatusCode::SERVICE_UNAVAILABLE, "a signed-out session came back");
     // Writes fail fast too, with 503.
     let (st, _) = post(
         &creator,
