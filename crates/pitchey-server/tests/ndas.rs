@@ -659,4 +659,27 @@ async fn deleting_a_pitch_refunds_its_pending_requests(app: &TestApp) {
     assert!(notice["from_user_id"].is_null(), "the pitch hid its creator: {notice}");
     let (_, body) = get(&production, app.url("/api/notifications")).await;
     assert!(!body["data"]["notifications"].as_array().unwrap().iter().any(|n| n["type"] == "nda_cancelled"));
+    // The ledger says what the charge and the refund were for.
+    let sarah = user_id(app, "sarah.investor@demo.com").await;
+    let rows: Vec<(String, i64, Option<i64>, Option<i64>)> = app
+        .state
+        .store
+        .db()
+        .all(
+            pitchey_store::Sql::new(
+                "test_ledger",
+                "SELECT type, amount, nda_id, pitch_id FROM credit_transactions \
+                 WHERE user_id = $1 AND type IN ('usage', 'refund') ORDER BY id",
+            )
+            .arg(sarah),
+        )
+        .await
+        .unwrap();
+    let [.., (charge, spent, charge_nda, charge_pitch), (refund, back, refund_nda, refund_pitch)] = &rows[..] else {
+        panic!("a charge and a refund: {rows:?}")
+    };
+    assert_eq!((charge.as_str(), refund.as_str()), ("usage", "refund"));
+    assert_eq!(-spent, *back);
+    assert!(charge_nda.is_some() && charge_nda == refund_nda, "{rows:?}");
+    assert_eq!((*charge_pitch, *refund_pitch), (Some(id), Some(id)));
 }

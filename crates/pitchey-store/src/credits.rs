@@ -39,6 +39,13 @@ pub struct CreditTransaction {
     pub created_at: DateTime<Utc>,
 }
 
+/// The NDA request a credit movement is for, recorded on its ledger row (charges and refunds).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NdaRef {
+    pub nda_id: i64,
+    pub pitch_id: i64,
+}
+
 /// Adds `amount` credits of `kind` (`grant`, `purchase` or `refund`) inside a transaction.
 pub(crate) async fn credit(
     tx: &mut Tx,
@@ -46,7 +53,7 @@ pub(crate) async fn credit(
     amount: i64,
     kind: &str,
     description: &str,
-    nda_id: Option<i64>,
+    about: Option<NdaRef>,
 ) -> Result<i64, StoreError> {
     let t = now();
     tx.exec(
@@ -75,7 +82,7 @@ pub(crate) async fn credit(
             .arg(user_id),
         )
         .await?;
-    record(tx, user_id, kind, amount, after, None, description, nda_id).await?;
+    record(tx, user_id, kind, amount, after, None, description, about).await?;
     Ok(after)
 }
 
@@ -86,6 +93,7 @@ pub(crate) async fn debit(
     amount: i64,
     usage_type: &str,
     description: &str,
+    about: Option<NdaRef>,
 ) -> Result<Option<i64>, StoreError> {
     let after: Option<(i64,)> = tx
         .opt(
@@ -100,7 +108,7 @@ pub(crate) async fn debit(
         )
         .await?;
     let Some((after,)) = after else { return Ok(None) };
-    record(tx, user_id, "usage", -amount, after, Some(usage_type), description, None).await?;
+    record(tx, user_id, "usage", -amount, after, Some(usage_type), description, about).await?;
     Ok(Some(after))
 }
 
@@ -113,13 +121,13 @@ async fn record(
     after: i64,
     usage_type: Option<&str>,
     description: &str,
-    nda_id: Option<i64>,
+    about: Option<NdaRef>,
 ) -> Result<(), StoreError> {
     tx.exec(
         Sql::new(
             "credits_record",
             "INSERT INTO credit_transactions (user_id, type, amount, balance_before, balance_after, usage_type, \
-             description, nda_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             description, nda_id, pitch_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .arg(user_id)
         .arg(kind)
@@ -128,7 +136,8 @@ async fn record(
         .arg(after)
         .arg(usage_type)
         .arg(description)
-        .arg(nda_id)
+        .arg(about.map(|a| a.nda_id))
+        .arg(about.map(|a| a.pitch_id))
         .arg(now()),
     )
     .await?;

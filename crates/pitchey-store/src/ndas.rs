@@ -2,7 +2,7 @@
 //! for a request, the pitch), applies the pure state machine of `pitchey_core::nda`, and writes the side
 //! effects — credits, counters, notifications — with it.
 
-use crate::credits::{NDA_REQUEST_COST, credit, debit};
+use crate::credits::{NDA_REQUEST_COST, NdaRef, credit, debit};
 use crate::notifications::{NewNotification, notify};
 use crate::{Sql, Store, StoreError, Tx, now};
 use chrono::{DateTime, Duration, Utc};
@@ -257,12 +257,6 @@ impl Store {
             .await?;
         let latest = latest.and_then(|(s,)| s.parse::<NdaStatus>().ok());
         check_request(requester_type, p.user_id == requester, latest)?;
-        let Some(balance) =
-            debit(&mut tx, requester, NDA_REQUEST_COST, "nda_request", &format!("NDA request for \"{}\"", p.title))
-                .await?
-        else {
-            return Err(NdaFailure::InsufficientCredits);
-        };
         let inserted = tx
             .one::<(i64,)>(
                 Sql::new(
@@ -287,6 +281,13 @@ impl Store {
             // A concurrent request by the same user won the unique index.
             Err(StoreError::Conflict(_)) => return Err(NdaFailure::Rule(NdaError::AlreadyExists)),
             Err(e) => return Err(e.into()),
+        };
+        // Charged after the insert, so the ledger row names the request; without the credits, the
+        // transaction is dropped and the insert with it.
+        let charge = format!("NDA request for \"{}\"", p.title);
+        let about = Some(NdaRef { nda_id: id, pitch_id });
+        let Some(balance) = debit(&mut tx, requester, NDA_REQUEST_COST, "nda_request", &charge, about).await? else {
+            return Err(NdaFailure::InsufficientCredits);
         };
         tx.exec(Sql::new("pitch_nda_inc", "UPDATE pitches SET nda_count = nda_count + 1 WHERE id = $1").arg(pitch_id))
             .await?;
@@ -372,7 +373,8 @@ impl Store {
         tx.exec(q).await?;
         // A rejected request bought nothing: its credits come back.
         if action == NdaAction::Reject && row.credits_used > 0 {
-            credit(&mut tx, row.requester_id, row.credits_used, "refund", "Refund: NDA request declined", Some(id))
+            let about = Some(NdaRef { nda_id: id, pitch_id: row.pitch_id });
+            credit(&mut tx, row.requester_id, row.credits_used, "refund", "Refund: NDA request declined", about)
                 .await?;
         }
         let owner_name = display(&row.owner_first_name, &row.owner_last_name, &row.owner_company, &row.owner_username);

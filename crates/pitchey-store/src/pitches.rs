@@ -264,8 +264,8 @@ impl Store {
             )
             .await?;
         for (nda_id, requester, credits, title) in paid {
-            crate::credits::credit(&mut tx, requester, credits, "refund", "Refund: pitch withdrawn", Some(nda_id))
-                .await?;
+            let about = Some(crate::credits::NdaRef { nda_id, pitch_id: id });
+            crate::credits::credit(&mut tx, requester, credits, "refund", "Refund: pitch withdrawn", about).await?;
             crate::notifications::notify(
                 &mut tx,
                 crate::notifications::NewNotification {
