@@ -197,8 +197,9 @@ const RYW_COOKIE: &str = "pitchey-rw";
 ///   cookie; while it is present, the request's reads go to the primary (replicas may lag behind its write).
 /// - **Dashboards follow writes.** Cached dashboards (`caching::cached_dashboard`) show counts that almost any
 ///   write can change: the caller's own pitches, NDAs and investments, and others' actions on them (an NDA
-///   request, a follow, a like). Rather than map every write to the dashboards it touches, every successful
-///   API write invalidates them all, on every node. Two kinds of write are left out: sign-in, sign-up,
+///   request, a follow, a like). Rather than map every write to the dashboards it touches, every API write
+///   that was not refused (any answer but a 4xx: a 5xx may have come after its commit) invalidates them all,
+///   on every node. Two kinds of write are left out: sign-in, sign-up,
 ///   sign-out and password changes (`/api/auth/*`), which no dashboard shows, and view tracking, the write
 ///   every page view makes: view counts on dashboards may lag by the dashboard cache's TTL.
 async fn handler_middleware(state: AppState, req: Request, next: Next) -> Response {
@@ -221,7 +222,9 @@ async fn handler_middleware(state: AppState, req: Request, next: Next) -> Respon
         let state = state.clone();
         async move {
             let res = pitchey_store::PRIMARY_READS.scope(wrote_recently, next.run(req)).await;
-            if dashboards_change && res.status().is_success() && state.settings.cache_enabled {
+            // Any answer but a refusal (4xx): a 5xx may come after a commit, and a needless invalidation
+            // only costs a reload.
+            if dashboards_change && !res.status().is_client_error() && state.settings.cache_enabled {
                 state.cache.invalidate(pitchey_cache::Ns::Dashboard).await;
             }
             res

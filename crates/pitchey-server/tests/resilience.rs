@@ -133,7 +133,11 @@ async fn database_outage_is_survived_and_recovered_from() {
     let (st, body) = get(&anon, gone_page).await;
     assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "the archived pitch came back from the outage store: {body}");
     assert_eq!(session_of(&cookie).await, StatusCode::SERVICE_UNAVAILABLE, "a signed-out session came back");
-    // Writes fail fast too, with 503.
+    // Writes fail fast too, with 503. A write answered 5xx may have committed before the failure, so it
+    // still invalidates the dashboards (a refused one, 4xx, does not).
+    let dashboard_bumps =
+        || app.state.cache.status().caches.iter().find(|c| c.name == "dashboard").map(|c| c.invalidations).unwrap();
+    let before = dashboard_bumps();
     let (st, _) = post(
         &creator,
         app.url("/api/pitches"),
@@ -141,6 +145,10 @@ async fn database_outage_is_survived_and_recovered_from() {
     )
     .await;
     assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(dashboard_bumps(), before + 1, "a write answered 503 invalidates the dashboards");
+    let (st, _) = post(&anon, app.url("/api/pitches"), json!({"title": "No Session"})).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert_eq!(dashboard_bumps(), before + 1, "a refused write does not");
     // Health reports the outage (the snapshot refreshes every second).
     wait_for("health to report degraded", Duration::from_secs(5), async || {
         get(&anon, app.url("/api/health")).await.1["data"]["status"] == "degraded"
