@@ -20,7 +20,8 @@ pub fn terms(q: &str) -> Vec<String> {
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
     {
-        let w: String = word.to_lowercase().chars().take(64).collect();
+        // Lower-casing can add characters that are not letters: "İ" becomes "i" and a combining dot.
+        let w: String = word.to_lowercase().chars().filter(|c| c.is_alphanumeric()).take(64).collect();
         if w.len() == 1 {
             continue; // one byte: a lone ASCII letter or digit
         }
@@ -59,6 +60,7 @@ mod tests {
         assert_eq!(terms(&"ab ".repeat(5000)).len(), 1);
         assert!(terms("a b 1 ?").is_empty());
         assert_eq!(terms("Part 2 of a war é 愛"), vec!["part", "of", "war", "é", "愛"]);
+        assert_eq!(terms("İstanbul İ"), vec!["istanbul"], "lower-casing must not bring in a combining mark");
         assert_eq!(like_escape("50%_off\\"), "50\\%\\_off\\\\");
     }
 
