@@ -13,6 +13,23 @@ async fn postgres_hot_queries_use_indexes_at_100k_pitches() {
     let report = pitchey_server::app::seed_demo(&app.state.store, 100_000).await.unwrap();
     assert_eq!(report.pitches_created, 100_000);
     eprintln!("seeded 100,000 pitches in {:.1}s", t0.elapsed().as_secs_f64());
+    // The search indexes keep no pending list (migration 0007), also after the bulk load rebuilt them.
+    for index in ["pitch_search_document_idx", "pitches_title_trgm_idx"] {
+        let (options,): (String,) = app
+            .state
+            .store
+            .db()
+            .one(
+                pitchey_store::Sql::new(
+                    "test_reloptions",
+                    "SELECT COALESCE(array_to_string(reloptions, ','), '') FROM pg_class WHERE relname = $1",
+                )
+                .arg(index),
+            )
+            .await
+            .unwrap();
+        assert!(options.split(',').any(|o| o == "fastupdate=off"), "{index}: {options}");
+    }
     let plans = app.state.store.explain_hot_queries().await.unwrap();
     assert!(plans.len() > 30);
     let mut offenders = Vec::new();
