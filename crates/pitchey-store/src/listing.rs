@@ -183,6 +183,17 @@ pub enum SearchWindow {
     SortMatches,
 }
 
+impl SearchWindow {
+    /// The plan this names, unless it leaves the choice to the count.
+    fn forced_plan(self) -> Option<Plan> {
+        match self {
+            SearchWindow::Auto => None,
+            SearchWindow::Walk => Some(Plan::WalkOrder),
+            SearchWindow::SortMatches => Some(Plan::SortMatches),
+        }
+    }
+}
+
 /// How many matches of a search are ranked by relevance, by default: the newest ones. Ranking costs about
 /// a microsecond per match (bm25 reads each match's column sizes; `ts_rank` its document), and a common word
 /// matches a tenth of a 100,000-pitch catalogue.
@@ -398,7 +409,7 @@ fn fts_subquery(backend: Backend, q: &mut Sql, lq: &ListQuery, page: Option<Rank
              ORDER BY fts_rank {dir}, fts_id DESC LIMIT {lim} OFFSET {off}"
         ),
         Some(RankedPage { lim, off, window: Some((window, past)) }) => {
-            let (ranked, rest) = match window_source {
+            let (ranked, source, key) = match window_source {
                 // The window's ids first, then their rank: ranking is per row, and a plan that sorts the
                 // matches would otherwise rank every one of them.
                 Some((source, key)) => (
@@ -407,22 +418,22 @@ fn fts_subquery(backend: Backend, q: &mut Sql, lq: &ListQuery, page: Option<Rank
                          SELECT {id} AS fts_id, s.document AS fts_doc, fts_q {source} \
                          ORDER BY {key} DESC LIMIT {window}) w"
                     ),
-                    format!(
-                        "SELECT {id} AS fts_id, {rest_rank} AS fts_rank, 1 AS fts_part {source} \
-                         ORDER BY {key} DESC LIMIT {past} OFFSET {window}"
-                    ),
+                    source,
+                    key,
                 ),
                 None => (
                     format!(
                         "SELECT {id} AS fts_id, {rank} AS fts_rank, 0 AS fts_part {matches} \
                          ORDER BY {id} DESC LIMIT {window}"
                     ),
-                    format!(
-                        "SELECT {id} AS fts_id, {rest_rank} AS fts_rank, 1 AS fts_part {matches} \
-                         ORDER BY {id} DESC LIMIT {past} OFFSET {window}"
-                    ),
+                    matches.clone(),
+                    id,
                 ),
             };
+            let rest = format!(
+                "SELECT {id} AS fts_id, {rest_rank} AS fts_rank, 1 AS fts_part {source} \
+                 ORDER BY {key} DESC LIMIT {past} OFFSET {window}"
+            );
             format!(
                 "SELECT fts_id, fts_rank, fts_part FROM (SELECT * FROM ({ranked}) ranked \
                  UNION ALL SELECT * FROM ({rest}) rest) windowed \
@@ -630,10 +641,8 @@ impl Store {
             if !windowed {
                 return Ok(Plan::Default);
             }
-            match lq.search_window {
-                SearchWindow::Walk => return Ok(Plan::WalkOrder),
-                SearchWindow::SortMatches => return Ok(Plan::SortMatches),
-                SearchWindow::Auto => {}
+            if let Some(plan) = lq.search_window.forced_plan() {
+                return Ok(plan);
             }
             let Some(scope) = self.scope_size(&lq.scope).await? else { return Ok(Plan::Default) };
             let walk = lq.rank_window.max(1).saturating_mul(scope) / total.max(1);
@@ -675,12 +684,8 @@ impl Store {
     /// The SQL of a list query and of its count (public for `pitchey db explain`), with the default plan
     /// unless `search_window` names one.
     pub fn list_sql(&self, lq: &ListQuery) -> (Sql, Option<Sql>) {
-        let plan = match lq.search_window {
-            _ if !lq.ranked_in_index() => Plan::Default,
-            SearchWindow::Auto => Plan::Default,
-            SearchWindow::Walk => Plan::WalkOrder,
-            SearchWindow::SortMatches => Plan::SortMatches,
-        };
+        let forced = lq.ranked_in_index().then(|| lq.search_window.forced_plan()).flatten();
+        let plan = forced.unwrap_or(Plan::Default);
         (self.page_sql(lq, plan, None), self.count_sql(lq))
     }
 

@@ -1,5 +1,7 @@
 //! Pitches: writes.
 
+use crate::credits::{NdaRef, credit};
+use crate::notifications::{NewNotification, notify};
 use crate::{Arg, Sql, Store, StoreError, Tx, now};
 use chrono::{DateTime, Utc};
 use pitchey_core::{FieldRef, PitchFields, PitchStatus, Visibility};
@@ -264,11 +266,11 @@ impl Store {
             )
             .await?;
         for (nda_id, requester, credits, title) in paid {
-            let about = Some(crate::credits::NdaRef { nda_id, pitch_id: id });
-            crate::credits::credit(&mut tx, requester, credits, "refund", "Refund: pitch withdrawn", about).await?;
-            crate::notifications::notify(
+            let about = Some(NdaRef { nda_id, pitch_id: id });
+            credit(&mut tx, requester, credits, "refund", "Refund: pitch withdrawn", about).await?;
+            notify(
                 &mut tx,
-                crate::notifications::NewNotification {
+                NewNotification {
                     user_id: requester,
                     kind: "nda_cancelled",
                     title: "NDA Request Cancelled",

@@ -92,18 +92,6 @@ impl Store {
         Ok(self.db.exec(q).await? > 0)
     }
 
-    /// Deletes a user's sessions except (optionally) one; returns the hashes deleted, so caches can drop them.
-    pub async fn delete_user_sessions(
-        &self,
-        user_id: i64,
-        except_token_hash: Option<&str>,
-    ) -> Result<Vec<String>, StoreError> {
-        let mut tx = self.db.begin().await?;
-        let rows = delete_user_sessions_in(&mut tx, user_id, except_token_hash).await?;
-        tx.commit().await?;
-        Ok(rows)
-    }
-
     /// Removes expired sessions; returns how many.
     pub async fn delete_expired_sessions(&self) -> Result<u64, StoreError> {
         let q = Sql::new("session_delete_expired", "DELETE FROM sessions WHERE expires_at <= $1").arg(now());
@@ -126,24 +114,12 @@ fn session_insert(s: &NewSession<'_>) -> Sql {
     .arg(s.expires_at)
 }
 
-/// [`Store::delete_user_sessions`] inside a caller's transaction.
-pub(crate) async fn delete_user_sessions_in(
-    tx: &mut Tx,
-    user_id: i64,
-    except_token_hash: Option<&str>,
-) -> Result<Vec<String>, StoreError> {
-    let rows: Vec<(String,)> = tx
-        .all(
-            Sql::new("session_list_user", "SELECT token_hash FROM sessions WHERE user_id = $1 AND token_hash <> $2")
-                .arg(user_id)
-                .arg(except_token_hash.unwrap_or("")),
-        )
-        .await?;
+/// Deletes a user's sessions except `keep` (a token hash), inside a caller's transaction; returns how many.
+pub(crate) async fn delete_other_sessions(tx: &mut Tx, user_id: i64, keep: &str) -> Result<u64, StoreError> {
     tx.exec(
         Sql::new("session_delete_user", "DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
             .arg(user_id)
-            .arg(except_token_hash.unwrap_or("")),
+            .arg(keep),
     )
-    .await?;
-    Ok(rows.into_iter().map(|r| r.0).collect())
+    .await
 }

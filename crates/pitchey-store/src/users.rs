@@ -126,15 +126,15 @@ impl Store {
 
     /// Changes a user's password hash from `old` to `new` and, with `revoke_except`, deletes the user's
     /// other sessions (all but that token hash), in one transaction: a failure leaves both as they were.
-    /// Returns the deleted sessions' token hashes, or `None` when the hash is no longer `old` (another
-    /// change came first, so the password the caller verified is not the current one).
+    /// Returns how many sessions were deleted, or `None` when the hash is no longer `old` (another change
+    /// came first, so the password the caller verified is not the current one).
     pub async fn change_password_hash(
         &self,
         user_id: i64,
         old: &str,
         new: &str,
         revoke_except: Option<&str>,
-    ) -> Result<Option<Vec<String>>, StoreError> {
+    ) -> Result<Option<u64>, StoreError> {
         let mut tx = self.db.begin().await?;
         let q = Sql::new(
             "user_change_password",
@@ -148,8 +148,8 @@ impl Store {
             return Ok(None);
         }
         let revoked = match revoke_except {
-            Some(keep) => crate::sessions::delete_user_sessions_in(&mut tx, user_id, Some(keep)).await?,
-            None => Vec::new(),
+            Some(keep) => crate::sessions::delete_other_sessions(&mut tx, user_id, keep).await?,
+            None => 0,
         };
         tx.commit().await?;
         Ok(Some(revoked))
