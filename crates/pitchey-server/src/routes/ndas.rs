@@ -387,24 +387,44 @@ async fn bulk(s: &AppState, auth: &AuthUser, b: BulkBody, action: NdaAction) -> 
     if b.nda_ids.is_empty() || b.nda_ids.len() > 100 {
         return Err(ApiError::validation("ndaIds must list 1 to 100 ids"));
     }
-    let mut successful = Vec::new();
-    let mut failed = Vec::new();
+    let mut outcomes = Vec::with_capacity(b.nda_ids.len());
     for raw in &b.nda_ids {
         let Some(id) = flex_id(Some(raw)) else {
-            failed.push(json!({ "id": raw, "error": "Invalid id" }));
+            outcomes.push((raw.clone(), Err(ApiError::validation("Invalid id"))));
             continue;
         };
         let input = ActionInput {
             reason: b.reason.as_ref().map(|r| r.chars().take(REASON_MAX).collect()),
             ..Default::default()
         };
-        match act(s, auth, id, action, input).await {
-            Ok(_) => successful.push(json!(id)),
-            Err(e) if e.status.is_server_error() => return Err(e),
-            Err(e) => failed.push(json!({ "id": id, "error": e.message, "code": e.code })),
+        outcomes.push((json!(id), act(s, auth, id, action, input).await.map(drop)));
+    }
+    bulk_answer(outcomes)
+}
+
+/// The answer to a bulk decision. Each NDA is decided in its own transaction, so a server error part-way
+/// (the database lost, say) leaves the earlier ones decided: the answer lists every id as decided or failed,
+/// with the failure's code, and the client retries the failed ones. Only when nothing was decided does a
+/// server error answer the request, so that retrying the whole request is safe.
+fn bulk_answer(outcomes: Vec<(Value, Result<(), ApiError>)>) -> ApiResult<Json<Value>> {
+    let mut successful = Vec::new();
+    let mut failed = Vec::new();
+    let mut server_error = None;
+    for (id, outcome) in outcomes {
+        match outcome {
+            Ok(()) => successful.push(id),
+            Err(e) => {
+                failed.push(json!({ "id": id, "error": e.message, "code": e.code }));
+                if e.status.is_server_error() && server_error.is_none() {
+                    server_error = Some(e);
+                }
+            }
         }
     }
-    Ok(ok(json!({ "successful": successful, "failed": failed })))
+    match server_error {
+        Some(e) if successful.is_empty() => Err(e),
+        _ => Ok(ok(json!({ "successful": successful, "failed": failed }))),
+    }
 }
 
 async fn bulk_approve(
@@ -624,4 +644,50 @@ async fn stats(State(s): State<AppState>, auth: AuthUser) -> ApiResult<Response>
     let mut data = stats.clone();
     data["stats"] = stats;
     Ok(private(ok(data).into_response()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(answer: ApiResult<Json<Value>>) -> Value {
+        answer.map(|Json(v)| v).unwrap_or_else(|e| panic!("expected 200, got {} {}", e.status, e.code))
+    }
+
+    #[test]
+    fn a_bulk_decision_lists_what_was_decided_before_a_server_error() {
+        let v = body(bulk_answer(vec![
+            (json!(1), Ok(())),
+            (json!(2), Err(ApiError::unavailable(5))),
+            (json!(3), Err(ApiError::conflict("NDA_NOT_PENDING", "not pending"))),
+            (json!("x"), Err(ApiError::validation("Invalid id"))),
+        ]));
+        assert_eq!(v["data"]["successful"], json!([1]));
+        let failed = v["data"]["failed"].as_array().unwrap();
+        let ids_and_codes: Vec<_> = failed.iter().map(|f| (f["id"].clone(), f["code"].clone())).collect();
+        assert_eq!(
+            ids_and_codes,
+            [
+                (json!(2), json!("SERVICE_UNAVAILABLE")),
+                (json!(3), json!("NDA_NOT_PENDING")),
+                (json!("x"), json!("VALIDATION_ERROR"))
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bulk_decision_that_decided_nothing_answers_with_its_server_error() {
+        let e = bulk_answer(vec![
+            (json!(1), Err(ApiError::conflict("NDA_NOT_PENDING", "not pending"))),
+            (json!(2), Err(ApiError::unavailable(5))),
+        ])
+        .unwrap_err();
+        assert_eq!((e.status, e.retry_after), (StatusCode::SERVICE_UNAVAILABLE, Some(5)));
+        // Client errors alone are an answer, not a failure of the request.
+        let v = body(bulk_answer(vec![(json!(1), Err(ApiError::not_found("NDA not found")))]));
+        assert_eq!(
+            (v["data"]["successful"].clone(), v["data"]["failed"][0]["code"].clone()),
+            (json!([]), json!("NOT_FOUND"))
+        );
+    }
 }
