@@ -222,6 +222,16 @@ where
     Ok(respond(state, &entry, source, headers).await)
 }
 
+/// An anonymous, shared response of a route that answers signed-in viewers differently (a pitch page, the
+/// generic list): `Vary: Cookie`, so that a browser that cached it before signing in asks again afterwards
+/// instead of showing the anonymous copy (hidden creator, no NDA access) until it expires.
+pub fn anonymous_variant(res: ApiResult<Response>) -> ApiResult<Response> {
+    res.map(|mut r| {
+        r.headers_mut().append(header::VARY, HeaderValue::from_static("Cookie"));
+        r
+    })
+}
+
 /// A signed-in user's dashboard at `route`, from the [`Ns::Dashboard`] cache under a key of that user's
 /// alone, computed with `load` on a miss. The response is `private, no-store` (`Vary: Cookie`) like every
 /// per-user response; `X-Cache` says where it came from. Every API write invalidates the namespace

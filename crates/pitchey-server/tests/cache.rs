@@ -325,6 +325,20 @@ async fn etags_and_not_modified(app: &TestApp) {
     assert!(r.headers().get_all("vary").iter().any(|v| v.to_str().unwrap().contains("Cookie")));
     let r = app.investor().await.get(app.url(&format!("/api/pitches/public/{top}"))).send().await.unwrap();
     assert_eq!(r.headers()["cache-control"], "private, no-store", "signed-in detail depends on the viewer");
+    // So the anonymous copies of what signed-in viewers see differently vary by cookie (a browser that
+    // signs in must not reuse them), and those that are the same for everyone do not.
+    let varies =
+        |r: &reqwest::Response| r.headers().get_all("vary").iter().any(|v| v.to_str().unwrap().contains("Cookie"));
+    for path in [format!("/api/pitches/public/{top}"), format!("/api/pitches/{top}"), "/api/pitches?limit=3".into()] {
+        let r = anon.get(app.url(&path)).send().await.unwrap();
+        assert!(r.headers()["cache-control"].to_str().unwrap().starts_with("public"), "{path}");
+        assert!(varies(&r), "{path}");
+        let etag = r.headers()["etag"].clone();
+        let r = anon.get(app.url(&path)).header("if-none-match", etag).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_MODIFIED, "{path}");
+        assert!(varies(&r), "a 304 carries the Vary of its 200: {path}");
+    }
+    assert!(!varies(&anon.get(&url).send().await.unwrap()), "public lists are the same for everyone");
 }
 
 async fn admin_cache_api(app: &TestApp) {

@@ -2,7 +2,7 @@
 //! the owner's list, the generic list, and the two detail endpoints.
 
 use super::params::ListParams;
-use crate::caching::{cached, key};
+use crate::caching::{anonymous_variant, cached, key};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::session::{AuthUser, MaybeUser};
@@ -191,7 +191,9 @@ async fn generic_list(
     let me = user.0.as_ref().map(|a| a.user.id);
     if me.is_none() {
         // Anonymous lists are the same for everyone: cached.
-        return cached(&state, Ns::Lists, key("generic", &uri), &headers, || generic_list_body(&state, None, p)).await;
+        let res =
+            cached(&state, Ns::Lists, key("generic", &uri), &headers, || generic_list_body(&state, None, p)).await;
+        return anonymous_variant(res);
     }
     Ok(private(Json(generic_list_body(&state, me, p).await?).into_response()))
 }
@@ -280,10 +282,11 @@ async fn public_detail(
 ) -> ApiResult<Response> {
     if user.0.is_none() {
         let s = &state;
-        return cached(s, Ns::Pitch, format!("public:{id}"), &headers, || async move {
+        let res = cached(s, Ns::Pitch, format!("public:{id}"), &headers, || async move {
             Ok(ok_value(Value::Object(detail_json(s, id, &MaybeUser(None)).await?)))
         })
         .await;
+        return anonymous_variant(res);
     }
     Ok(private(ok(Value::Object(detail_json(&state, id, &user).await?)).into_response()))
 }
@@ -297,10 +300,11 @@ async fn detail(
 ) -> ApiResult<Response> {
     if user.0.is_none() {
         let s = &state;
-        return cached(s, Ns::Pitch, format!("detail:{id}"), &headers, || async move {
+        let res = cached(s, Ns::Pitch, format!("detail:{id}"), &headers, || async move {
             Ok(ok_value(json!({ "pitch": detail_body(s, id, &MaybeUser(None)).await? })))
         })
         .await;
+        return anonymous_variant(res);
     }
     Ok(private(ok(json!({ "pitch": detail_body(&state, id, &user).await? })).into_response()))
 }
