@@ -630,6 +630,22 @@ async fn notifications_and_polling(app: &TestApp) {
     let (_, body) = get(&investor, app.url("/api/notifications/unread")).await;
     assert_eq!(body["data"]["notifications"][0]["type"], "nda_approved");
     assert_eq!(body["data"]["notifications"][0]["priority"], "high");
+    // A polling client asks for what is newer than its last poll, as an RFC 3339 time or Unix milliseconds.
+    let created: chrono::DateTime<chrono::Utc> =
+        body["data"]["notifications"][0]["created_at"].as_str().unwrap().parse().unwrap();
+    let before = created - chrono::Duration::seconds(2);
+    let after = created + chrono::Duration::seconds(2);
+    for (since, expected) in [
+        (before.timestamp_millis().to_string(), 1),
+        (after.timestamp_millis().to_string(), 0),
+        (before.timestamp().to_string(), 1),
+        (after.to_rfc3339_opts(chrono::SecondsFormat::Millis, true), 0),
+    ] {
+        let (s, body) = get(&investor, app.url(&format!("/api/notifications/unread?since={since}"))).await;
+        assert_eq!(s, StatusCode::OK, "{since}: {body}");
+        let recent = body["data"]["notifications"].as_array().unwrap();
+        assert_eq!(recent.iter().filter(|n| n["type"] == "nda_approved").count(), expected, "since={since}: {body}");
+    }
     assert_eq!(get(&app.client(), app.url("/api/notifications")).await.0, StatusCode::UNAUTHORIZED);
 }
 

@@ -74,13 +74,7 @@ async fn list(State(s): State<AppState>, auth: AuthUser, ApiQuery(p): ApiQuery<L
 /// `{count}` of unread notifications; with `since`, also the unread ones newer than it.
 async fn unread(State(s): State<AppState>, auth: AuthUser, ApiQuery(p): ApiQuery<ListParams>) -> ApiResult<Response> {
     let (_, count) = s.store.notification_counts(auth.user.id).await?;
-    let since = match p.since.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
-        Some(v) => Some(
-            chrono::DateTime::parse_from_rfc3339(v)
-                .map_err(|_| ApiError::bad_request("since must be an RFC 3339 time, e.g. 2026-01-31T12:00:00Z"))?,
-        ),
-        None => None,
-    };
+    let since = p.since.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(parse_since).transpose()?;
     let recent: Vec<Value> = s
         .store
         .notifications(auth.user.id, true, 20, 0)
@@ -90,6 +84,17 @@ async fn unread(State(s): State<AppState>, auth: AuthUser, ApiQuery(p): ApiQuery
         .map(notification_json)
         .collect();
     Ok(private(ok(json!({ "count": count, "notifications": recent })).into_response()))
+}
+
+/// A polling client's `since`: an RFC 3339 time, or a Unix time in milliseconds (what `Date.now()` gives) or,
+/// below 10^11 (March 1973 in milliseconds), in seconds.
+fn parse_since(v: &str) -> ApiResult<chrono::DateTime<chrono::Utc>> {
+    let bad = || ApiError::bad_request("since must be an RFC 3339 time (2026-01-31T12:00:00Z) or Unix milliseconds");
+    if let Ok(n) = v.parse::<i64>() {
+        let ms = if n.unsigned_abs() < 100_000_000_000 { n.checked_mul(1000).ok_or_else(bad)? } else { n };
+        return chrono::DateTime::from_timestamp_millis(ms).ok_or_else(bad);
+    }
+    chrono::DateTime::parse_from_rfc3339(v).map(|t| t.to_utc()).map_err(|_| bad())
 }
 
 async fn read_one(State(s): State<AppState>, auth: AuthUser, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Value>> {
