@@ -229,7 +229,13 @@ async fn dashboard_numbers_match_the_data(app: &TestApp) {
     let committed = scalar_f(app, "t6", "SELECT COALESCE(SUM(i.amount), 0.0) FROM investments i JOIN pitches p ON p.id = i.pitch_id WHERE p.user_id = $1 AND i.status IN ('active', 'completed')", alex).await;
     assert_eq!(body["data"]["revenue"]["totalRevenue"].as_f64().unwrap(), committed);
     assert!(committed > 0.0, "the seed has investments in alex's pitches");
-    assert_eq!(body["data"]["recentPitches"].as_array().unwrap().len(), 5);
+    let recent = body["data"]["recentPitches"].as_array().unwrap();
+    assert_eq!(recent.len(), 5);
+    // What the client needs to render a pitch: id, title, userId, status.
+    assert!(
+        recent.iter().all(|p| p["userId"] == alex && p["title"].is_string() && p["status"].is_string()),
+        "{recent:?}"
+    );
     assert_eq!(body["data"]["recentActivity"]["ndaRequests"].as_array().unwrap().len(), 1);
     let trend: i64 =
         body["data"]["analytics"]["viewTrend"].as_array().unwrap().iter().map(|d| d["views"].as_i64().unwrap()).sum();

@@ -166,6 +166,7 @@ async fn lifecycle_publish_archive_delete(app: &TestApp) {
     let (s, body) = delete(&c, app.url(&format!("/api/creator/pitches/{id}"))).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(body["success"], true);
+    assert_eq!((&body["data"]["message"], &body["data"]["pitch"]["id"]), (&json!("Pitch deleted"), &json!(id)));
     let (s, body) = delete(&c, app.url(&format!("/api/pitches/{id}"))).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_eq!(error_code(&body), "NOT_FOUND");

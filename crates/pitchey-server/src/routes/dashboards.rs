@@ -92,11 +92,14 @@ async fn creator_dashboard_body(s: AppState, me: i64) -> ApiResult<Value> {
     let recent_pitches: Vec<Value> = recent
         .iter()
         .map(|p| {
+            // The contract's fields, and what the client needs to render a pitch (`userId` among them).
             json!({
                 "id": p.id, "title": p.title, "logline": p.logline, "genre": p.genre, "status": p.status.as_str(),
                 "views": p.view_count, "likes": p.like_count, "ndaRequests": p.nda_count,
                 "thumbnail": p.thumbnail_url.clone().or_else(|| p.title_image.clone()), "rating": Value::Null,
                 "created_at": iso(p.created_at), "updated_at": iso(p.updated_at),
+                "userId": p.user_id, "user_id": p.user_id, "viewCount": p.view_count, "likeCount": p.like_count,
+                "ndaCount": p.nda_count, "requireNDA": p.require_nda, "createdAt": iso(p.created_at),
             })
         })
         .collect();

@@ -107,7 +107,8 @@ async fn remove(State(state): State<AppState>, auth: AuthUser, ApiPath(id): ApiP
     }
     state.pitches_withdrawn().await;
     tracing::info!(pitch_id = id, user_id = auth.user.id, "pitch deleted");
-    Ok(ok(json!({ "message": "Pitch deleted", "id": id })))
+    // The contract's `message`; `pitch` for the client, which reads `data.pitch` after every change of a pitch.
+    Ok(ok(json!({ "message": "Pitch deleted", "id": id, "pitch": { "id": id, "deleted": true } })))
 }
 
 async fn set_status(state: &AppState, auth: &AuthUser, id: i64, status: PitchStatus) -> ApiResult<Json<Value>> {
