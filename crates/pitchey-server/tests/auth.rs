@@ -500,6 +500,15 @@ async fn hostile_values_get_clear_errors(app: &TestApp) {
         let (s, body) = get(&anon, app.url(&format!("/api/browse?{q}"))).await;
         assert_eq!((s, error_code(&body)), (StatusCode::BAD_REQUEST, "INVALID_QUERY"), "{q}: {body}");
     }
+    // Filter lists: a value repeated is the value once; more distinct values than any catalogue has are a 400.
+    let repeated = vec!["Comedy"; 5_000].join(",");
+    for path in ["/api/browse", "/api/search", "/api/pitches/public", "/api/pitches"] {
+        let (s, body) = get(&anon, app.url(&format!("{path}?genre={repeated}"))).await;
+        assert_eq!(s, StatusCode::OK, "{path}: {body}");
+        let distinct = (0..65).map(|i| format!("g{i}")).collect::<Vec<_>>().join(",");
+        let (s, body) = get(&anon, app.url(&format!("{path}?format={distinct}"))).await;
+        assert_eq!((s, error_code(&body)), (StatusCode::BAD_REQUEST, "INVALID_QUERY"), "{path}: {body}");
+    }
     let (s, body) = get(&creator, app.url("/api/notifications/unread?since=yesterday")).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
     // Saved-pitch notes: a string within its limit, on both ways in.

@@ -179,7 +179,7 @@ async fn public_featured(s: &AppState, p: ListParams) -> ApiResult<Serialized> {
 async fn public_all(s: &AppState, p: ListParams) -> ApiResult<Serialized> {
     let paging = p.paging(20, 100);
     let mut lq = ListQuery::new(Scope::Published);
-    p.apply_filters(&mut lq, None);
+    p.apply_filters(&mut lq, None)?;
     lq.order = if lq.terms.is_empty() { Order::Created } else { Order::Relevance };
     lq.limit = paging.limit;
     lq.offset = paging.offset;
@@ -239,7 +239,7 @@ fn tab_query(tab: &str) -> (ListQuery, &'static str) {
 async fn browse(s: &AppState, p: ListParams) -> ApiResult<Serialized> {
     let tab = p.tab.as_deref().map(str::trim).filter(|t| !t.is_empty()).unwrap_or("trending").to_ascii_lowercase();
     let (mut lq, tab_name) = tab_query(&tab);
-    p.apply_filters(&mut lq, None);
+    p.apply_filters(&mut lq, None)?;
     if let Some((o, d)) = p.sort()? {
         lq.order = o;
         lq.descending = d;
@@ -317,7 +317,7 @@ async fn genres(s: &AppState) -> ApiResult<Value> {
 async fn top_rated(s: &AppState, p: ListParams) -> ApiResult<Value> {
     let paging = p.paging(20, 100);
     let mut lq = ListQuery::new(Scope::Market);
-    p.apply_filters(&mut lq, None);
+    p.apply_filters(&mut lq, None)?;
     lq.order = Order::Likes;
     lq.limit = paging.limit;
     lq.offset = paging.offset;

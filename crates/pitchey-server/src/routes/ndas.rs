@@ -491,16 +491,22 @@ fn date(s: &Option<String>, what: &str) -> ApiResult<Option<DateTime<Utc>>> {
     }
 }
 
+/// The `status` filter's statuses, each once (a status repeated a thousand times was a thousand ORs, past
+/// SQLite's expression depth).
 fn statuses(s: &Option<String>) -> ApiResult<Vec<NdaStatus>> {
-    match s.as_deref().map(str::trim).filter(|s| !s.is_empty() && *s != "all") {
-        None => Ok(Vec::new()),
-        Some(v) => v
-            .split(',')
-            .map(|x| {
-                x.trim().parse::<NdaStatus>().map_err(|_| ApiError::bad_request(format!("Unknown NDA status {x:?}")))
-            })
-            .collect(),
+    let mut out = Vec::new();
+    if let Some(v) = s.as_deref().map(str::trim).filter(|s| !s.is_empty() && *s != "all") {
+        for x in v.split(',') {
+            let status = x
+                .trim()
+                .parse::<NdaStatus>()
+                .map_err(|_| ApiError::bad_request(format!("Unknown NDA status {x:?}")))?;
+            if !out.contains(&status) {
+                out.push(status);
+            }
+        }
     }
+    Ok(out)
 }
 
 impl ListQueryParams {

@@ -1,12 +1,16 @@
 //! Query parameters shared by the pitch lists, and their translation into a store [`ListQuery`].
 
 use crate::error::ApiError;
+use axum::http::StatusCode;
 use pitchey_core::catalog::{normalize_format, normalize_genre};
 use pitchey_store::{ListQuery, Order};
 use serde::{Deserialize, Deserializer};
 
 /// Deepest offset served: deeper pages are clamped (bounds the cost of hostile paging).
 pub const MAX_OFFSET: i64 = 100_000;
+/// Most distinct values one list filter (`genre`, `format`, ...) takes: more than the catalogue has of any
+/// (53 genre labels, contract §10).
+pub const MAX_FILTER_VALUES: usize = 64;
 
 fn opt_num<'de, D: Deserializer<'de>, T: std::str::FromStr>(d: D) -> Result<Option<T>, D::Error> {
     let s: Option<String> = Option::deserialize(d)?;
@@ -90,16 +94,33 @@ impl ListParams {
     /// Applies the filters (genre, format, stage, budget, owner) to a query made for `viewer` (`None` for
     /// lists that are the same for everyone). Filtered by someone else's id, a list leaves out the pitches
     /// that hide their creator, whose presence there would name him.
-    pub fn apply_filters(&self, lq: &mut ListQuery, viewer: Option<i64>) {
-        let list = |s: &Option<String>| -> Vec<String> {
+    ///
+    /// Each filter's values are deduplicated, and more than [`MAX_FILTER_VALUES`] distinct ones are a 400: each
+    /// value is a bound parameter, and a query string of 32,000 values (one repeated) kept a SQLite reader busy for seconds.
+    pub fn apply_filters(&self, lq: &mut ListQuery, viewer: Option<i64>) -> Result<(), ApiError> {
+        let list = |name: &str, values: &mut dyn Iterator<Item = String>| -> Result<Vec<String>, ApiError> {
+            let mut out: Vec<String> = values.collect();
+            out.sort_unstable();
+            out.dedup();
+            if out.len() > MAX_FILTER_VALUES {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_QUERY",
+                    format!("{name} takes at most {MAX_FILTER_VALUES} values"),
+                ));
+            }
+            Ok(out)
+        };
+        let items = |s: &Option<String>| -> Vec<String> {
             s.as_deref().map_or_else(Vec::new, |s| {
                 s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(str::to_owned).collect()
             })
         };
-        lq.genres = list(&self.genre).into_iter().chain(list(&self.genres)).map(|g| normalize_genre(&g)).collect();
-        lq.formats = list(&self.format).into_iter().map(|f| normalize_format(&f)).collect();
-        lq.stages = list(&self.production_stage).into_iter().map(|s| s.to_lowercase()).collect();
-        for b in list(&self.budget_range) {
+        let genres = items(&self.genre).into_iter().chain(items(&self.genres));
+        lq.genres = list("genre", &mut genres.map(|g| normalize_genre(&g)))?;
+        lq.formats = list("format", &mut items(&self.format).into_iter().map(|f| normalize_format(&f)))?;
+        lq.stages = list("productionStage", &mut items(&self.production_stage).into_iter().map(|s| s.to_lowercase()))?;
+        for b in list("budgetRange", &mut items(&self.budget_range).into_iter())? {
             match pitchey_core::catalog::budget_label_bounds(&b) {
                 Some((min, max)) => {
                     lq.budget_min = Some(min);
@@ -121,6 +142,7 @@ impl ListParams {
         if let Some(t) = self.text() {
             lq.terms = pitchey_core::search::terms(t);
         }
+        Ok(())
     }
 
     /// The explicit sort, if any: `(order, descending)`.
@@ -183,7 +205,7 @@ mod tests {
             ..Default::default()
         };
         let mut lq = ListQuery::new(Scope::Market);
-        p.apply_filters(&mut lq, None);
+        p.apply_filters(&mut lq, None).unwrap();
         assert_eq!(lq.genres, vec!["action", "crime drama"]);
         assert_eq!(lq.formats, vec!["tv"]);
         assert_eq!((lq.budget_min, lq.budget_max), (Some(1_000_000.0), Some(5_000_000.0)));
@@ -192,12 +214,39 @@ mod tests {
         let p = ListParams { user_id: Some(7), ..Default::default() };
         for (viewer, named_only) in [(None, true), (Some(8), true), (Some(7), false)] {
             let mut lq = ListQuery::new(Scope::Market);
-            p.apply_filters(&mut lq, viewer);
+            p.apply_filters(&mut lq, viewer).unwrap();
             assert_eq!((lq.owner, lq.named_creators_only), (Some(7), named_only), "{viewer:?}");
         }
         let p = ListParams { sort: Some("sideways".into()), ..Default::default() };
         assert!(p.sort().is_err());
         let p = ListParams { sort: Some("title".into()), order: Some("desc".into()), ..Default::default() };
         assert_eq!(p.sort().unwrap(), Some((Order::Title, true)));
+    }
+
+    #[test]
+    fn filter_values_are_deduplicated_and_bounded() {
+        let many = |n: usize, distinct: bool| {
+            (0..n).map(|i| if distinct { format!("g{i}") } else { "Comedy".to_owned() }).collect::<Vec<_>>().join(",")
+        };
+        // Every genre label the catalogue offers is accepted at once.
+        let all = pitchey_core::catalog::GENRES.join(",");
+        let p = ListParams { genre: Some(all), genres: Some(many(32_000, false)), ..Default::default() };
+        let mut lq = ListQuery::new(Scope::Market);
+        p.apply_filters(&mut lq, None).unwrap();
+        assert!(lq.genres.len() <= pitchey_core::catalog::GENRES.len(), "{:?}", lq.genres);
+        let mut unique = lq.genres.clone();
+        unique.dedup();
+        assert_eq!(unique, lq.genres, "sorted, each value once");
+        for p in [
+            ListParams { genre: Some(many(MAX_FILTER_VALUES + 1, true)), ..Default::default() },
+            ListParams { format: Some(many(MAX_FILTER_VALUES + 1, true)), ..Default::default() },
+            ListParams { production_stage: Some(many(MAX_FILTER_VALUES + 1, true)), ..Default::default() },
+            ListParams { budget_range: Some(many(MAX_FILTER_VALUES + 1, true)), ..Default::default() },
+        ] {
+            let e = p.apply_filters(&mut ListQuery::new(Scope::Market), None).unwrap_err();
+            assert_eq!((e.status, e.code), (StatusCode::BAD_REQUEST, "INVALID_QUERY"), "{}", e.message);
+        }
+        let p = ListParams { format: Some(many(MAX_FILTER_VALUES, true)), ..Default::default() };
+        assert!(p.apply_filters(&mut ListQuery::new(Scope::Market), None).is_ok());
     }
 }

@@ -217,7 +217,7 @@ async fn generic_list_body(state: &AppState, me: Option<i64>, p: ListParams) -> 
     let (rows, total) = match scope {
         Some(scope) => {
             let mut lq = ListQuery::new(scope);
-            p.apply_filters(&mut lq, me);
+            p.apply_filters(&mut lq, me)?;
             if let Some((o, d)) = p.sort()? {
                 lq.order = o;
                 lq.descending = d;

@@ -92,7 +92,7 @@ async fn search(s: &AppState, p: ListParams) -> ApiResult<Serialized> {
     let nothing_to_match = !text.is_empty() && words.is_empty();
     let (rows, total) = if want_pitches && !nothing_to_match {
         let mut lq = ListQuery::new(Scope::Market);
-        p.apply_filters(&mut lq, None);
+        p.apply_filters(&mut lq, None)?;
         match p.sort()? {
             Some((o, d)) => {
                 lq.order = o;
@@ -169,7 +169,7 @@ async fn public_search(s: &AppState, p: ListParams) -> ApiResult<Serialized> {
     }
     let paging = p.paging(20, 50);
     let mut lq = ListQuery::new(Scope::Public);
-    p.apply_filters(&mut lq, None);
+    p.apply_filters(&mut lq, None)?;
     let (rows, total) = if lq.terms.is_empty() {
         (Vec::new(), 0)
     } else {
