@@ -7,6 +7,7 @@
 use crate::caching;
 use crate::config::Settings;
 use crate::error::ApiError;
+use crate::extract::BodyReadTimeout;
 use crate::health;
 use crate::observability;
 use crate::password;
@@ -202,8 +203,9 @@ const RYW_COOKIE: &str = "pitchey-rw";
 ///   on every node. Two kinds of write are left out: sign-in, sign-up,
 ///   sign-out and password changes (`/api/auth/*`), which no dashboard shows, and view tracking, the write
 ///   every page view makes: view counts on dashboards may lag by the dashboard cache's TTL.
-async fn handler_middleware(state: AppState, req: Request, next: Next) -> Response {
+async fn handler_middleware(state: AppState, mut req: Request, next: Next) -> Response {
     let s = &state.settings;
+    req.extensions_mut().insert(BodyReadTimeout(Duration::from_secs(s.body_read_timeout_secs.max(1))));
     let now = chrono::Utc::now().timestamp();
     let wrote_recently = req
         .headers()
@@ -307,9 +309,8 @@ pub async fn serve(
         tokio::time::sleep(drain_delay).await;
         let _ = stopping_tx.send(());
     };
-    let server = axum::serve(listener, app.router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(signal);
-    let server = std::pin::pin!(server.into_future());
+    let header_read_timeout = Duration::from_secs(state.settings.header_read_timeout_secs.max(1));
+    let server = std::pin::pin!(crate::listen::serve_http(listener, app.router, header_read_timeout, signal));
     let drained = async {
         // Only once the listener closes does the grace period start counting.
         if stopping_rx.await.is_ok() {
@@ -319,7 +320,7 @@ pub async fn serve(
         }
     };
     tokio::select! {
-        r = server => r?,
+        () = server => {}
         () = drained => tracing::warn!("grace period over; closing remaining connections"),
     }
     app.stop.cancel();

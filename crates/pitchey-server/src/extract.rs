@@ -48,9 +48,26 @@ fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
     }
 }
 
-/// The whole body, within the body limit (413 beyond it).
+/// How long a request's body may take to arrive, set on each request by the app's middleware.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyReadTimeout(pub std::time::Duration);
+
+/// The whole body, within the body limit (413 beyond it) and the [`BodyReadTimeout`] (408 past it: nothing
+/// was done, and a client that stalls part-way holds no handler beyond it).
 async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<axum::body::Bytes, ApiError> {
-    axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+    let limit = req.extensions().get::<BodyReadTimeout>().map(|t| t.0);
+    let read = axum::body::Bytes::from_request(req, state);
+    let read = match limit {
+        Some(limit) => tokio::time::timeout(limit, read).await.map_err(|_| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "REQUEST_TIMEOUT",
+                format!("The request body did not arrive within {} seconds", limit.as_secs()),
+            )
+        })?,
+        None => read.await,
+    };
+    read.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "Request body is too large")
         } else {

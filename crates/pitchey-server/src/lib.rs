@@ -13,6 +13,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod limits;
+pub mod listen;
 pub mod observability;
 pub mod password;
 pub mod ratelimit;

@@ -242,6 +242,47 @@ async fn a_write_past_the_deadline_completes_once_postgres() {
     a_write_past_the_deadline_completes_once(Kind::Postgres).await;
 }
 
+/// Clients that stall: a request head that never ends has its connection closed at the header deadline (it
+/// held a connection for ever), and a body that stops part-way is answered 408 at the body deadline (it was
+/// answered, after the request deadline, that its outcome was unknown); other clients are served meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_clients_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let settings = |s: &mut pitchey_server::Settings| {
+        s.header_read_timeout_secs = 1;
+        s.body_read_timeout_secs = 1;
+    };
+    let Some(app) = TestApp::spawn_with(Kind::Sqlite, settings).await else { return };
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut half_head = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    half_head.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let mut half_body = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    half_body
+        .write_all(b"POST /api/views/track HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"pitchId\":")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    assert_eq!(get(&app.client(), app.url("/api/health/live")).await.0, StatusCode::OK, "others are served");
+
+    let mut buf = [0u8; 256];
+    let read = tokio::time::timeout(Duration::from_secs(10), half_head.read(&mut buf)).await.expect("closed in time");
+    assert!(matches!(read, Ok(0) | Err(_)), "closed without an answer: {read:?}");
+    assert!(started.elapsed() >= Duration::from_millis(900), "not before the deadline: {:?}", started.elapsed());
+
+    let mut answer = Vec::new();
+    let until = Instant::now() + Duration::from_secs(10);
+    while !String::from_utf8_lossy(&answer).contains("}") && Instant::now() < until {
+        match tokio::time::timeout(Duration::from_secs(10), half_body.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => answer.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"code\":\"REQUEST_TIMEOUT\""), "{answer}");
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_outage_keeps_serving_and_reconnects() {
     let Some(mut redis) = TempRedis::start() else { return };
