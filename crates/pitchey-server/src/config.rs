@@ -119,9 +119,9 @@ pub struct Settings {
     pub request_timeout_secs: u64,
     /// Longest a request's body may take to arrive before the server answers 408, in seconds.
     pub body_read_timeout_secs: u64,
-    /// Longest a connection may take to send a request's head, or stay idle between requests, before the
-    /// server closes it, in seconds.
-    pub header_read_timeout_secs: u64,
+    /// A connection on which no request starts for this long (it sent nothing, or half a request head, or
+    /// stays idle between requests), and none is in flight, is closed within twice this, in seconds.
+    pub connection_idle_timeout_secs: u64,
     /// How long shutdown waits for in-flight requests, in seconds.
     pub shutdown_grace_secs: u64,
     /// `text` or `json` log lines.
@@ -202,7 +202,7 @@ impl Default for Settings {
             body_limit_bytes: 1024 * 1024,
             request_timeout_secs: 30,
             body_read_timeout_secs: 10,
-            header_read_timeout_secs: 30,
+            connection_idle_timeout_secs: 30,
             shutdown_grace_secs: 20,
             log_format: "text".to_owned(),
             log_level: "info,sqlx=warn".to_owned(),

@@ -1,33 +1,35 @@
 //! The HTTP/1.1 accept loop.
 //!
 //! `axum::serve` gives hyper no timer, so hyper's deadline for reading a request's head never applies: a
-//! client that opens a connection and sends half a request line holds it, and a file descriptor, for ever
-//! (a few thousand such clients exhaust the open-files limit). This loop is `axum::serve` as we used it (the
-//! peer address as [`ConnectInfo`], graceful shutdown, accept errors survived) with hyper's HTTP/1 connection
-//! given a Tokio timer and `header_read_timeout`. The deadline also closes a keep-alive connection that stays
-//! idle that long between requests, as hyper starts it when it waits for the next request's head. No
-//! route upgrades its connection (there is no WebSocket endpoint), so connections are served without upgrades.
+//! client that connects and sends nothing, or half a request line, holds a connection and a file descriptor
+//! for ever (a few thousand such clients exhaust the open-files limit). This loop is `axum::serve` as we used
+//! it (the peer address as [`ConnectInfo`], graceful shutdown, accept errors survived), serving hyper's HTTP/1
+//! connection, with a watchdog per connection: a connection on which no request has started for a whole
+//! `idle` period, and none is in flight, is closed.
+//!
+//! Hyper's own deadline (a Tokio timer given to the connection) does the same per request, but it arms and
+//! disarms a timer for every request, and that cost 10–25% of the throughput of 122 KB cached pages in
+//! alternated runs (`docs/PERFORMANCE.md`). The watchdog sleeps once per period instead; it closes an idle
+//! or stalled connection between one and two periods after its last request.
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
 use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
 /// Serves `router` on `listener` until `shutdown` resolves, then stops accepting and returns once every
-/// open connection has finished its request in flight and closed.
-pub async fn serve_http(
-    listener: TcpListener,
-    router: Router,
-    header_read_timeout: Duration,
-    shutdown: impl Future<Output = ()>,
-) {
+/// open connection has finished its request in flight and closed. Connections without a request for
+/// `idle` are closed ([`stalled`]).
+pub async fn serve_http(listener: TcpListener, router: Router, idle: Duration, shutdown: impl Future<Output = ()>) {
     let connections = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -41,24 +43,55 @@ pub async fn serve_http(
             },
             () = &mut shutdown => break,
         };
+        let activity = Arc::new(Activity::default());
+        let seen = Arc::clone(&activity);
         let router = router.clone();
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo(peer));
-            router.clone().oneshot(req.map(Body::new))
+            seen.started.fetch_add(1, Relaxed);
+            seen.in_flight.fetch_add(1, Relaxed);
+            let seen = Arc::clone(&seen);
+            let response = router.clone().oneshot(req.map(Body::new));
+            async move {
+                let res = response.await;
+                seen.in_flight.fetch_sub(1, Relaxed);
+                res
+            }
         });
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(header_read_timeout)
-            .serve_connection(TokioIo::new(stream), service);
-        let conn = connections.watch(conn);
+        let conn = connections
+            .watch(hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::trace!(%peer, error = %e, "connection ended with an error");
+            tokio::select! {
+                ended = conn => if let Err(e) = ended {
+                    tracing::trace!(%peer, error = %e, "connection ended with an error");
+                },
+                () = stalled(&activity, idle) => tracing::debug!(%peer, "closed a connection that sent no request"),
             }
         });
     }
     drop(listener);
     connections.shutdown().await;
+}
+
+/// Requests started on one connection, and those whose response has not started yet.
+#[derive(Debug, Default)]
+struct Activity {
+    started: AtomicU64,
+    in_flight: AtomicU64,
+}
+
+/// Resolves once a whole `period` has passed in which no request started on the connection and none was in
+/// flight: half a request head, or nothing, or a keep-alive connection left idle.
+async fn stalled(activity: &Activity, period: Duration) {
+    let mut seen = activity.started.load(Relaxed);
+    loop {
+        tokio::time::sleep(period).await;
+        let now = activity.started.load(Relaxed);
+        if now == seen && activity.in_flight.load(Relaxed) == 0 {
+            return;
+        }
+        seen = now;
+    }
 }
 
 /// Errors of one connection (reset before it was accepted) are not the listener's; others (out of file

@@ -242,18 +242,19 @@ async fn a_write_past_the_deadline_completes_once_postgres() {
     a_write_past_the_deadline_completes_once(Kind::Postgres).await;
 }
 
-/// Clients that stall: a request head that never ends has its connection closed at the header deadline (it
-/// held a connection for ever), and a body that stops part-way is answered 408 at the body deadline (it was
+/// Clients that stall: a connection that sends nothing, or a request head that never ends, is closed after
+/// the idle period (it held a connection for ever), and a body that stops part-way is answered 408 at the body deadline (it was
 /// answered, after the request deadline, that its outcome was unknown); other clients are served meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_clients_are_cut_off() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let settings = |s: &mut pitchey_server::Settings| {
-        s.header_read_timeout_secs = 1;
+        s.connection_idle_timeout_secs = 1;
         s.body_read_timeout_secs = 1;
     };
     let Some(app) = TestApp::spawn_with(Kind::Sqlite, settings).await else { return };
     let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let mut half_head = tokio::net::TcpStream::connect(&addr).await.unwrap();
     half_head.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n").await.unwrap();
     let mut half_body = tokio::net::TcpStream::connect(&addr).await.unwrap();
@@ -265,8 +266,10 @@ async fn stalled_clients_are_cut_off() {
     assert_eq!(get(&app.client(), app.url("/api/health/live")).await.0, StatusCode::OK, "others are served");
 
     let mut buf = [0u8; 256];
-    let read = tokio::time::timeout(Duration::from_secs(10), half_head.read(&mut buf)).await.expect("closed in time");
-    assert!(matches!(read, Ok(0) | Err(_)), "closed without an answer: {read:?}");
+    for stalled in [&mut silent, &mut half_head] {
+        let read = tokio::time::timeout(Duration::from_secs(10), stalled.read(&mut buf)).await.expect("closed in time");
+        assert!(matches!(read, Ok(0) | Err(_)), "closed without an answer: {read:?}");
+    }
     assert!(started.elapsed() >= Duration::from_millis(900), "not before the deadline: {:?}", started.elapsed());
 
     let mut answer = Vec::new();
