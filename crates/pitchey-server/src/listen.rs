@@ -48,13 +48,11 @@ pub async fn serve_http(listener: TcpListener, router: Router, idle: Duration, s
         let router = router.clone();
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo(peer));
-            seen.started.fetch_add(1, Relaxed);
-            seen.in_flight.fetch_add(1, Relaxed);
-            let seen = Arc::clone(&seen);
+            let in_flight = InFlight::start(&seen);
             let response = router.clone().oneshot(req.map(Body::new));
             async move {
                 let res = response.await;
-                seen.in_flight.fetch_sub(1, Relaxed);
+                drop(in_flight);
                 res
             }
         });
@@ -80,8 +78,26 @@ struct Activity {
     in_flight: AtomicU64,
 }
 
+/// A request from its start until its response starts (or it is dropped).
+struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    fn start(activity: &Arc<Activity>) -> InFlight {
+        activity.started.fetch_add(1, Relaxed);
+        activity.in_flight.fetch_add(1, Relaxed);
+        InFlight(Arc::clone(activity))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Relaxed);
+    }
+}
+
 /// Resolves once a whole `period` has passed in which no request started on the connection and none was in
-/// flight: half a request head, or nothing, or a keep-alive connection left idle.
+/// flight: half a request head, or nothing, or a keep-alive connection left idle. A response body still being
+/// written counts as nothing in flight: a client that takes a whole period to read one is cut off too.
 async fn stalled(activity: &Activity, period: Duration) {
     let mut seen = activity.started.load(Relaxed);
     loop {
