@@ -309,8 +309,11 @@ pub async fn serve(
         tokio::time::sleep(drain_delay).await;
         let _ = stopping_tx.send(());
     };
-    let idle = Duration::from_secs(state.settings.connection_idle_timeout_secs.max(1));
-    let server = std::pin::pin!(crate::listen::serve_http(listener, app.router, idle, signal));
+    let limits = crate::listen::ConnectionLimits {
+        first: Duration::from_secs(state.settings.header_read_timeout_secs.max(1)),
+        idle: Duration::from_secs(state.settings.keep_alive_timeout_secs.max(1)),
+    };
+    let server = std::pin::pin!(crate::listen::serve_http(listener, app.router, limits, signal));
     let drained = async {
         // Only once the listener closes does the grace period start counting.
         if stopping_rx.await.is_ok() {

@@ -147,8 +147,16 @@ async fn respond(state: &AppState, entry: &Entry, source: Source, headers: &Head
         None => entry.etag.clone(),
     };
     let etag_value = HeaderValue::from_str(&etag).unwrap_or_else(|_| HeaderValue::from_static("\"\""));
-    let mut res =
-        if not_modified(headers, &etag) { StatusCode::NOT_MODIFIED.into_response() } else { ok_json(body, coding) };
+    let mut res = if not_modified(headers, &etag) {
+        let mut r = StatusCode::NOT_MODIFIED.into_response();
+        // A 304 carries the Vary of the 200 it stands for; the compression layer adds none to an empty body.
+        if entry.body.len() >= MIN_COMPRESSED_BODY {
+            r.headers_mut().append(header::VARY, HeaderValue::from_static("accept-encoding"));
+        }
+        r
+    } else {
+        ok_json(body, coding)
+    };
     let h = res.headers_mut();
     h.insert(header::ETAG, etag_value);
     h.insert(header::CACHE_CONTROL, cache_control(state));

@@ -117,11 +117,15 @@ pub struct Settings {
     pub body_limit_bytes: usize,
     /// Longest a request may take before the server answers 503, in seconds.
     pub request_timeout_secs: u64,
-    /// Longest a request's body may take to arrive before the server answers 408, in seconds.
+    /// Longest a request's body may take to arrive before the server answers 408, in seconds (less than
+    /// `request_timeout_secs`).
     pub body_read_timeout_secs: u64,
-    /// A connection on which no request starts for this long (it sent nothing, or half a request head, or
-    /// stays idle between requests), and none is in flight, is closed within twice this, in seconds.
-    pub connection_idle_timeout_secs: u64,
+    /// A new connection that has not started a request this long after it opened (it sent nothing, or half
+    /// a request head) is closed, in seconds.
+    pub header_read_timeout_secs: u64,
+    /// A keep-alive connection idle this long after its last response is closed, in seconds. Keep it above
+    /// the idle timeout of a load balancer in front (60 s on many).
+    pub keep_alive_timeout_secs: u64,
     /// How long shutdown waits for in-flight requests, in seconds.
     pub shutdown_grace_secs: u64,
     /// `text` or `json` log lines.
@@ -201,8 +205,9 @@ impl Default for Settings {
             shutdown_drain_delay_secs: 0,
             body_limit_bytes: 1024 * 1024,
             request_timeout_secs: 30,
-            body_read_timeout_secs: 10,
-            connection_idle_timeout_secs: 30,
+            body_read_timeout_secs: 20,
+            header_read_timeout_secs: 30,
+            keep_alive_timeout_secs: 75,
             shutdown_grace_secs: 20,
             log_format: "text".to_owned(),
             log_level: "info,sqlx=warn".to_owned(),
@@ -284,6 +289,10 @@ impl Settings {
             && !(r.starts_with("redis://") || r.starts_with("rediss://") || r.starts_with("unix://"))
         {
             return Err(ConfigError("redis_url must start with redis://, rediss:// or unix://".into()));
+        }
+        if self.body_read_timeout_secs >= self.request_timeout_secs {
+            // Past the request deadline a stalled write body would be told its outcome is unknown.
+            return Err(ConfigError("body_read_timeout_secs must be less than request_timeout_secs".into()));
         }
         if self.body_limit_bytes < 1024 {
             return Err(ConfigError("body_limit_bytes must be at least 1024".into()));

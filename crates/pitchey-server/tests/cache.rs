@@ -235,6 +235,7 @@ async fn cached_pages_are_sent_compressed_from_a_stored_copy(app: &TestApp) {
         assert_eq!(decode(coding, &body).await, plain_body.to_vec(), "{accept}: same content");
         let r = c.get(&url).header("accept-encoding", accept).header("if-none-match", &etag).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::NOT_MODIFIED, "{accept}");
+        assert!(r.headers().get_all("vary").iter().any(|v| v == "accept-encoding"), "a 304 varies as its 200 does");
         assert!(r.bytes().await.unwrap().is_empty());
         // The plain representation's validator does not match the compressed one.
         let r =

@@ -242,39 +242,54 @@ async fn a_write_past_the_deadline_completes_once_postgres() {
     a_write_past_the_deadline_completes_once(Kind::Postgres).await;
 }
 
-/// Clients that stall: a connection that sends nothing, or a request head that never ends, is closed after
-/// the idle period (it held a connection for ever), and a body that stops part-way is answered 408 at the body deadline (it was
-/// answered, after the request deadline, that its outcome was unknown); other clients are served meanwhile.
+/// Clients that stall: a connection that sends nothing or half a request head is closed once the header
+/// deadline has passed since it opened (it held a connection for ever), a keep-alive connection once it has
+/// been idle that long after its response, and a body that stops part-way is answered 408 at the body
+/// deadline (it was told, after the request deadline, that its outcome was unknown). Others are served
+/// meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_clients_are_cut_off() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
     let settings = |s: &mut pitchey_server::Settings| {
-        s.connection_idle_timeout_secs = 1;
+        s.header_read_timeout_secs = 1;
+        s.keep_alive_timeout_secs = 2;
         s.body_read_timeout_secs = 1;
     };
     let Some(app) = TestApp::spawn_with(Kind::Sqlite, settings).await else { return };
     let addr = app.base.trim_start_matches("http://").to_owned();
-    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let mut half_head = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let opened = Instant::now();
+    let mut silent = TcpStream::connect(&addr).await.unwrap();
+    let mut half_head = TcpStream::connect(&addr).await.unwrap();
     half_head.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n").await.unwrap();
-    let mut half_body = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut half_body = TcpStream::connect(&addr).await.unwrap();
     half_body
         .write_all(b"POST /api/views/track HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"pitchId\":")
         .await
         .unwrap();
-    let started = Instant::now();
+    let mut kept = TcpStream::connect(&addr).await.unwrap();
+    kept.write_all(b"GET /api/health/live HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let mut buf = [0u8; 4096];
+    let n = kept.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&buf[..n]));
+    let answered = Instant::now();
     assert_eq!(get(&app.client(), app.url("/api/health/live")).await.0, StatusCode::OK, "others are served");
 
-    let mut buf = [0u8; 256];
-    for stalled in [&mut silent, &mut half_head] {
-        let read = tokio::time::timeout(Duration::from_secs(10), stalled.read(&mut buf)).await.expect("closed in time");
+    async fn closed(stream: &mut TcpStream) {
+        let mut buf = [0u8; 256];
+        let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await.expect("closed in time");
         assert!(matches!(read, Ok(0) | Err(_)), "closed without an answer: {read:?}");
     }
-    assert!(started.elapsed() >= Duration::from_millis(900), "not before the deadline: {:?}", started.elapsed());
+    closed(&mut silent).await;
+    closed(&mut half_head).await;
+    assert!(opened.elapsed() >= Duration::from_secs(1), "not before the header deadline: {:?}", opened.elapsed());
+    closed(&mut kept).await;
+    // The server starts counting when it has written the response, a little before the client has read it.
+    let idle = answered.elapsed();
+    assert!(idle >= Duration::from_millis(1900), "not before the keep-alive deadline: {idle:?}");
 
     let mut answer = Vec::new();
-    let until = Instant::now() + Duration::from_secs(10);
-    while !String::from_utf8_lossy(&answer).contains("}") && Instant::now() < until {
+    while !String::from_utf8_lossy(&answer).contains('}') {
         match tokio::time::timeout(Duration::from_secs(10), half_body.read(&mut buf)).await {
             Ok(Ok(n)) if n > 0 => answer.extend_from_slice(&buf[..n]),
             _ => break,

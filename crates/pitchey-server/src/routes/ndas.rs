@@ -388,16 +388,26 @@ async fn bulk(s: &AppState, auth: &AuthUser, b: BulkBody, action: NdaAction) -> 
         return Err(ApiError::validation("ndaIds must list 1 to 100 ids"));
     }
     let mut outcomes = Vec::with_capacity(b.nda_ids.len());
+    let mut server_failed = false;
     for raw in &b.nda_ids {
         let Some(id) = flex_id(Some(raw)) else {
             outcomes.push((raw.clone(), Err(ApiError::validation("Invalid id"))));
             continue;
         };
+        // After a server error the rest are not tried: in an outage each would wait out its own timeouts,
+        // and the request would run past its deadline instead of answering which ids were decided.
+        if server_failed {
+            let skipped = "Not attempted after a server error on an earlier id; retry it";
+            outcomes.push((json!(id), Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "NOT_ATTEMPTED", skipped))));
+            continue;
+        }
         let input = ActionInput {
             reason: b.reason.as_ref().map(|r| r.chars().take(REASON_MAX).collect()),
             ..Default::default()
         };
-        outcomes.push((json!(id), act(s, auth, id, action, input).await.map(drop)));
+        let outcome = act(s, auth, id, action, input).await.map(drop);
+        server_failed = outcome.as_ref().is_err_and(|e| e.status.is_server_error());
+        outcomes.push((json!(id), outcome));
     }
     bulk_answer(outcomes)
 }
