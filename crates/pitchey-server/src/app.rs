@@ -205,7 +205,6 @@ const RYW_COOKIE: &str = "pitchey-rw";
 ///   every page view makes: view counts on dashboards may lag by the dashboard cache's TTL.
 async fn handler_middleware(state: AppState, mut req: Request, next: Next) -> Response {
     let s = &state.settings;
-    req.extensions_mut().insert(BodyReadTimeout(Duration::from_secs(s.body_read_timeout_secs.max(1))));
     let now = chrono::Utc::now().timestamp();
     let wrote_recently = req
         .headers()
@@ -216,6 +215,10 @@ async fn handler_middleware(state: AppState, mut req: Request, next: Next) -> Re
         .flatten()
         .any(|c| c.name() == RYW_COOKIE && c.value().parse::<i64>().is_ok_and(|until| until > now));
     let is_write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if is_write {
+        // Only writes read a body (`extract::body_bytes`); reads are spared the extension.
+        req.extensions_mut().insert(BodyReadTimeout(Duration::from_secs(s.body_read_timeout_secs.max(1))));
+    }
     let signed_in = session::token_from_headers(req.headers()).is_some();
     let path = req.uri().path();
     let view_tracking = matches!(path, "/api/views/track" | "/api/analytics/track-view");

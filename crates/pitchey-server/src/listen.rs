@@ -25,7 +25,7 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
@@ -90,8 +90,8 @@ pub async fn serve_http(
 #[derive(Debug)]
 struct Activity {
     opened: Instant,
-    /// Requests started.
-    started: AtomicU64,
+    /// Whether a request has started.
+    served: AtomicBool,
     /// Requests whose response body has not been written (or dropped) yet.
     in_flight: AtomicU64,
     /// Milliseconds after `opened` that a request last started or ended.
@@ -102,7 +102,7 @@ impl Activity {
     fn new() -> Activity {
         Activity {
             opened: Instant::now(),
-            started: AtomicU64::new(0),
+            served: AtomicBool::new(false),
             in_flight: AtomicU64::new(0),
             last_ms: AtomicU64::new(0),
         }
@@ -118,7 +118,7 @@ struct InFlight(Arc<Activity>);
 
 impl InFlight {
     fn start(activity: &Arc<Activity>) -> InFlight {
-        activity.started.fetch_add(1, Relaxed);
+        activity.served.store(true, Relaxed);
         activity.in_flight.fetch_add(1, Relaxed);
         activity.touch();
         InFlight(Arc::clone(activity))
@@ -159,7 +159,7 @@ impl hyper::body::Body for Guarded {
 /// request has started, `idle` from the last response's end after that.
 async fn stalled(activity: &Activity, limits: ConnectionLimits) {
     loop {
-        let limit = if activity.started.load(Relaxed) == 0 { limits.first } else { limits.idle };
+        let limit = if activity.served.load(Relaxed) { limits.idle } else { limits.first };
         if activity.in_flight.load(Relaxed) > 0 {
             tokio::time::sleep(limit).await;
             continue;

@@ -12,6 +12,25 @@ pub const MAX_OFFSET: i64 = 100_000;
 /// (53 genre labels, contract §10).
 pub const MAX_FILTER_VALUES: usize = 64;
 
+/// The comma-separated values of a list parameter, trimmed, empty ones left out.
+fn items(s: &Option<String>) -> impl Iterator<Item = &str> {
+    s.as_deref().into_iter().flat_map(|s| s.split(',')).map(str::trim).filter(|x| !x.is_empty())
+}
+
+/// A filter's values, sorted, each once; more than [`MAX_FILTER_VALUES`] distinct ones are a 400. Each value
+/// is a bound parameter: a query string of one genre repeated 32,000 times kept a SQLite reader busy for
+/// seconds.
+fn distinct(name: &str, values: impl Iterator<Item = String>) -> Result<Vec<String>, ApiError> {
+    let mut out: Vec<String> = values.collect();
+    out.sort_unstable();
+    out.dedup();
+    if out.len() > MAX_FILTER_VALUES {
+        let message = format!("{name} takes at most {MAX_FILTER_VALUES} values");
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "INVALID_QUERY", message));
+    }
+    Ok(out)
+}
+
 fn opt_num<'de, D: Deserializer<'de>, T: std::str::FromStr>(d: D) -> Result<Option<T>, D::Error> {
     let s: Option<String> = Option::deserialize(d)?;
     match s.as_deref().map(str::trim) {
@@ -95,32 +114,13 @@ impl ListParams {
     /// lists that are the same for everyone). Filtered by someone else's id, a list leaves out the pitches
     /// that hide their creator, whose presence there would name him.
     ///
-    /// Each filter's values are deduplicated, and more than [`MAX_FILTER_VALUES`] distinct ones are a 400: each
-    /// value is a bound parameter, and a query string of 32,000 values (one repeated) kept a SQLite reader busy for seconds.
+    /// Each filter's values are deduplicated ([`distinct`]).
     pub fn apply_filters(&self, lq: &mut ListQuery, viewer: Option<i64>) -> Result<(), ApiError> {
-        let list = |name: &str, values: &mut dyn Iterator<Item = String>| -> Result<Vec<String>, ApiError> {
-            let mut out: Vec<String> = values.collect();
-            out.sort_unstable();
-            out.dedup();
-            if out.len() > MAX_FILTER_VALUES {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "INVALID_QUERY",
-                    format!("{name} takes at most {MAX_FILTER_VALUES} values"),
-                ));
-            }
-            Ok(out)
-        };
-        let items = |s: &Option<String>| -> Vec<String> {
-            s.as_deref().map_or_else(Vec::new, |s| {
-                s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(str::to_owned).collect()
-            })
-        };
-        let genres = items(&self.genre).into_iter().chain(items(&self.genres));
-        lq.genres = list("genre", &mut genres.map(|g| normalize_genre(&g)))?;
-        lq.formats = list("format", &mut items(&self.format).into_iter().map(|f| normalize_format(&f)))?;
-        lq.stages = list("productionStage", &mut items(&self.production_stage).into_iter().map(|s| s.to_lowercase()))?;
-        for b in list("budgetRange", &mut items(&self.budget_range).into_iter())? {
+        let genres = items(&self.genre).chain(items(&self.genres));
+        lq.genres = distinct("genre", genres.map(normalize_genre))?;
+        lq.formats = distinct("format", items(&self.format).map(normalize_format))?;
+        lq.stages = distinct("productionStage", items(&self.production_stage).map(str::to_lowercase))?;
+        for b in distinct("budgetRange", items(&self.budget_range).map(str::to_owned))? {
             match pitchey_core::catalog::budget_label_bounds(&b) {
                 Some((min, max)) => {
                     lq.budget_min = Some(min);
