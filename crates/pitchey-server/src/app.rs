@@ -18,7 +18,7 @@ use crate::state::{AppState, Phase};
 use crate::tasks;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use cookie::{Cookie, SameSite};
@@ -183,8 +183,25 @@ async fn edge_middleware(state: AppState, req: Request, next: Next) -> Response 
         }
         res
     };
+    let mut res = res;
+    security_headers(res.headers_mut(), state.settings.cookie_secure);
     timer.finish(&state.route_stats, &res);
     res
+}
+
+/// Headers that keep a browser from misreading, framing or keeping our answers, on every response: no MIME
+/// sniffing, no framing, for JSON (the ops page sets its own policy) a policy that loads nothing, and
+/// `private, no-store` where a route set no caching policy of its own (sign-in and session answers carry the
+/// user's profile). With secure cookies, that is behind HTTPS, browsers are also told to use HTTPS only.
+fn security_headers(h: &mut HeaderMap, https: bool) {
+    h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("private, no-store"));
+    h.insert(HeaderName::from_static("x-content-type-options"), HeaderValue::from_static("nosniff"));
+    h.insert(HeaderName::from_static("x-frame-options"), HeaderValue::from_static("DENY"));
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
+    if https {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    }
 }
 
 /// The cookie marking "this client wrote recently": its reads go to the primary until it expires.

@@ -86,7 +86,15 @@ async fn wrong_password_wrong_portal_unknown_email(app: &TestApp) {
 
 async fn session_after_login_and_logout(app: &TestApp) {
     let c = app.investor().await;
-    let (s, body) = get(&c, app.url("/api/auth/session")).await;
+    let r = c.get(app.url("/api/auth/session")).send().await.unwrap();
+    // The answer carries the user's profile: no cache may keep it, and no page may frame or sniff it.
+    let h = r.headers();
+    assert_eq!(h["cache-control"], "private, no-store");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["content-security-policy"], "default-src 'none'; frame-ancestors 'none'");
+    assert!(h.get("strict-transport-security").is_none(), "HSTS only behind HTTPS (secure cookies)");
+    let (s, body) = json_of(r).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(body["user"]["email"], "sarah.investor@demo.com");
     assert_eq!(body["user"]["userType"], "investor");
@@ -641,6 +649,22 @@ async fn forwarded_for_is_used_only_behind_a_trusted_proxy(kind: Kind) {
     assert_eq!(attempt("198.51.100.1").await.unwrap().status(), StatusCode::UNAUTHORIZED);
     assert_eq!(attempt("198.51.100.2").await.unwrap().status(), StatusCode::UNAUTHORIZED);
     assert_eq!(attempt("198.51.100.1").await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+    // Metrics on the API port are for local scrapers: not for a forwarded client, even one forwarded from
+    // this host.
+    let metrics = |xff: Option<&'static str>| {
+        let r = c.get(app.url("/metrics"));
+        match xff {
+            Some(ip) => r.header("x-forwarded-for", ip),
+            None => r,
+        }
+        .send()
+    };
+    assert_eq!(metrics(None).await.unwrap().status(), StatusCode::OK);
+    for ip in ["198.51.100.1", "127.0.0.1"] {
+        let (s, body) = json_of(metrics(Some(ip)).await.unwrap()).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{ip}");
+        assert_eq!(error_code(&body), "FORBIDDEN");
+    }
     app.stop().await;
 }
 

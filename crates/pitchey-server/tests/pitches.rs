@@ -20,6 +20,7 @@ both_backends!(
     saved_pitches_api,
     follows_api,
     concurrent_likes_and_views_keep_exact_counters,
+    moderation_keeps_a_hidden_pitch_hidden,
 );
 
 /// The create form's body (contract §3.5), camelCase, every field.
@@ -207,6 +208,43 @@ async fn only_the_owner_changes_a_pitch(app: &TestApp) {
     );
 }
 
+/// Only moderation takes a pitch out of `hidden`: its owner may still edit and delete it.
+async fn moderation_keeps_a_hidden_pitch_hidden(app: &TestApp) {
+    let c = app.creator().await;
+    let (_, body) = post(
+        &c,
+        app.url("/api/pitches"),
+        json!({"title": "Flagged Reel", "logline": "Moderation hid this one.", "genre": "drama"}),
+    )
+    .await;
+    let id = body["data"]["pitch"]["id"].as_i64().unwrap();
+    post(&c, app.url(&format!("/api/pitches/{id}/publish")), json!({})).await;
+    // Moderation hides it (no API sets `hidden`).
+    let hide = pitchey_store::Sql::new("test_hide", "UPDATE pitches SET status = 'hidden' WHERE id = $1").arg(id);
+    assert_eq!(app.state.store.db().exec(hide).await.unwrap(), 1);
+    app.state.pitches_withdrawn().await;
+    for (path, body) in [
+        (format!("/api/pitches/{id}/publish"), json!({})),
+        (format!("/api/pitches/{id}/archive"), json!({})),
+        (format!("/api/creator/pitches/{id}/publish"), json!({})),
+    ] {
+        let (s, b) = post(&c, app.url(&path), body).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{path}: {b}");
+        assert_eq!(error_code(&b), "FORBIDDEN");
+    }
+    for status in ["published", "draft", "archived", "under_review"] {
+        let (s, b) = put(&c, app.url(&format!("/api/pitches/{id}")), json!({"status": status})).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{status}: {b}");
+    }
+    assert_eq!(app.state.store.pitch(id).await.unwrap().unwrap().status.as_str(), "hidden");
+    assert_eq!(get(&app.client(), app.url(&format!("/api/pitches/public/{id}"))).await.0, StatusCode::NOT_FOUND);
+    // Its content may still be fixed, and the pitch deleted.
+    let (s, b) = put(&c, app.url(&format!("/api/pitches/{id}")), json!({"logline": "Fixed after review."})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"]["pitch"]["status"], "hidden");
+    assert_eq!(delete(&c, app.url(&format!("/api/pitches/{id}"))).await.0, StatusCode::OK);
+}
+
 async fn my_pitches_filters_and_pages(app: &TestApp) {
     let c = app.creator().await;
     let (s, body) = get(&c, app.url("/api/creator/pitches")).await;
@@ -362,6 +400,21 @@ async fn views_are_deduplicated(app: &TestApp) {
         true
     );
     assert_eq!(app.state.store.pitch(id).await.unwrap().unwrap().view_count, before + 3);
+    // A session header is the client's own choice: one network (here 127.0.0.1) adds at most five anonymous
+    // views a day to a pitch, however many sessions it names. Two are counted above.
+    for tab in 3..=9 {
+        let r = anon
+            .post(app.url("/api/views/track"))
+            .header("x-session-id", format!("tab-{tab}"))
+            .json(&json!({"pitchId": id}))
+            .send()
+            .await
+            .unwrap();
+        let body = common::json_of(r).await.1;
+        assert_eq!(body["success"], true);
+        assert_eq!(body["data"]["viewId"].is_number(), tab <= 5, "tab {tab}: {body}");
+    }
+    assert_eq!(app.state.store.pitch(id).await.unwrap().unwrap().view_count, before + 6);
     let (s, body) = post(&anon, app.url("/api/views/track"), json!({"pitchId": "nope"})).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(error_code(&body), "BAD_REQUEST");
@@ -487,6 +540,31 @@ async fn follows_api(app: &TestApp) {
     let (_, body) = post(&inv, app.url("/api/follows/action"), json!({"userId": alex, "action": "unfollow"})).await;
     assert_eq!(body["data"]["isFollowing"], false);
     assert_eq!(body["data"]["followerCount"], 1);
+    // Following again within a day does not tell alex again.
+    post(&inv, app.url("/api/follows/action"), json!({"userId": alex, "action": "follow"})).await;
+    post(&inv, app.url("/api/follows/action"), json!({"userId": alex, "action": "unfollow"})).await;
+    let (_, body) = get(&creator, app.url("/api/notifications?limit=50")).await;
+    let told = body["data"]["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["type"] == "new_follower" && n["message"].as_str().is_some_and(|m| m.starts_with("Sarah")));
+    assert_eq!(told.count(), 1, "{body}");
+    // Someone else's draft cannot be followed; it does not exist for them.
+    let (_, body) = post(
+        &creator,
+        app.url("/api/pitches"),
+        json!({"title": "Quiet Draft", "logline": "Not out yet.", "genre": "drama"}),
+    )
+    .await;
+    let draft = body["data"]["pitch"]["id"].as_i64().unwrap();
+    let (s, _) = post(
+        &inv,
+        app.url("/api/follows/action"),
+        json!({"targetId": draft, "targetType": "pitch", "action": "follow"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, _) = post(&creator, app.url("/api/follows/action"), json!({"userId": alex, "action": "follow"})).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(post(&inv, app.url("/api/follows/action"), json!({"userId": 999999})).await.0, StatusCode::NOT_FOUND);
@@ -513,27 +591,28 @@ async fn concurrent_likes_and_views_keep_exact_counters(app: &TestApp) {
     for r in futures::future::join_all(likes).await {
         assert_eq!(r.unwrap().status(), StatusCode::OK);
     }
+    // 50 signed-in viewers and 50 anonymous sessions of one network at once, then all of them again.
     let anon = app.client();
-    let views = (0..50).map(|i| {
-        anon.post(app.url("/api/views/track"))
-            .header("x-session-id", format!("concurrent-{i}"))
-            .json(&json!({"pitchId": id}))
-            .send()
-    });
-    for r in futures::future::join_all(views).await {
-        assert_eq!(r.unwrap().status(), StatusCode::OK);
+    let view_url = app.url("/api/views/track");
+    for _ in 0..2 {
+        let signed_in = clients.iter().map(|c| c.post(view_url.clone()).json(&json!({"pitchId": id})).send());
+        let anonymous = (0..50).map(|i| {
+            anon.post(view_url.clone())
+                .header("x-session-id", format!("concurrent-{i}"))
+                .json(&json!({"pitchId": id}))
+                .send()
+        });
+        let (a, b) =
+            futures::future::join(futures::future::join_all(signed_in), futures::future::join_all(anonymous)).await;
+        for r in a.into_iter().chain(b) {
+            assert_eq!(r.unwrap().status(), StatusCode::OK);
+        }
     }
-    // The same 50 again: duplicates change nothing.
-    let again = (0..50).map(|i| {
-        anon.post(app.url("/api/views/track"))
-            .header("x-session-id", format!("concurrent-{i}"))
-            .json(&json!({"pitchId": id}))
-            .send()
-    });
-    futures::future::join_all(again).await;
     let end = app.state.store.pitch(id).await.unwrap().unwrap();
     assert_eq!(end.like_count, start.like_count + 50);
-    assert_eq!(end.view_count, start.view_count + 50);
+    // Each signed-in viewer once; the network's sessions up to its daily allowance, not one more.
+    let allowance = pitchey_store::engagement::ANON_VIEWS_PER_NETWORK;
+    assert_eq!(end.view_count, start.view_count + 50 + allowance);
     // Concurrent unlikes bring it back exactly.
     let unlikes = clients.iter().map(|c| c.delete(url.clone()).send());
     futures::future::join_all(unlikes).await;

@@ -86,6 +86,32 @@ async fn lock_published(tx: &mut Tx, pitch_id: i64) -> Result<Option<i64>, Store
         .map(|r| r.0))
 }
 
+/// How many anonymous views one network (an address, or an IPv6 /64) adds to a pitch in 24 hours, however
+/// many session headers it sends.
+pub const ANON_VIEWS_PER_NETWORK: i64 = 5;
+
+/// An anonymous viewer: the key a view is deduplicated on (session header or address) and the network it
+/// came from.
+#[derive(Debug, Clone, Copy)]
+pub struct AnonViewer<'a> {
+    /// Session header or client address.
+    pub key: &'a str,
+    /// Client address, or its /64 for IPv6.
+    pub network: &'a str,
+}
+
+pub(crate) fn view_network_recent_sql(pitch_id: i64, network: &str, since: DateTime<Utc>) -> Sql {
+    Sql::new(
+        "view_network_recent",
+        "SELECT count(*) FROM (SELECT 1 FROM views WHERE pitch_id = $1 AND anon_net = $2 AND user_id IS NULL \
+         AND viewed_at > $3 LIMIT $4) recent",
+    )
+    .arg(pitch_id)
+    .arg(network)
+    .arg(since)
+    .arg(ANON_VIEWS_PER_NETWORK)
+}
+
 pub(crate) fn view_find_anon_sql(pitch_id: i64, anon_key: &str, since: DateTime<Utc>) -> Sql {
     Sql::new(
         "view_find_anon",
@@ -128,12 +154,13 @@ pub(crate) fn follow_list_sql(user_id: i64, followers: bool, limit: i64, offset:
 }
 
 impl Store {
-    /// Records a view by a signed-in user or an anonymous key (session header or client address).
+    /// Records a view by a signed-in user, or else by an anonymous viewer: once per key per 24 hours, and
+    /// at most [`ANON_VIEWS_PER_NETWORK`] per network per 24 hours.
     pub async fn track_view(
         &self,
         pitch_id: i64,
         user_id: Option<i64>,
-        anon_key: &str,
+        anon: AnonViewer<'_>,
     ) -> Result<ViewOutcome, StoreError> {
         let mut tx = self.db.begin().await?;
         let Some(owner) = lock_published(&mut tx, pitch_id).await? else {
@@ -172,22 +199,27 @@ impl Store {
                 r
             }
             None => {
-                // The pitch row lock makes this check-then-insert safe against concurrent duplicates.
-                let recent = tx.opt::<(i64,)>(view_find_anon_sql(pitch_id, anon_key, t - Duration::hours(24))).await?;
-                match recent {
-                    Some(_) => None,
-                    None => Some(
+                // The pitch row lock makes these check-then-insert steps safe against concurrent duplicates.
+                let since = t - Duration::hours(24);
+                let seen = tx.opt::<(i64,)>(view_find_anon_sql(pitch_id, anon.key, since)).await?.is_some();
+                let (from_network,): (i64,) = tx.one(view_network_recent_sql(pitch_id, anon.network, since)).await?;
+                if seen || from_network >= ANON_VIEWS_PER_NETWORK {
+                    None
+                } else {
+                    Some(
                         tx.one(
                             Sql::new(
                                 "view_insert_anon",
-                                "INSERT INTO views (pitch_id, anon_key, viewed_at, created_at) VALUES ($1, $2, $3, $3) RETURNING id",
+                                "INSERT INTO views (pitch_id, anon_key, anon_net, viewed_at, created_at) \
+                                 VALUES ($1, $2, $3, $4, $4) RETURNING id",
                             )
                             .arg(pitch_id)
-                            .arg(anon_key)
+                            .arg(anon.key)
+                            .arg(anon.network)
                             .arg(t),
                         )
                         .await?,
-                    ),
+                    )
                 }
             }
         };
@@ -401,7 +433,23 @@ impl Store {
                 .arg(now()),
             )
             .await?;
-        if n == 1 {
+        // One "new follower" notification per follower per day: following, unfollowing and following again
+        // must not flood the followed user's notifications.
+        let told_lately = n == 1
+            && tx
+                .opt::<(i64,)>(
+                    Sql::new(
+                        "follow_told_lately",
+                        "SELECT id FROM notifications WHERE user_id = $1 AND type = 'new_follower' \
+                         AND from_user_id = $2 AND created_at > $3 LIMIT 1",
+                    )
+                    .arg(target)
+                    .arg(follower)
+                    .arg(now() - Duration::hours(24)),
+                )
+                .await?
+                .is_some();
+        if n == 1 && !told_lately {
             let who: Option<(String,)> = tx
                 .opt(
                     Sql::new(

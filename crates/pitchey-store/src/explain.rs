@@ -1,7 +1,7 @@
 //! The hot queries of the API with sample arguments, for `pitchey db explain` and the index tests. Each is
 //! built by the same function the store uses to serve it, so the plan shown is the plan served.
 
-use crate::engagement::{follow_list_sql, saved_list_sql, view_find_anon_sql};
+use crate::engagement::{follow_list_sql, saved_list_sql, view_find_anon_sql, view_network_recent_sql};
 use crate::pitches::{pitch_by_id_sql, protected_sql, viewer_nda_sql};
 use crate::search::{facet_sql, title_suggestions_sql, typo_suggestions_sql};
 use crate::sessions::session_lookup_sql;
@@ -115,6 +115,10 @@ impl Store {
         out.push(("followers".into(), follow_list_sql(1, true, 50, 0)));
         out.push(("following".into(), follow_list_sql(1, false, 50, 0)));
         out.push(("view dedup (anonymous)".into(), view_find_anon_sql(1, "ip:127.0.0.1", t - Duration::hours(24))));
+        out.push((
+            "view cap (anonymous network)".into(),
+            view_network_recent_sql(1, "127.0.0.1", t - Duration::hours(24)),
+        ));
         out.push(("session lookup".into(), session_lookup_sql("0".repeat(64).as_str())));
         out.push(("title suggestions".into(), title_suggestions_sql(self.backend(), &["light".into()], 8)));
         if self.backend() == crate::Backend::Postgres {

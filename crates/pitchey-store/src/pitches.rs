@@ -214,7 +214,8 @@ impl Store {
         Ok((liked, saved))
     }
 
-    /// Applies a partial update to a pitch the user owns; `false` when no such pitch is owned.
+    /// Applies a partial update to a pitch the user owns; `false` when no such pitch is owned, or when the
+    /// update changes the status of a pitch that moderation hid (only moderation takes it out of `hidden`).
     pub async fn update_pitch(&self, id: i64, owner_id: i64, u: &PitchUpdate) -> Result<bool, StoreError> {
         let mut q = Sql::dynamic("pitch_update", String::new());
         let mut sets = Vec::new();
@@ -223,8 +224,9 @@ impl Store {
             status_sets(&mut q, s, &mut sets);
         }
         sets.push(format!("updated_at = {}", q.push_arg(now())));
+        let unhidden = if u.status.is_some() { " AND status <> 'hidden'" } else { "" };
         let text = format!(
-            "UPDATE pitches SET {} WHERE id = {} AND user_id = {}",
+            "UPDATE pitches SET {} WHERE id = {} AND user_id = {}{unhidden}",
             sets.join(", "),
             q.push_arg(id),
             q.push_arg(owner_id)

@@ -2,12 +2,12 @@
 
 use crate::caching;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::JsonOrEmpty;
+use crate::extract::{ClientIp, JsonOrEmpty};
 use crate::session::AuthUser;
 use crate::state::AppState;
 use crate::wire::{iso, ok};
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -25,9 +25,28 @@ pub fn router() -> Router<AppState> {
         .route("/api/performance/metrics", get(performance))
 }
 
-/// The Prometheus exposition (served on the API port unless `metrics_bind` names another address).
+/// The Prometheus exposition, on the address `metrics_bind` names.
 pub fn metrics_router() -> Router<AppState> {
     Router::new().route("/metrics", get(prometheus_text))
+}
+
+/// The Prometheus exposition on the API port (when no `metrics_bind` is set), for local scrapers only: it
+/// shows business counts (logins, sign-ups, NDA decisions), every route's traffic and the database's state,
+/// which are not for the public. A client counts as local when its address (after the trusted-proxy rules)
+/// is a loopback address and the request names no forwarding hop, so a proxy on the same host that forwards
+/// public requests does not make them local.
+pub fn local_metrics_router() -> Router<AppState> {
+    Router::new().route("/metrics", get(local_prometheus_text))
+}
+
+async fn local_prometheus_text(ip: ClientIp, headers: HeaderMap) -> ApiResult<Response> {
+    let forwarded = headers.contains_key("x-forwarded-for") || headers.contains_key(header::FORWARDED);
+    if !ip.0.is_loopback() || forwarded {
+        return Err(ApiError::forbidden(
+            "Metrics are served on the API port to local clients only; set PITCHEY_METRICS_BIND to scrape from elsewhere",
+        ));
+    }
+    Ok(prometheus_text().await)
 }
 
 /// Only administrators pass.

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use pitchey_core::PitchStatus;
-use pitchey_store::engagement::{FollowUser, ViewOutcome};
+use pitchey_store::engagement::{AnonViewer, FollowUser, ViewOutcome};
 use serde_json::{Value, json};
 
 /// Routes of this feature.
@@ -55,7 +55,8 @@ async fn visible_to(state: &AppState, pitch_id: i64, user_id: i64) -> ApiResult<
 }
 
 /// `POST /api/views/track`: counts a view once per signed-in user, or once per anonymous session
-/// (`X-Session-ID`) or address per 24 hours. Owners' views are not counted.
+/// (`X-Session-ID`) or address per 24 hours, and at most a few per network (an address, or an IPv6 /64) per
+/// 24 hours, whatever session headers it sends. Owners' views are not counted.
 async fn track_view(
     State(s): State<AppState>,
     user: MaybeUser,
@@ -65,13 +66,15 @@ async fn track_view(
 ) -> ApiResult<Json<Value>> {
     let pitch_id = flex_id(body.get("pitchId").or_else(|| body.get("pitch_id")))
         .ok_or_else(|| ApiError::bad_request("Invalid pitchId"))?;
+    let network = crate::ratelimit::limit_key(ip.0).to_string();
     let anon_key =
         match headers.get("x-session-id").and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty()) {
             Some(sid) => format!("s:{}", sid.chars().take(128).collect::<String>()),
-            None => format!("ip:{}", ip.0),
+            None => format!("ip:{network}"),
         };
     let user_id = user.0.as_ref().map(|a| a.user.id);
-    Ok(Json(match s.store.track_view(pitch_id, user_id, &anon_key).await? {
+    let anon = AnonViewer { key: &anon_key, network: &network };
+    Ok(Json(match s.store.track_view(pitch_id, user_id, anon).await? {
         ViewOutcome::Counted { view_id, viewed_at } => {
             json!({ "success": true, "data": { "viewId": view_id, "viewedAt": iso(viewed_at) } })
         }
@@ -250,6 +253,10 @@ async fn follow_action(
     };
     let target_type = body.get("targetType").and_then(Value::as_str).unwrap_or("user");
     if target_type == "pitch" {
+        if follow {
+            // Someone else's draft does not exist for the follower, as for likes and saves.
+            visible_to(&s, target, auth.user.id).await?;
+        }
         let changed = s
             .store
             .set_pitch_follow(auth.user.id, target, follow)

@@ -35,7 +35,7 @@ pub fn router(metrics_on_api_port: bool) -> Router<AppState> {
         .merge(ops::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
-    if metrics_on_api_port { r.merge(admin::metrics_router()) } else { r }
+    if metrics_on_api_port { r.merge(admin::local_metrics_router()) } else { r }
 }
 
 /// Unknown routes get 404 JSON, never 401 (a 401 would sign the web client out).

@@ -68,10 +68,10 @@ async fn create(
 }
 
 /// Loads a pitch for a change by `user`: 404 if it does not exist or is not visible to them, 403 if they
-/// can see it but do not own it.
-async fn owned(state: &AppState, id: i64, user_id: i64) -> ApiResult<()> {
+/// can see it but do not own it. Returns its status.
+async fn owned(state: &AppState, id: i64, user_id: i64) -> ApiResult<PitchStatus> {
     match state.store.pitch_owner(id).await? {
-        Some((owner, _)) if owner == user_id => Ok(()),
+        Some((owner, status)) if owner == user_id => Ok(status),
         Some((_, PitchStatus::Published)) => Err(ApiError::forbidden("Not authorized to update this pitch")),
         _ => Err(ApiError::not_found("Pitch not found")),
     }
@@ -89,9 +89,13 @@ async fn update(
     if input.status == Some(PitchStatus::Hidden) {
         return Err(ApiError::validation("status hidden is set by moderation only"));
     }
-    owned(&state, id, auth.user.id).await?;
+    let current = owned(&state, id, auth.user.id).await?;
+    if input.status.is_some() {
+        unless_moderated(current)?;
+    }
     let update = PitchUpdate { fields: input.fields, status: input.status };
     if !state.store.update_pitch(id, auth.user.id, &update).await? {
+        // Deleted, or hidden by moderation, since `owned` looked.
         return Err(ApiError::not_found("Pitch not found"));
     }
     state.pitches_withdrawn().await;
@@ -111,7 +115,21 @@ async fn remove(State(state): State<AppState>, auth: AuthUser, ApiPath(id): ApiP
     Ok(ok(json!({ "message": "Pitch deleted", "id": id, "pitch": { "id": id, "deleted": true } })))
 }
 
+/// A pitch that moderation hid keeps that status until moderation changes it: its owner may still edit
+/// and delete it, but not publish, archive or unpublish it.
+fn unless_moderated(current: PitchStatus) -> ApiResult<()> {
+    if current == PitchStatus::Hidden {
+        return Err(ApiError::forbidden("This pitch was hidden by moderation; its status cannot be changed"));
+    }
+    Ok(())
+}
+
 async fn set_status(state: &AppState, auth: &AuthUser, id: i64, status: PitchStatus) -> ApiResult<Json<Value>> {
+    if let Some((owner, current)) = state.store.pitch_owner(id).await?
+        && owner == auth.user.id
+    {
+        unless_moderated(current)?;
+    }
     if !state.store.set_pitch_status(id, auth.user.id, status).await? {
         return Err(ApiError::not_found("Pitch not found or not owned by you"));
     }
