@@ -86,6 +86,20 @@ async fn lock_published(tx: &mut Tx, pitch_id: i64) -> Result<Option<i64>, Store
         .map(|r| r.0))
 }
 
+/// Locks a pitch's row for a change of its counters; `false` when the pitch does not exist (or was deleted
+/// while this waited).
+///
+/// Every transaction that adds or removes a like or a save takes this lock **before** touching the child
+/// row. Otherwise, on PostgreSQL, the child insert's foreign-key check holds a share lock on the pitch row
+/// while the transaction waits to update its counter, and a concurrent delete of the pitch, which holds the
+/// row lock and waits for that share lock to go, deadlocks with it.
+async fn lock_pitch(tx: &mut Tx, pitch_id: i64) -> Result<bool, StoreError> {
+    Ok(tx
+        .exec(Sql::new("pitch_lock_counts", "UPDATE pitches SET like_count = like_count WHERE id = $1").arg(pitch_id))
+        .await?
+        == 1)
+}
+
 /// How many anonymous views one network (an address, or an IPv6 /64) adds to a pitch in 24 hours, however
 /// many session headers it sends.
 pub const ANON_VIEWS_PER_NETWORK: i64 = 5;
@@ -242,6 +256,9 @@ impl Store {
     /// or `None` if the pitch does not exist.
     pub async fn set_like(&self, pitch_id: i64, user_id: i64, like: bool) -> Result<Option<(bool, i64)>, StoreError> {
         let mut tx = self.db.begin().await?;
+        if !lock_pitch(&mut tx, pitch_id).await? {
+            return Ok(None);
+        }
         let changed = if like {
             let ins = Sql::new(
                 "like_insert",
@@ -286,6 +303,9 @@ impl Store {
         notes: Option<&str>,
     ) -> Result<Option<(i64, DateTime<Utc>)>, StoreError> {
         let mut tx = self.db.begin().await?;
+        if !lock_pitch(&mut tx, pitch_id).await? {
+            return Ok(None);
+        }
         let inserted = tx
             .exec(
                 Sql::new(
@@ -353,6 +373,10 @@ impl Store {
         let Some((pitch_id,)) = found else {
             return Ok(None);
         };
+        // A pitch deleted meanwhile took its saved rows with it.
+        if !lock_pitch(&mut tx, pitch_id).await? {
+            return Ok(None);
+        }
         let deleted = tx
             .exec(
                 Sql::new("save_delete", "DELETE FROM saved_pitches WHERE pitch_id = $1 AND user_id = $2")
@@ -490,7 +514,8 @@ impl Store {
         follow: bool,
     ) -> Result<Option<bool>, StoreError> {
         let n = if follow {
-            self.db
+            let inserted = self
+                .db
                 .exec(
                     Sql::new(
                         "pitch_follow_insert",
@@ -501,7 +526,12 @@ impl Store {
                     .arg(pitch_id)
                     .arg(now()),
                 )
-                .await?
+                .await;
+            match inserted {
+                // The pitch was deleted between the insert's read of it and its foreign-key check.
+                Err(StoreError::ForeignKey) => return Ok(None),
+                other => other?,
+            }
         } else {
             self.db
                 .exec(

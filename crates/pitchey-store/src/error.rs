@@ -32,6 +32,10 @@ pub enum StoreError {
     /// The endpoint's circuit breaker is open: the call was not attempted (retry after the duration).
     #[error("database circuit open")]
     CircuitOpen(std::time::Duration),
+    /// The transaction lost a lock race (PostgreSQL: deadlock detected, serialization failure) and was
+    /// rolled back: nothing it did took effect, and running it again is safe.
+    #[error("transaction rolled back by lock contention: {0}")]
+    Contention(String),
     /// Anything else: a bug or an unexpected database state.
     #[error("database error: {0}")]
     Internal(String),
@@ -42,7 +46,11 @@ impl StoreError {
     pub fn is_unexpected(&self) -> bool {
         matches!(
             self,
-            StoreError::Internal(_) | StoreError::Unavailable(_) | StoreError::PoolTimeout | StoreError::Timeout
+            StoreError::Internal(_)
+                | StoreError::Unavailable(_)
+                | StoreError::PoolTimeout
+                | StoreError::Timeout
+                | StoreError::Contention(_)
         )
     }
 
@@ -74,6 +82,7 @@ impl StoreError {
             StoreError::Timeout => "timeout",
             StoreError::PoolTimeout => "pool_timeout",
             StoreError::CircuitOpen(_) => "circuit_open",
+            StoreError::Contention(_) => "contention",
             StoreError::Internal(_) => "internal",
         }
     }
@@ -100,6 +109,8 @@ impl From<sqlx::Error> for StoreError {
                     // datetime_field_overflow, character_not_in_repertoire (NUL in text), untranslatable_character
                     // (`\u0000` in JSON).
                     Some("22003" | "22008" | "22021" | "22P05") => StoreError::InvalidValue(db.message().to_owned()),
+                    // PostgreSQL: deadlock_detected, serialization_failure.
+                    Some("40P01" | "40001") => StoreError::Contention(db.message().to_owned()),
                     // PostgreSQL: connection exceptions, admin shutdown, cannot connect now, too many
                     // connections; SQLite: SQLITE_BUSY / SQLITE_LOCKED.
                     Some(c)

@@ -2,7 +2,7 @@
 
 use crate::credits::{NdaRef, credit};
 use crate::notifications::{NewNotification, notify};
-use crate::{Arg, Sql, Store, StoreError, Tx, now};
+use crate::{Arg, Backend, Sql, Store, StoreError, Tx, now};
 use chrono::{DateTime, Utc};
 use pitchey_core::{FieldRef, PitchFields, PitchStatus, Visibility};
 
@@ -246,10 +246,15 @@ impl Store {
     pub async fn delete_pitch(&self, id: i64, owner_id: i64) -> Result<bool, StoreError> {
         let mut tx = self.db.begin().await?;
         // The pitch first (as an NDA request does), then its pending requests: a concurrent decline waits
-        // for these locks or has committed before them, so no request is refunded twice.
-        let lock =
-            Sql::new("pitch_delete_lock", "UPDATE pitches SET nda_count = nda_count WHERE id = $1 AND user_id = $2");
-        if tx.exec(lock.arg(id).arg(owner_id)).await? == 0 {
+        // for these locks or has committed before them, so no request is refunded twice. On PostgreSQL the
+        // pitch is locked `FOR UPDATE`, the lock its `DELETE` needs at the end: a weaker one would let a
+        // like's or a save's foreign-key check take a share lock on the row meanwhile, and the two
+        // transactions would each wait for the other. (SQLite runs one writer at a time.)
+        let lock = match self.backend() {
+            Backend::Postgres => "SELECT id FROM pitches WHERE id = $1 AND user_id = $2 FOR UPDATE",
+            Backend::Sqlite => "UPDATE pitches SET nda_count = nda_count WHERE id = $1 AND user_id = $2 RETURNING id",
+        };
+        if tx.opt::<(i64,)>(Sql::new("pitch_delete_lock", lock).arg(id).arg(owner_id)).await?.is_none() {
             return Ok(false);
         }
         let pending = Sql::new(
@@ -262,11 +267,14 @@ impl Store {
                 Sql::new(
                     "pitch_delete_pending_ndas",
                     "SELECT n.id, n.requester_id, n.credits_used, p.title FROM ndas n JOIN pitches p ON p.id = n.pitch_id \
-                     WHERE n.pitch_id = $1 AND n.status = 'pending' AND n.credits_used > 0 ORDER BY n.id",
+                     WHERE n.pitch_id = $1 AND n.status = 'pending' AND n.credits_used > 0 \
+                     ORDER BY n.requester_id, n.id",
                 )
                 .arg(id),
             )
             .await?;
+        // In requester order: each refund locks that user's credit row, and two deletes refunding the same
+        // users must lock them in the same order, or each may wait for the other.
         for (nda_id, requester, credits, title) in paid {
             let about = Some(NdaRef { nda_id, pitch_id: id });
             credit(&mut tx, requester, credits, "refund", "Refund: pitch withdrawn", about).await?;
