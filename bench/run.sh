@@ -2,8 +2,9 @@
 # The load-test benchmark: builds release binaries, then for SQLite and PostgreSQL (a throwaway database it
 # creates and drops) seeds 100,000 generated pitches plus the demo data, starts the server on 127.0.0.1 with
 # Redis configured and the login rate limit off, runs the whole pitchey-load suite, and stops the server.
-# Reports land in bench/results/<UTC timestamp>/<backend>/ (and <backend>-uncached/ for the second pass) (summary.txt is small and meant to be committed;
-# report.json and report.html are ignored by git).
+# Reports land in bench/results/<UTC timestamp>/<backend>/ (and <backend>-uncached/ for the second pass):
+# summary.txt and env.txt are small and meant to be committed with the docs that cite them; report.json and
+# report.html only when the docs point at them (bench/README.md).
 #
 # Settings (environment):
 #   BENCH_SCALE=1            pitchey-load --scale (0.1 for a quick look)

@@ -4,18 +4,52 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Limits attempts per address: `per_minute` in a burst, refilling evenly over the minute.
 pub struct LoginLimiter {
     limiter: DefaultKeyedRateLimiter<IpAddr>,
     clock: DefaultClock,
+    /// Rejections are logged with their address, at most one line a second (an attack must not flood
+    /// the log); the metric counts every one.
+    pub log: LogSampler,
+}
+
+/// Lets through at most one log line per second, and counts the lines it held back meanwhile.
+#[derive(Debug, Default)]
+pub struct LogSampler {
+    /// The second (Unix time) of the last line let through.
+    last: AtomicU64,
+    held_back: AtomicU64,
+}
+
+impl LogSampler {
+    /// `Some(lines held back since the last one)` when a line may be written now.
+    pub fn sample(&self) -> Option<u64> {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        self.sample_at(now)
+    }
+
+    fn sample_at(&self, now_secs: u64) -> Option<u64> {
+        let last = self.last.load(Ordering::Relaxed);
+        if now_secs > last && self.last.compare_exchange(last, now_secs, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+            Some(self.held_back.swap(0, Ordering::Relaxed))
+        } else {
+            self.held_back.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+    }
 }
 
 impl LoginLimiter {
     /// A limiter, or `None` when `per_minute` is 0 (disabled).
     pub fn new(per_minute: u32) -> Option<Self> {
         let n = NonZeroU32::new(per_minute)?;
-        Some(LoginLimiter { limiter: RateLimiter::keyed(Quota::per_minute(n)), clock: DefaultClock::default() })
+        Some(LoginLimiter {
+            limiter: RateLimiter::keyed(Quota::per_minute(n)),
+            clock: DefaultClock::default(),
+            log: LogSampler::default(),
+        })
     }
 
     /// Counts one attempt; `Err(seconds)` when over the limit, with the wait until the next is allowed.
@@ -69,6 +103,17 @@ mod tests {
         assert!(matches!(wait, Some(s) if (1..=20).contains(&s)), "{wait:?}");
         assert!(l.check(b).is_ok());
         assert!(LoginLimiter::new(0).is_none());
+    }
+
+    #[test]
+    fn log_lines_are_sampled_once_a_second() {
+        let s = LogSampler::default();
+        assert_eq!(s.sample_at(100), Some(0));
+        assert_eq!(s.sample_at(100), None);
+        assert_eq!(s.sample_at(100), None);
+        assert_eq!(s.sample_at(101), Some(2), "the next second's line says how many were held back");
+        assert_eq!(s.sample_at(101), None);
+        assert_eq!(s.sample_at(105), Some(1));
     }
 
     #[test]

@@ -73,6 +73,10 @@ fn check_rate(state: &AppState, ip: ClientIp) -> ApiResult<()> {
     match &state.login_limiter {
         Some(l) => l.check(ip.0).map_err(|wait| {
             metrics::counter!("pitchey_rate_limit_rejections_total", "limiter" => "login").increment(1);
+            if let Some(held_back) = l.log.sample() {
+                let client = crate::ratelimit::limit_key(ip.0);
+                tracing::warn!(%client, held_back, "login rate limited");
+            }
             ApiError::rate_limited(wait)
         }),
         None => Ok(()),
