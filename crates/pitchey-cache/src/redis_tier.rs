@@ -6,6 +6,14 @@
 //! outages); every node then bumps its L1 generation. A node that loses its subscription may
 //! have missed messages, so on every (re)subscription it bumps all generations itself. Redis failures
 //! never fail a request: the tier is skipped and the node keeps serving from L1 and the store.
+//!
+//! A Redis that restarts empty (or from an older snapshot) starts its counters again from where it has
+//! them, below what the nodes remember. A node keeps the highest generation it has heard of (messages may
+//! arrive out of order), so it would go on using its old, higher generation in its keys while the counter
+//! climbed back, and a write would no longer change any key: pages cached after the restart stayed for
+//! their TTL. So on every (re)subscription, which a restart forces, a node takes the counters exactly as
+//! Redis has them; and a bump that does not move the counter past what the node knew sets L2 aside for the
+//! namespace, as a failed bump does, until the subscription catches up.
 
 use crate::{Cache, Entry, Ns, millis};
 use bytes::Bytes;
@@ -124,16 +132,18 @@ impl RedisTier {
 
     /// Bumps the shared generation of `ns` and tells the other nodes (`forget`: to drop their outage values
     /// too, [`Cache::invalidate_and_forget`]). `false` when Redis did not take the bump or its announcement
-    /// (the other nodes learn of a bump only from the announcement).
+    /// (the other nodes learn of a bump only from the announcement), or when the counter came back no higher
+    /// than this node already knew: Redis lost its counters (a restart) and this node's keys did not change.
+    /// (Rarely, another node's later bump was heard first; setting L2 aside is then merely cautious.)
     pub(crate) async fn publish_bump(&self, ns: Ns, forget: bool) -> bool {
         let Some(g) = self.run::<u64>(redis::cmd("INCR").arg(self.gen_key(ns)).clone()).await else {
             return false;
         };
-        self.gens[ns as usize].fetch_max(g, Ordering::AcqRel);
+        let known = self.gens[ns as usize].fetch_max(g, Ordering::AcqRel);
         let flag = if forget { FORGET } else { "" };
         let msg = format!("{}:{g}:{}{flag}", ns.name(), self.node);
         let published: Option<i64> = self.run(redis::cmd("PUBLISH").arg(self.channel()).arg(msg).clone()).await;
-        published.is_some()
+        published.is_some() && g > known
     }
 
     /// Stops using L2 for `ns` on this node for `ttl`.
@@ -155,13 +165,13 @@ impl RedisTier {
         }
     }
 
-    /// Reads the shared generations (start-up and after reconnecting).
+    /// Takes the shared generations exactly as Redis has them (start-up and after resubscribing), even below
+    /// what this node knew: after a restart of Redis they are, and the node's keys must follow them.
+    /// (Without a restart they are at least what any node heard of: every generation comes from Redis.)
     async fn load_gens(&self) -> bool {
         for ns in Ns::ALL {
             match self.run::<Option<u64>>(redis::cmd("GET").arg(self.gen_key(ns)).clone()).await {
-                Some(g) => {
-                    self.gens[ns as usize].fetch_max(g.unwrap_or(0), Ordering::AcqRel);
-                }
+                Some(g) => self.gens[ns as usize].store(g.unwrap_or(0), Ordering::Release),
                 None => return false,
             }
         }

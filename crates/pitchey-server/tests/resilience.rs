@@ -6,7 +6,7 @@
 mod common;
 
 use common::services::{TempPg, TempRedis};
-use common::{Kind, TestApp, get, json_of, post, test_settings};
+use common::{Kind, TestApp, delete, get, json_of, post, test_settings};
 use reqwest::StatusCode;
 use serde_json::json;
 use std::sync::Arc;
@@ -301,6 +301,65 @@ async fn stalled_clients_are_cut_off() {
     app.stop().await;
 }
 
+/// Freezes a test database until dropped, so that a failed assertion does not leave it frozen.
+struct Frozen<'a>(&'a TempPg);
+
+impl<'a> Frozen<'a> {
+    fn new(pg: &'a TempPg) -> Self {
+        pg.freeze();
+        Frozen(pg)
+    }
+}
+
+impl Drop for Frozen<'_> {
+    fn drop(&mut self) {
+        self.0.thaw();
+    }
+}
+
+/// A database that hangs rather than refuses (its host frozen, packets dropped): PostgreSQL's own statement
+/// timeout cannot fire, so the store gives up waiting a second after it would have. Cached pages fall back
+/// to their stale copy and uncached requests get 503 within seconds, not at the request deadline (30 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_database_fails_fast() {
+    let Some(pg) = TempPg::start() else { return };
+    pg.create_db("app").await;
+    let mut s = test_settings(&pg.url("app"));
+    s.db_statement_timeout_ms = 1000;
+    s.db_acquire_timeout_ms = 1000;
+    s.db_breaker_open_secs = 1;
+    s.cache_ttl_lists_secs = 600;
+    let app = TestApp::start(s, Kind::Postgres).await;
+    let anon = app.client();
+    let creator = app.creator().await;
+    let trending = app.url("/api/pitches/public/trending?limit=4");
+    let (st, page) = get(&anon, trending.clone()).await;
+    assert_eq!(st, StatusCode::OK);
+    // A like makes the cached page due for a reload, which will meet the frozen database.
+    let id = page["data"]["pitches"][0]["id"].as_i64().unwrap();
+    let investor = app.investor().await;
+    assert_eq!(post(&investor, app.url(&format!("/api/pitches/{id}/like")), json!({})).await.0, StatusCode::OK);
+    let frozen = Frozen::new(&pg);
+    let t0 = Instant::now();
+    let r = anon.get(&trending).send().await.unwrap();
+    let took = t0.elapsed();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["x-cache"], "STALE");
+    assert!(took < Duration::from_secs(8), "the stale page took {took:?}");
+    let t0 = Instant::now();
+    let r = creator.get(app.url("/api/ndas")).send().await.unwrap();
+    let took = t0.elapsed();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.headers().contains_key("retry-after"));
+    assert!(took < Duration::from_secs(8), "the uncached request took {took:?}");
+    drop(frozen);
+    wait_for("the database to answer again", Duration::from_secs(20), async || {
+        creator.get(app.url("/api/ndas")).send().await.is_ok_and(|r| r.status() == StatusCode::OK)
+    })
+    .await;
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_outage_keeps_serving_and_reconnects() {
     let Some(mut redis) = TempRedis::start() else { return };
@@ -316,7 +375,14 @@ async fn redis_outage_keeps_serving_and_reconnects() {
         get(&anon, app.url("/api/health")).await.1["data"]["services"]["redis"]["status"] == "connected"
     })
     .await;
-    assert_eq!(get(&anon, app.url("/api/pitches/public/trending?limit=7")).await.0, StatusCode::OK);
+    let (_, trending) = get(&anon, app.url("/api/pitches/public/trending?limit=7")).await;
+    let id = trending["data"]["pitches"][0]["id"].as_i64().unwrap();
+    // Writes move the shared generations well past where a restarted Redis starts them again.
+    let investor = app.investor().await;
+    for _ in 0..6 {
+        post(&investor, app.url(&format!("/api/pitches/{id}/like")), json!({})).await;
+        delete(&investor, app.url(&format!("/api/pitches/{id}/like"))).await;
+    }
     redis.stop();
     // Everything keeps working on L1 and the store.
     for p in ["/api/pitches/public/trending?limit=7", "/api/search?q=lighthouse", "/api/browse?tab=new"] {
@@ -346,6 +412,14 @@ async fn redis_outage_keeps_serving_and_reconnects() {
         s["data"]["l2"]["connected"] == true && s["data"]["l2"]["subscribed"] == true
     })
     .await;
+    // The restarted Redis is empty, its counters back near zero: a write must still change what every read
+    // sees at once (the node's keys follow Redis's counters rather than the higher ones it remembered).
+    let likes =
+        async || get(&anon, app.url(&format!("/api/pitches/public/{id}"))).await.1["data"]["likeCount"].as_i64();
+    let before = likes().await.unwrap();
+    assert_eq!(likes().await, Some(before), "cached, from L1 or L2");
+    assert_eq!(post(&investor, app.url(&format!("/api/pitches/{id}/like")), json!({})).await.0, StatusCode::OK);
+    assert_eq!(likes().await, Some(before + 1), "fresh after the write, not served from the pre-write L2 entry");
     app.stop().await;
 }
 

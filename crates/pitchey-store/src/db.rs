@@ -279,6 +279,13 @@ pub struct Resilience {
     pub retry_base: Duration,
     /// Breaker settings per endpoint.
     pub breaker: BreakerConfig,
+    /// How long to wait for PostgreSQL's answer to a statement before giving up on it with
+    /// [`StoreError::Timeout`]. PostgreSQL's own `statement_timeout` cannot fire when the server is frozen
+    /// or the network drops packets silently, and then a statement would wait until the request's deadline
+    /// (and everyone waiting on the same cached page's load with it). Set a little above the statement
+    /// timeout, so that the server's own limit, which cancels the statement cleanly, fires first.
+    /// Commits are not bounded: giving up on one would not undo it.
+    pub answer_within: Option<Duration>,
 }
 
 impl Default for Resilience {
@@ -288,6 +295,7 @@ impl Default for Resilience {
             read_retries: 2,
             retry_base: Duration::from_millis(25),
             breaker: BreakerConfig::default(),
+            answer_within: None,
         }
     }
 }
@@ -475,25 +483,26 @@ impl Db {
             PoolRef::Sqlite(p) => match p.acquire().await {
                 Ok(mut c) => {
                     ep.waiters.fetch_sub(1, Ordering::Relaxed);
-                    run!(kind, sqlx::Sqlite, &mut *c, q)
+                    run!(kind, sqlx::Sqlite, &mut *c, q).map_err(StoreError::from)
                 }
                 Err(e) => {
                     ep.waiters.fetch_sub(1, Ordering::Relaxed);
-                    Err(e)
+                    Err(e.into())
                 }
             },
             PoolRef::Postgres(p) => match p.acquire().await {
                 Ok(mut c) => {
                     ep.waiters.fetch_sub(1, Ordering::Relaxed);
-                    run!(kind, sqlx::Postgres, &mut *c, q)
+                    answered_within(self.inner.res.answer_within, async { run!(kind, sqlx::Postgres, &mut *c, q) })
+                        .await
                 }
                 Err(e) => {
                     ep.waiters.fetch_sub(1, Ordering::Relaxed);
-                    Err(e)
+                    Err(e.into())
                 }
             },
         };
-        self.finish(ep, name, t0, r.map_err(StoreError::from))
+        self.finish(ep, name, t0, r)
     }
 
     fn finish<R>(
@@ -629,10 +638,12 @@ impl Db {
         }
         let t0 = Instant::now();
         let r = match &ep.pool {
-            PoolRef::Sqlite(p) => p.begin_with("BEGIN IMMEDIATE").await.map(TxConn::Sqlite),
-            PoolRef::Postgres(p) => p.begin().await.map(TxConn::Postgres),
+            PoolRef::Sqlite(p) => p.begin_with("BEGIN IMMEDIATE").await.map(TxConn::Sqlite).map_err(StoreError::from),
+            PoolRef::Postgres(p) => {
+                answered_within(self.inner.res.answer_within, async { p.begin().await.map(TxConn::Postgres) }).await
+            }
         };
-        let conn = self.finish(&ep, "begin", t0, r.map_err(StoreError::from))?;
+        let conn = self.finish(&ep, "begin", t0, r)?;
         Ok(Tx { conn, db: self.clone(), ep })
     }
 
@@ -811,10 +822,13 @@ impl Tx {
         let (name, t0) = (q.name, Instant::now());
         self.ep.statements.fetch_add(1, Ordering::Relaxed);
         let r = match &mut self.conn {
-            TxConn::Sqlite(tx) => run!(kind, sqlx::Sqlite, &mut **tx, q),
-            TxConn::Postgres(tx) => run!(kind, sqlx::Postgres, &mut **tx, q),
+            TxConn::Sqlite(tx) => run!(kind, sqlx::Sqlite, &mut **tx, q).map_err(StoreError::from),
+            TxConn::Postgres(tx) => {
+                answered_within(self.db.inner.res.answer_within, async { run!(kind, sqlx::Postgres, &mut **tx, q) })
+                    .await
+            }
         };
-        self.db.finish(&self.ep, name, t0, r.map_err(StoreError::from))
+        self.db.finish(&self.ep, name, t0, r)
     }
 
     /// Reads rows inside the transaction.
@@ -855,6 +869,20 @@ impl Tx {
             TxConn::Postgres(tx) => tx.commit().await,
         };
         self.db.finish(&self.ep, "commit", t0, r.map_err(StoreError::from))
+    }
+}
+
+/// Waits for a PostgreSQL answer at most `limit` ([`Resilience::answer_within`]). Giving up drops the
+/// statement's future: sqlx then discards the late answer before the connection's next statement.
+async fn answered_within<T>(
+    limit: Option<Duration>,
+    answer: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, StoreError> {
+    match limit {
+        Some(limit) => {
+            tokio::time::timeout(limit, answer).await.map_err(|_| StoreError::Timeout)?.map_err(StoreError::from)
+        }
+        None => answer.await.map_err(StoreError::from),
     }
 }
 

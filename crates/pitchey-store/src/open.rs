@@ -131,6 +131,7 @@ fn resilience(cfg: &StoreConfig) -> crate::Resilience {
         slow: cfg.slow_query,
         read_retries: cfg.read_retries,
         breaker: cfg.breaker,
+        answer_within: Some(cfg.statement_timeout + Duration::from_secs(1)),
         ..crate::Resilience::default()
     }
 }

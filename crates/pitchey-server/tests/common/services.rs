@@ -106,6 +106,26 @@ impl TempPg {
         self.run();
     }
 
+    /// Freezes the server and all its processes (`SIGSTOP`): connections stay open and nothing answers,
+    /// as when the host hangs or the network drops packets silently. [`TempPg::thaw`] resumes it.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Resumes a frozen server.
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let pidfile = std::fs::read_to_string(self.data.join("postmaster.pid")).expect("postmaster.pid");
+        let pid = pidfile.lines().next().expect("pid").trim().to_owned();
+        // The postmaster's children (backends, checkpointer, ...) first, then the postmaster.
+        let _ = Command::new("pkill").args([sig, "-P", &pid]).status();
+        let status = Command::new("kill").args([sig, &pid]).status().expect("kill");
+        assert!(status.success(), "kill {sig} {pid}");
+    }
+
     /// A URL for `db` on this cluster.
     pub fn url(&self, db: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
