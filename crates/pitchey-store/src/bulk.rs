@@ -106,8 +106,8 @@ impl DeferredIndexes {
             tx.one(Sql::new("bulk_max_pitch_id", "SELECT COALESCE(MAX(id), 0) FROM pitches")).await?;
         if backend == Backend::Postgres {
             // Building an index over the whole table can outlast the per-statement limit meant for serving
-            // (5 s by default) on a busy machine; this transaction is a batch job. `LOCAL`: until it ends.
-            tx.exec(Sql::new("bulk_no_statement_timeout", "SET LOCAL statement_timeout = 0")).await?;
+            // (5 s by default) on a busy machine; this transaction is a batch job.
+            tx.lift_statement_timeout().await?;
             for trigger in POSTGRES_TRIGGERS {
                 tx.exec(Sql::dynamic("bulk_suspend_trigger", format!("ALTER TABLE pitches DISABLE TRIGGER {trigger}")))
                     .await?;

@@ -644,7 +644,7 @@ impl Db {
             }
         };
         let conn = self.finish(&ep, "begin", t0, r)?;
-        Ok(Tx { conn, db: self.clone(), ep })
+        Ok(Tx { conn, answer_within: self.inner.res.answer_within, db: self.clone(), ep })
     }
 
     /// The plan of a statement, one line per plan node (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on
@@ -808,6 +808,8 @@ enum TxConn {
 #[derive(Debug)]
 pub struct Tx {
     conn: TxConn,
+    /// [`Resilience::answer_within`], unless the transaction lifted its statement timeout.
+    answer_within: Option<Duration>,
     db: Db,
     ep: Arc<Endpoint>,
 }
@@ -818,14 +820,24 @@ impl Tx {
         self.db.backend()
     }
 
+    /// Lifts the per-statement limits for the rest of this transaction, for a batch job (a bulk load)
+    /// whose statements may outlast the limit meant for serving: PostgreSQL's `statement_timeout` (`SET
+    /// LOCAL`, until the transaction ends) and the store's wait for an answer. No-op on SQLite.
+    pub async fn lift_statement_timeout(&mut self) -> Result<(), StoreError> {
+        if self.backend() == Backend::Postgres {
+            self.exec(Sql::new("tx_no_statement_timeout", "SET LOCAL statement_timeout = 0")).await?;
+            self.answer_within = None;
+        }
+        Ok(())
+    }
+
     async fn run<T: DbRow>(&mut self, q: Sql, kind: Kind) -> Result<Out<T>, StoreError> {
         let (name, t0) = (q.name, Instant::now());
         self.ep.statements.fetch_add(1, Ordering::Relaxed);
         let r = match &mut self.conn {
             TxConn::Sqlite(tx) => run!(kind, sqlx::Sqlite, &mut **tx, q).map_err(StoreError::from),
             TxConn::Postgres(tx) => {
-                answered_within(self.db.inner.res.answer_within, async { run!(kind, sqlx::Postgres, &mut **tx, q) })
-                    .await
+                answered_within(self.answer_within, async { run!(kind, sqlx::Postgres, &mut **tx, q) }).await
             }
         };
         self.db.finish(&self.ep, name, t0, r)
