@@ -11,9 +11,10 @@
 //! them, below what the nodes remember. A node keeps the highest generation it has heard of (messages may
 //! arrive out of order), so it would go on using its old, higher generation in its keys while the counter
 //! climbed back, and a write would no longer change any key: pages cached after the restart stayed for
-//! their TTL. So on every (re)subscription, which a restart forces, a node takes the counters exactly as
-//! Redis has them; and a bump that does not move the counter past what the node knew sets L2 aside for the
-//! namespace, as a failed bump does, until the subscription catches up.
+//! their TTL. So on every (re)subscription, which a restart forces, a node first raises each counter in
+//! Redis to at least the generation it remembers (generations are never handed out twice, so no key is
+//! reused), then bumps them all; and a bump that does not move a counter past what the node knew before it
+//! sets L2 aside for the namespace, as a failed bump does, until the subscription catches up.
 
 use crate::{Cache, Entry, Ns, millis};
 use bytes::Bytes;
@@ -136,10 +137,13 @@ impl RedisTier {
     /// than this node already knew: Redis lost its counters (a restart) and this node's keys did not change.
     /// (Rarely, another node's later bump was heard first; setting L2 aside is then merely cautious.)
     pub(crate) async fn publish_bump(&self, ns: Ns, forget: bool) -> bool {
+        // Known before the `INCR`: every generation a node knows came from Redis earlier, so without a
+        // restart the new one is higher, however other bumps interleave with this one.
+        let known = self.gens[ns as usize].load(Ordering::Acquire);
         let Some(g) = self.run::<u64>(redis::cmd("INCR").arg(self.gen_key(ns)).clone()).await else {
             return false;
         };
-        let known = self.gens[ns as usize].fetch_max(g, Ordering::AcqRel);
+        self.gens[ns as usize].fetch_max(g, Ordering::AcqRel);
         let flag = if forget { FORGET } else { "" };
         let msg = format!("{}:{g}:{}{flag}", ns.name(), self.node);
         let published: Option<i64> = self.run(redis::cmd("PUBLISH").arg(self.channel()).arg(msg).clone()).await;
@@ -165,13 +169,21 @@ impl RedisTier {
         }
     }
 
-    /// Takes the shared generations exactly as Redis has them (start-up and after resubscribing), even below
-    /// what this node knew: after a restart of Redis they are, and the node's keys must follow them.
-    /// (Without a restart they are at least what any node heard of: every generation comes from Redis.)
+    /// Reads the shared generations (start-up and after resubscribing), first raising each in Redis to at
+    /// least the one this node knows: after a restart Redis has them lower, and handing out generations
+    /// this node already used would bring back what it cached under them.
     async fn load_gens(&self) -> bool {
+        const RAISE: &str = "local g = tonumber(redis.call('GET', KEYS[1]) or '0') \
+                             local floor = tonumber(ARGV[1]) \
+                             if g < floor then redis.call('SET', KEYS[1], floor) g = floor end \
+                             return g";
         for ns in Ns::ALL {
-            match self.run::<Option<u64>>(redis::cmd("GET").arg(self.gen_key(ns)).clone()).await {
-                Some(g) => self.gens[ns as usize].store(g.unwrap_or(0), Ordering::Release),
+            let known = self.gens[ns as usize].load(Ordering::Acquire);
+            let cmd = redis::cmd("EVAL").arg(RAISE).arg(1).arg(self.gen_key(ns)).arg(known).clone();
+            match self.run::<u64>(cmd).await {
+                Some(g) => {
+                    self.gens[ns as usize].fetch_max(g, Ordering::AcqRel);
+                }
                 None => return false,
             }
         }
@@ -205,8 +217,8 @@ impl RedisTier {
                 };
                 backoff = Duration::from_millis(100);
                 let Some(tier) = cache.inner.redis.as_ref() else { return };
-                tier.subscribed.store(true, Ordering::Relaxed);
                 tier.load_gens().await;
+                tier.subscribed.store(true, Ordering::Relaxed);
                 if !first {
                     // Messages may have been missed while disconnected, and L2 may hold values written
                     // before writes we never heard of: invalidate everything, everywhere.

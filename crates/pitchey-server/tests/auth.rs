@@ -665,6 +665,8 @@ async fn forwarded_for_is_used_only_behind_a_trusted_proxy(kind: Kind) {
         assert_eq!(s, StatusCode::FORBIDDEN, "{ip}");
         assert_eq!(error_code(&body), "FORBIDDEN");
     }
+    let r = c.get(app.url("/metrics")).header("x-real-ip", "198.51.100.7").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "a proxy that sets only X-Real-IP");
     app.stop().await;
 }
 

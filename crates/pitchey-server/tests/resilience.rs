@@ -360,6 +360,33 @@ async fn a_frozen_database_fails_fast() {
     app.stop().await;
 }
 
+/// A `BEGIN` the store gave up waiting for must not leave its pooled connection inside an open
+/// transaction: later autocommit writes on it would never commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_begin_given_up_on_leaves_no_open_transaction() {
+    use pitchey_store::{Sql, StoreError};
+    let Some(pg) = TempPg::start() else { return };
+    pg.create_db("app").await;
+    let mut s = test_settings(&pg.url("app"));
+    s.db_statement_timeout_ms = 500;
+    s.db_max_connections = 1;
+    s.db_acquire_timeout_ms = 5000;
+    s.seed_demo = Some(false);
+    let app = TestApp::start(s, Kind::Postgres).await;
+    let db = app.state.store.db().clone();
+    db.exec(Sql::new("test_probe_table", "CREATE TABLE probe (x INT)")).await.unwrap();
+    let frozen = Frozen::new(&pg);
+    let began = db.begin().await;
+    drop(frozen);
+    assert!(matches!(began, Err(StoreError::Timeout)), "{:?}", began.err());
+    // The one pooled connection again, for an autocommit write: another session must see it committed.
+    assert_eq!(db.exec(Sql::new("test_probe_insert", "INSERT INTO probe VALUES (1)")).await.unwrap(), 1);
+    let mut other = <sqlx::PgConnection as sqlx::Connection>::connect(&pg.url("app")).await.unwrap();
+    let (seen,): (i64,) = sqlx::query_as("SELECT count(*) FROM probe").fetch_one(&mut other).await.unwrap();
+    assert_eq!(seen, 1, "the write ran inside the abandoned BEGIN's transaction and was never committed");
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_outage_keeps_serving_and_reconnects() {
     let Some(mut redis) = TempRedis::start() else { return };

@@ -493,8 +493,15 @@ impl Db {
             PoolRef::Postgres(p) => match p.acquire().await {
                 Ok(mut c) => {
                     ep.waiters.fetch_sub(1, Ordering::Relaxed);
-                    answered_within(self.inner.res.answer_within, async { run!(kind, sqlx::Postgres, &mut *c, q) })
-                        .await
+                    let r =
+                        answered_within(self.inner.res.answer_within, async { run!(kind, sqlx::Postgres, &mut *c, q) })
+                            .await;
+                    if let Err(Unanswered::Abandoned) = r {
+                        // Closed with a bounded wait, rather than checked with a query on its way back to the
+                        // pool, which would wait for the silent server as long as TCP does.
+                        c.close_on_drop();
+                    }
+                    r.map_err(StoreError::from)
                 }
                 Err(e) => {
                     ep.waiters.fetch_sub(1, Ordering::Relaxed);
@@ -640,7 +647,19 @@ impl Db {
         let r = match &ep.pool {
             PoolRef::Sqlite(p) => p.begin_with("BEGIN IMMEDIATE").await.map(TxConn::Sqlite).map_err(StoreError::from),
             PoolRef::Postgres(p) => {
-                answered_within(self.inner.res.answer_within, async { p.begin().await.map(TxConn::Postgres) }).await
+                // In a task of its own: sqlx counts the transaction only once `BEGIN` is answered, so a
+                // `BEGIN` future dropped while waiting would hand its connection back to the pool inside an
+                // open transaction, where later autocommit writes would never commit (sqlx #4393). Given up
+                // on, the task runs on; when the answer comes, it drops the transaction, which rolls back.
+                let p = p.clone();
+                let begin = tokio::spawn(async move { p.begin().await });
+                let answer = async {
+                    begin.await.unwrap_or_else(|e| Err(sqlx::Error::Protocol(format!("BEGIN task failed: {e}"))))
+                };
+                answered_within(self.inner.res.answer_within, answer)
+                    .await
+                    .map(TxConn::Postgres)
+                    .map_err(StoreError::from)
             }
         };
         let conn = self.finish(&ep, "begin", t0, r)?;
@@ -837,7 +856,9 @@ impl Tx {
         let r = match &mut self.conn {
             TxConn::Sqlite(tx) => run!(kind, sqlx::Sqlite, &mut **tx, q).map_err(StoreError::from),
             TxConn::Postgres(tx) => {
-                answered_within(self.answer_within, async { run!(kind, sqlx::Postgres, &mut **tx, q) }).await
+                answered_within(self.answer_within, async { run!(kind, sqlx::Postgres, &mut **tx, q) })
+                    .await
+                    .map_err(StoreError::from)
             }
         };
         self.db.finish(&self.ep, name, t0, r)
@@ -889,12 +910,31 @@ impl Tx {
 async fn answered_within<T>(
     limit: Option<Duration>,
     answer: impl std::future::Future<Output = Result<T, sqlx::Error>>,
-) -> Result<T, StoreError> {
+) -> Result<T, Unanswered> {
     match limit {
-        Some(limit) => {
-            tokio::time::timeout(limit, answer).await.map_err(|_| StoreError::Timeout)?.map_err(StoreError::from)
+        Some(limit) => match tokio::time::timeout(limit, answer).await {
+            Ok(r) => r.map_err(Unanswered::Failed),
+            Err(_) => Err(Unanswered::Abandoned),
+        },
+        None => answer.await.map_err(Unanswered::Failed),
+    }
+}
+
+/// Why [`answered_within`] has no answer.
+#[derive(Debug)]
+enum Unanswered {
+    /// The database answered with an error.
+    Failed(sqlx::Error),
+    /// It did not answer in time and we stopped waiting: a statement timeout to the caller.
+    Abandoned,
+}
+
+impl From<Unanswered> for StoreError {
+    fn from(u: Unanswered) -> Self {
+        match u {
+            Unanswered::Failed(e) => e.into(),
+            Unanswered::Abandoned => StoreError::Timeout,
         }
-        None => answer.await.map_err(StoreError::from),
     }
 }
 

@@ -63,11 +63,13 @@ impl StoreError {
         )
     }
 
-    /// Is a retry of an idempotent read worth it? Only for a broken connection: a pool timeout has already
+    /// Is a retry of an idempotent read worth it? Only for a broken connection or a lost lock race: a pool timeout has already
     /// waited its full time (and retrying under load adds load), a statement timeout would time out again,
     /// an open circuit says "not now".
     pub fn is_retryable(&self) -> bool {
-        matches!(self, StoreError::Unavailable(_))
+        // A read that lost a lock race (or, on a replica, was cancelled by a conflict with recovery, also
+        // 40001) simply runs again.
+        matches!(self, StoreError::Unavailable(_) | StoreError::Contention(_))
     }
 
     /// A short label for metrics.

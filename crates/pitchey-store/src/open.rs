@@ -131,7 +131,8 @@ fn resilience(cfg: &StoreConfig) -> crate::Resilience {
         slow: cfg.slow_query,
         read_retries: cfg.read_retries,
         breaker: cfg.breaker,
-        answer_within: Some(cfg.statement_timeout + Duration::from_secs(1)),
+        // A statement timeout of 0 means none, to PostgreSQL and here.
+        answer_within: (!cfg.statement_timeout.is_zero()).then(|| cfg.statement_timeout + Duration::from_secs(1)),
         ..crate::Resilience::default()
     }
 }

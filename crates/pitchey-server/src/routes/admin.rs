@@ -33,14 +33,17 @@ pub fn metrics_router() -> Router<AppState> {
 /// The Prometheus exposition on the API port (when no `metrics_bind` is set), for local scrapers only: it
 /// shows business counts (logins, sign-ups, NDA decisions), every route's traffic and the database's state,
 /// which are not for the public. A client counts as local when its address (after the trusted-proxy rules)
-/// is a loopback address and the request names no forwarding hop, so a proxy on the same host that forwards
-/// public requests does not make them local.
+/// is a loopback address and the request carries none of the headers proxies add (`X-Forwarded-For`,
+/// `Forwarded`, `X-Real-IP`, `Via`, `X-Forwarded-Proto`, `X-Forwarded-Host`). A proxy on the same host that
+/// adds none of them would make public requests local: serve `/metrics` on `metrics_bind` behind one.
 pub fn local_metrics_router() -> Router<AppState> {
     Router::new().route("/metrics", get(local_prometheus_text))
 }
 
 async fn local_prometheus_text(ip: ClientIp, headers: HeaderMap) -> ApiResult<Response> {
-    let forwarded = headers.contains_key("x-forwarded-for") || headers.contains_key(header::FORWARDED);
+    const PROXY_HEADERS: [&str; 6] =
+        ["x-forwarded-for", "forwarded", "x-real-ip", "via", "x-forwarded-proto", "x-forwarded-host"];
+    let forwarded = PROXY_HEADERS.iter().any(|h| headers.contains_key(*h));
     if !ip.0.is_loopback() || forwarded {
         return Err(ApiError::forbidden(
             "Metrics are served on the API port to local clients only; set PITCHEY_METRICS_BIND to scrape from elsewhere",

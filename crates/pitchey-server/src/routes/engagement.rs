@@ -70,7 +70,7 @@ async fn track_view(
     let anon_key =
         match headers.get("x-session-id").and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty()) {
             Some(sid) => format!("s:{}", sid.chars().take(128).collect::<String>()),
-            None => format!("ip:{network}"),
+            None => format!("ip:{}", ip.0),
         };
     let user_id = user.0.as_ref().map(|a| a.user.id);
     let anon = AnonViewer { key: &anon_key, network: &network };
