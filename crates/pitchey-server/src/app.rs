@@ -171,7 +171,7 @@ fn with_middleware(router: Router<AppState>, state: &AppState) -> anyhow::Result
 async fn edge_middleware(state: AppState, req: Request, next: Next) -> Response {
     let timer = observability::RequestTimer::start(&req);
     let path = req.uri().path();
-    let res = if state.phase() == Phase::Starting && path.starts_with("/api/") && !path.starts_with("/api/health") {
+    let mut res = if state.phase() == Phase::Starting && path.starts_with("/api/") && !path.starts_with("/api/health") {
         ApiError::unavailable(2).into_response()
     } else {
         let preflight = req.method() == Method::OPTIONS;
@@ -183,7 +183,6 @@ async fn edge_middleware(state: AppState, req: Request, next: Next) -> Response 
         }
         res
     };
-    let mut res = res;
     security_headers(res.headers_mut(), state.settings.cookie_secure);
     timer.finish(&state.route_stats, &res);
     res

@@ -122,11 +122,8 @@ impl From<StoreError> for ApiError {
             StoreError::InvalidValue(why) => ApiError::validation(format!("A value cannot be stored: {why}")),
             StoreError::Unavailable(_) | StoreError::PoolTimeout | StoreError::Timeout => ApiError::unavailable(5),
             StoreError::CircuitOpen(wait) => ApiError::unavailable(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)),
-            // Rolled back whole: the client may simply send it again.
-            StoreError::Contention(detail) => {
-                tracing::warn!(error = %detail, "transaction lost a lock race");
-                ApiError::unavailable(1)
-            }
+            // Rolled back whole: the client may simply send it again. (The store has logged it.)
+            StoreError::Contention(_) => ApiError::unavailable(1),
             StoreError::Internal(detail) => ApiError::internal(detail),
         }
     }

@@ -211,14 +211,7 @@ async fn only_the_owner_changes_a_pitch(app: &TestApp) {
 /// Only moderation takes a pitch out of `hidden`: its owner may still edit and delete it.
 async fn moderation_keeps_a_hidden_pitch_hidden(app: &TestApp) {
     let c = app.creator().await;
-    let (_, body) = post(
-        &c,
-        app.url("/api/pitches"),
-        json!({"title": "Flagged Reel", "logline": "Moderation hid this one.", "genre": "drama"}),
-    )
-    .await;
-    let id = body["data"]["pitch"]["id"].as_i64().unwrap();
-    post(&c, app.url(&format!("/api/pitches/{id}/publish")), json!({})).await;
+    let id = common::published_pitch(app, &c, "Flagged Reel").await;
     // Moderation hides it (no API sets `hidden`).
     let hide = pitchey_store::Sql::new("test_hide", "UPDATE pitches SET status = 'hidden' WHERE id = $1").arg(id);
     assert_eq!(app.state.store.db().exec(hide).await.unwrap(), 1);

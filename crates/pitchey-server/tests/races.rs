@@ -5,29 +5,17 @@
 
 mod common;
 
-use common::{TestApp, create_user, session_for};
+use common::{TestApp, create_user, published_pitch, session_for};
 use futures::future::join_all;
 use pitchey_core::UserType;
 use pitchey_store::Sql;
-use reqwest::{Client, StatusCode};
+use reqwest::StatusCode;
 use serde_json::json;
 
 both_backends!(likes_and_saves_racing_a_delete, deletes_refunding_the_same_requesters);
 
 async fn count(app: &TestApp, name: &'static str, sql: &'static str, id: i64) -> i64 {
     app.state.store.db().one::<(i64,)>(Sql::new(name, sql).arg(id)).await.unwrap().0
-}
-
-async fn published_pitch(app: &TestApp, owner: &Client, title: &str) -> i64 {
-    let (_, body) = common::post(
-        owner,
-        app.url("/api/pitches"),
-        json!({"title": title, "logline": "Two writers race for one studio slot.", "genre": "drama"}),
-    )
-    .await;
-    let id = body["data"]["pitch"]["id"].as_i64().unwrap();
-    assert_eq!(common::post(owner, app.url(&format!("/api/pitches/{id}/publish")), json!({})).await.0, StatusCode::OK);
-    id
 }
 
 /// Likes, saves, unlikes and unsaves of a pitch while its owner deletes it.

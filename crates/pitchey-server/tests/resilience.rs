@@ -6,7 +6,7 @@
 mod common;
 
 use common::services::{TempPg, TempRedis};
-use common::{Kind, TestApp, delete, get, json_of, post, test_settings};
+use common::{Kind, TestApp, delete, get, json_of, post, published_pitch, test_settings};
 use reqwest::StatusCode;
 use serde_json::json;
 use std::sync::Arc;
@@ -22,15 +22,6 @@ async fn wait_for(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> b
 }
 
 /// A new pitch of the signed-in creator, published: its id.
-async fn published_pitch(app: &TestApp, creator: &reqwest::Client, title: &str) -> i64 {
-    let fields = json!({"title": title, "logline": "A pitch made for a fault test.", "genre": "drama"});
-    let (st, body) = post(creator, app.url("/api/pitches"), fields).await;
-    assert_eq!(st, StatusCode::OK, "{body}");
-    let id = body["data"]["pitch"]["id"].as_i64().unwrap();
-    assert_eq!(post(creator, app.url(&format!("/api/pitches/{id}/publish")), json!({})).await.0, StatusCode::OK);
-    id
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_outage_is_survived_and_recovered_from() {
     let Some(pg) = TempPg::start() else { return };

@@ -73,10 +73,12 @@ pub struct FollowStats {
     pub mutual: i64,
 }
 
-/// Locks a pitch row for the rest of the transaction (a no-op update works on both engines; SQLite's
-/// `BEGIN IMMEDIATE` already serialises writers) and returns its owner if it is published.
+/// Locks a pitch row for the rest of the transaction ([`lock_pitch`]) and returns its owner if it is
+/// published.
 async fn lock_published(tx: &mut Tx, pitch_id: i64) -> Result<Option<i64>, StoreError> {
-    tx.exec(Sql::new("pitch_lock", "UPDATE pitches SET view_count = view_count WHERE id = $1").arg(pitch_id)).await?;
+    if !lock_pitch(tx, pitch_id).await? {
+        return Ok(None);
+    }
     Ok(tx
         .opt::<(i64,)>(
             Sql::new("pitch_published_owner", "SELECT user_id FROM pitches WHERE id = $1 AND status = 'published'")
@@ -86,16 +88,18 @@ async fn lock_published(tx: &mut Tx, pitch_id: i64) -> Result<Option<i64>, Store
         .map(|r| r.0))
 }
 
-/// Locks a pitch's row for a change of its counters; `false` when the pitch does not exist (or was deleted
+/// Locks a pitch's row for the rest of the transaction (a no-op update works on both engines; SQLite's
+/// `BEGIN IMMEDIATE` already serialises writers); `false` when the pitch does not exist (or was deleted
 /// while this waited).
 ///
-/// Every transaction that adds or removes a like or a save takes this lock **before** touching the child
-/// row. Otherwise, on PostgreSQL, the child insert's foreign-key check holds a share lock on the pitch row
-/// while the transaction waits to update its counter, and a concurrent delete of the pitch, which holds the
-/// row lock and waits for that share lock to go, deadlocks with it.
-async fn lock_pitch(tx: &mut Tx, pitch_id: i64) -> Result<bool, StoreError> {
+/// Every transaction that adds or removes a row referring to a pitch and counts it on the pitch (a view, a
+/// like, a save, an NDA request) takes this lock **before** touching the child row. Otherwise, on
+/// PostgreSQL, the child insert's foreign-key check holds a share lock on the pitch row while the
+/// transaction waits to update its counter, and a concurrent delete of the pitch, which holds the row lock
+/// and waits for that share lock to go, deadlocks with it.
+pub(crate) async fn lock_pitch(tx: &mut Tx, pitch_id: i64) -> Result<bool, StoreError> {
     Ok(tx
-        .exec(Sql::new("pitch_lock_counts", "UPDATE pitches SET like_count = like_count WHERE id = $1").arg(pitch_id))
+        .exec(Sql::new("pitch_lock", "UPDATE pitches SET like_count = like_count WHERE id = $1").arg(pitch_id))
         .await?
         == 1)
 }
@@ -459,21 +463,13 @@ impl Store {
             .await?;
         // One "new follower" notification per follower per day: following, unfollowing and following again
         // must not flood the followed user's notifications.
-        let told_lately = n == 1
-            && tx
-                .opt::<(i64,)>(
-                    Sql::new(
-                        "follow_told_lately",
-                        "SELECT id FROM notifications WHERE user_id = $1 AND type = 'new_follower' \
-                         AND from_user_id = $2 AND created_at > $3 LIMIT 1",
-                    )
-                    .arg(target)
-                    .arg(follower)
-                    .arg(now() - Duration::hours(24)),
-                )
-                .await?
-                .is_some();
-        if n == 1 && !told_lately {
+        let told_lately = Sql::new(
+            "follow_told_lately",
+            "SELECT id FROM notifications WHERE user_id = $1 AND type = 'new_follower' \
+             AND from_user_id = $2 AND created_at > $3 LIMIT 1",
+        );
+        let told_lately = told_lately.arg(target).arg(follower).arg(now() - Duration::hours(24));
+        if n == 1 && tx.opt::<(i64,)>(told_lately).await?.is_none() {
             let who: Option<(String,)> = tx
                 .opt(
                     Sql::new(

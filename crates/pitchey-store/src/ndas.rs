@@ -213,7 +213,9 @@ impl Store {
         req: &NdaRequest,
     ) -> Result<(NdaRow, i64), NdaFailure> {
         let mut tx = self.db.begin().await?;
-        tx.exec(Sql::new("pitch_lock", "UPDATE pitches SET nda_count = nda_count WHERE id = $1").arg(pitch_id)).await?;
+        if !crate::engagement::lock_pitch(&mut tx, pitch_id).await? {
+            return Err(NdaFailure::PitchNotFound);
+        }
         #[derive(sqlx::FromRow)]
         struct P {
             user_id: i64,

@@ -280,6 +280,17 @@ impl Drop for PgDatabase {
     }
 }
 
+/// Creates a pitch as `owner` over HTTP and publishes it; returns its id.
+pub async fn published_pitch(app: &TestApp, owner: &Client, title: &str) -> i64 {
+    let fields = json!({"title": title, "logline": "A pitch made for a test.", "genre": "drama"});
+    let (st, body) = post(owner, app.url("/api/pitches"), fields).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let id = body["data"]["pitch"]["id"].as_i64().expect("pitch id");
+    let (st, body) = post(owner, app.url(&format!("/api/pitches/{id}/publish")), json!({})).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    id
+}
+
 /// Creates an account directly in the store (no HTTP, no hashing cost) and returns its id.
 pub async fn create_user(app: &TestApp, email: &str, user_type: pitchey_core::UserType) -> i64 {
     let e = pitchey_core::Email::parse(email).expect("email");
