@@ -218,6 +218,19 @@ async fn assert_totals_match(app: &TestApp, when: &str) {
         let want = m.iter().filter(|p| p.genre == f["value"].as_str().unwrap()).count();
         assert_eq!(f["count"].as_u64().unwrap() as usize, want, "{when}: facet {f}");
     }
+    if app.kind == common::Kind::Postgres {
+        assert_eq!(term_rows_off(app).await, 0, "{when}: pitch_terms holds exactly the search documents' lexemes");
+    }
+}
+
+/// PostgreSQL: how many rows `pitch_terms` has that the search documents do not, and lacks that they have
+/// (lexeme, pitch and scope flags).
+async fn term_rows_off(app: &TestApp) -> i64 {
+    let documents = "SELECT l COLLATE \"C\", s.pitch_id, s.is_published, s.is_market, s.is_public \
+                     FROM pitch_search s, unnest(tsvector_to_array(s.document)) AS l";
+    let terms = "SELECT lexeme, pitch_id, is_published, is_market, is_public FROM pitch_terms";
+    let q = format!("SELECT COUNT(*) FROM (({documents} EXCEPT {terms}) UNION ALL ({terms} EXCEPT {documents})) d");
+    app.state.store.db().one::<(i64,)>(pitchey_store::Sql::dynamic("test_term_rows", q)).await.unwrap().0
 }
 
 /// The total of `/api/search?q=...` and whether pitch `id` is among its first 100 results.
@@ -409,6 +422,70 @@ async fn bulk_seed_matches_row_by_row_seed(app: &TestApp) {
     assert_eq!(post(&c, app.url(&format!("/api/pitches/{id}/publish")), json!({})).await.0, StatusCode::OK);
     assert_eq!(search_finds(app, "axolotl", id).await, (1, true));
     assert_totals_match(app, "after publishing on a bulk-seeded database").await;
+}
+
+/// PostgreSQL counts one-word and any-word searches from `pitch_terms` (migration 0010). Every such count
+/// must equal the count of the full-text index's matches, in every scope: for whole words, prefixes that
+/// span several lexemes, stop words, digits and other scripts, and after writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_term_counts_equal_text_index_counts() {
+    let Some(app) = TestApp::spawn(common::Kind::Postgres).await else { return };
+    pitchey_server::app::seed_demo(&app.state.store, 300).await.unwrap();
+    let mut words: Vec<String> =
+        ["the", "and", "dra", "li", "lighth", "2024", "é", "愛", "zzqxj", "documentary"].map(str::to_owned).to_vec();
+    for p in app.state.store.all_pitch_rows().await.unwrap().iter().step_by(7) {
+        words.extend(pitchey_core::search::terms(&p.title));
+    }
+    words.sort();
+    words.dedup();
+    assert!(words.len() > 40, "{words:?}");
+    let check = |words: Vec<String>, when: &'static str| {
+        let app = &app;
+        async move {
+            let mut matched = 0;
+            for (i, w) in words.iter().enumerate() {
+                // Each word alone, and with the next one as an any-word search.
+                let next = &words[(i + 1) % words.len()];
+                for (terms, any) in [(vec![w.clone()], false), (vec![w.clone(), next.clone()], true)] {
+                    for (scope, flag) in
+                        [(Scope::Market, "is_market"), (Scope::Public, "is_public"), (Scope::Published, "is_published")]
+                    {
+                        let mut lq = ListQuery::new(scope);
+                        lq.order = Order::Relevance;
+                        lq.terms = terms.clone();
+                        lq.any_term = any;
+                        lq.limit = 1;
+                        let total = app.state.store.list_pitches(&lq).await.unwrap().total;
+                        let query = terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>().join(" | ");
+                        let gin = format!(
+                            "SELECT COUNT(*) FROM pitch_search s WHERE s.document @@ to_tsquery('english', $1) AND s.{flag}"
+                        );
+                        let sql = pitchey_store::Sql::dynamic("test_gin_count", gin).arg(query.as_str());
+                        let want = app.state.store.db().one::<(i64,)>(sql).await.unwrap().0;
+                        assert_eq!(total, want, "{when}: {query} in {flag}");
+                        matched += i64::from(want > 0);
+                    }
+                }
+            }
+            assert!(matched > 100, "{when}: most words should match something ({matched})");
+        }
+    };
+    check(words.clone(), "after seeding").await;
+    assert_eq!(term_rows_off(&app).await, 0);
+    // Writes: a rename, a visibility change, a delete.
+    let rows = app.state.store.all_pitch_rows().await.unwrap();
+    let exec = |q: &'static str, id: i64| {
+        let store = app.state.store.clone();
+        async move { store.db().exec(pitchey_store::Sql::new("test_write", q).arg(id)).await.unwrap() }
+    };
+    exec("UPDATE pitches SET title = title || ' quokka documentary' WHERE id = $1", rows[0].id).await;
+    exec("UPDATE pitches SET visibility = 'private' WHERE id = $1", rows[1].id).await;
+    exec("UPDATE pitches SET visibility = 'investors_only' WHERE id = $1", rows[2].id).await;
+    exec("DELETE FROM pitches WHERE id = $1", rows[3].id).await;
+    assert_eq!(term_rows_off(&app).await, 0, "after writes");
+    words.push("quokka".into());
+    check(words, "after writes").await;
+    app.stop().await;
 }
 
 async fn search_ranks_known_titles_first(app: &TestApp) {

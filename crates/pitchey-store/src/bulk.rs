@@ -13,6 +13,10 @@
 //! - **Search index** on SQLite: the FTS5 insert trigger is dropped and the load's rows are indexed by one
 //!   `INSERT ... SELECT`, so FTS5 writes a few large segments instead of one small segment per row that it
 //!   must then merge. (PostgreSQL's `pitch_search` trigger inserts one row per pitch; it stays.)
+//! - **Search terms** on PostgreSQL (`pitch_terms`, migration 0010): the trigger on `pitch_search` is
+//!   suspended, the table's key is dropped, the load's lexemes (28 rows a pitch) are inserted by one
+//!   `INSERT ... SELECT`, and the key is built again from the whole table, one sort. (Its uniqueness is the
+//!   documents' own: a `tsvector` holds each lexeme once.)
 //!
 //! Index and trigger definitions are read back from the database's catalogue (`sqlite_master`,
 //! `pg_indexes`) and replayed verbatim, so the migrations stay the only place that defines them. Everything
@@ -53,8 +57,19 @@ fn facets_recount(band: &str) -> [String; 3] {
     ]
 }
 
-/// PostgreSQL's counting triggers, suspended for the load.
-const POSTGRES_TRIGGERS: &[&str] = &["pitch_facets_sync", "pitch_published_days_sync"];
+/// PostgreSQL's counting triggers, suspended for the load: `(table, trigger)`.
+const POSTGRES_TRIGGERS: &[(&str, &str)] =
+    &[("pitches", "pitch_facets_sync"), ("pitches", "pitch_published_days_sync"), ("pitch_search", "pitch_terms_sync")];
+
+/// Adds the lexemes of the pitches inserted since the load began to `pitch_terms` (PostgreSQL), as its
+/// trigger would have one pitch at a time.
+const POSTGRES_TERMS_BACKFILL: &str = "INSERT INTO pitch_terms (lexeme, pitch_id, is_published, is_market, is_public) \
+     SELECT l, s.pitch_id, s.is_published, s.is_market, s.is_public \
+     FROM pitch_search s, unnest(tsvector_to_array(s.document)) AS l WHERE s.pitch_id > $1";
+
+/// `pitch_terms`'s key (PostgreSQL), set aside for the load: `(name, definition)`.
+const POSTGRES_TERMS_KEY: &str = "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint \
+     WHERE conrelid = 'pitch_terms'::regclass AND contype = 'p'";
 
 /// Recounts `pitch_published_days` (PostgreSQL) from the pitches, as migration 0006 first filled it.
 const POSTGRES_DAYS_RECOUNT: [&str; 2] = [
@@ -108,16 +123,24 @@ impl DeferredIndexes {
             // Building an index over the whole table can outlast the per-statement limit meant for serving
             // (5 s by default) on a busy machine; this transaction is a batch job.
             tx.lift_statement_timeout().await?;
-            for trigger in POSTGRES_TRIGGERS {
-                tx.exec(Sql::dynamic("bulk_suspend_trigger", format!("ALTER TABLE pitches DISABLE TRIGGER {trigger}")))
-                    .await?;
+            for (table, trigger) in POSTGRES_TRIGGERS {
+                let sql = format!("ALTER TABLE {table} DISABLE TRIGGER {trigger}");
+                tx.exec(Sql::dynamic("bulk_suspend_trigger", sql)).await?;
             }
         }
-        let mut ddl = Vec::with_capacity(found.len());
+        let mut ddl = Vec::with_capacity(found.len() + 1);
         for (kind, name, sql) in found {
             let drop = if kind == "trigger" { "DROP TRIGGER" } else { "DROP INDEX" };
             tx.exec(Sql::dynamic("bulk_drop", format!("{drop} \"{name}\""))).await?;
             ddl.push(sql);
+        }
+        if backend == Backend::Postgres {
+            let keys: Vec<(String, String)> = tx.all(Sql::new("bulk_terms_key", POSTGRES_TERMS_KEY)).await?;
+            for (name, definition) in keys {
+                let drop = format!("ALTER TABLE pitch_terms DROP CONSTRAINT \"{name}\"");
+                tx.exec(Sql::dynamic("bulk_drop", drop)).await?;
+                ddl.push(format!("ALTER TABLE pitch_terms ADD CONSTRAINT \"{name}\" {definition}"));
+            }
         }
         Ok(DeferredIndexes { backend, ddl, before })
     }
@@ -139,9 +162,10 @@ impl DeferredIndexes {
             for sql in POSTGRES_DAYS_RECOUNT {
                 tx.exec(Sql::new("bulk_days_recount", sql)).await?;
             }
-            for trigger in POSTGRES_TRIGGERS {
-                tx.exec(Sql::dynamic("bulk_resume_trigger", format!("ALTER TABLE pitches ENABLE TRIGGER {trigger}")))
-                    .await?;
+            tx.exec(Sql::new("bulk_terms_backfill", POSTGRES_TERMS_BACKFILL).arg(self.before)).await?;
+            for (table, trigger) in POSTGRES_TRIGGERS {
+                let sql = format!("ALTER TABLE {table} ENABLE TRIGGER {trigger}");
+                tx.exec(Sql::dynamic("bulk_resume_trigger", sql)).await?;
             }
         }
         for sql in self.ddl {

@@ -616,13 +616,56 @@ impl Store {
             let items: Vec<PitchRow> = self.db.all(self.page_sql(lq, Plan::Default, None)).await?;
             return Ok(Page { total: lq.offset + items.len() as i64, items });
         };
-        let total = self.db.one::<(i64,)>(count).await?.0;
+        let total = match self.count_by_terms(lq).await? {
+            Some(n) => n,
+            None => self.db.one::<(i64,)>(count).await?.0,
+        };
         if lq.offset >= total || lq.limit <= 0 {
             return Ok(Page { items: Vec::new(), total });
         }
         let plan = self.plan(lq, total).await?;
         let items = self.db.all(self.page_sql(lq, plan, Some(total))).await?;
         Ok(Page { items, total })
+    }
+
+    /// On PostgreSQL, the count of a one-word search, or of an any-word one, from `pitch_terms` (migration
+    /// 0010): an index-only scan of each word's lexeme range, where the GIN index would read every match's
+    /// row. `None` leaves the count to the GIN index:
+    /// - on SQLite, whose FTS5 index counts without reading rows;
+    /// - for several words that must all match: the GIN index intersects them first and reads only the
+    ///   pitches with every word, usually few (`pgbench`-style timings in docs/PERFORMANCE.md);
+    /// - for a word that PostgreSQL splits into several lexemes, which `to_tsquery` searches as a phrase.
+    ///
+    /// A word without a lexeme (a stop word) is dropped, as `to_tsquery` drops it.
+    async fn count_by_terms(&self, lq: &ListQuery) -> Result<Option<i64>, StoreError> {
+        let several_required = lq.terms.len() > 1 && !lq.any_term;
+        let column = lq.scope.search_tag(Backend::Postgres);
+        let (Backend::Postgres, true, false, Some(column)) =
+            (self.backend(), lq.ranked_in_index(), several_required, column)
+        else {
+            return Ok(None);
+        };
+        let lexemes = self.lexemes(&lq.terms).await?;
+        if lexemes.iter().any(|l| l.len() > 1) {
+            return Ok(None);
+        }
+        let prefixes: Vec<&str> = lexemes.iter().filter_map(|l| l.first()).map(String::as_str).collect();
+        if prefixes.is_empty() {
+            return Ok(Some(0));
+        }
+        Ok(Some(self.db.one::<(i64,)>(term_count_sql(column, &prefixes)).await?.0))
+    }
+
+    /// Each word's lexemes under PostgreSQL's `english` configuration, as `to_tsquery` finds them.
+    async fn lexemes(&self, words: &[String]) -> Result<Vec<Vec<String>>, StoreError> {
+        let rows: Vec<(i64, String)> = self.db.all(lexemes_sql(words)).await?;
+        let mut out = vec![Vec::new(); words.len()];
+        for (ord, lexeme) in rows {
+            if let Some(slot) = usize::try_from(ord - 1).ok().and_then(|i| out.get_mut(i)) {
+                slot.push(lexeme);
+            }
+        }
+        Ok(out)
     }
 
     /// Chooses a list plan ([`Plan`]) from the list's size and its scope's: walking the order's index
@@ -741,6 +784,48 @@ impl Store {
     }
 }
 
+/// The lexemes of `words`, one row per `(word's position from 1, lexeme)` (PostgreSQL).
+pub(crate) fn lexemes_sql(words: &[String]) -> Sql {
+    Sql::new(
+        "search_lexemes",
+        "SELECT u.ord, l FROM jsonb_array_elements_text($1) WITH ORDINALITY AS u(w, ord), \
+         unnest(tsvector_to_array(to_tsvector('english', u.w))) AS l",
+    )
+    .arg(serde_json::json!(words))
+}
+
+/// The number of pitches in the scope flagged by `column` with a lexeme starting with any of `prefixes`,
+/// from `pitch_terms` (PostgreSQL): one index range per prefix, its end from [`prefix_end`].
+pub(crate) fn term_count_sql(column: &str, prefixes: &[&str]) -> Sql {
+    let mut q = Sql::dynamic("pitch_term_count", String::new());
+    let ranges: Vec<String> = prefixes
+        .iter()
+        .map(|prefix| {
+            let from = q.push_arg(*prefix);
+            let below =
+                prefix_end(prefix).map_or_else(String::new, |end| format!(" AND t.lexeme < {}", q.push_arg(end)));
+            format!("SELECT t.pitch_id FROM pitch_terms t WHERE t.lexeme >= {from}{below} AND t.{column}")
+        })
+        .collect();
+    q.push(&format!("SELECT COUNT(DISTINCT m.pitch_id) FROM ({}) m", ranges.join(" UNION ALL ")));
+    q
+}
+
+/// The least string above every string that starts with `prefix`, in code point order (the order of
+/// PostgreSQL's "C" collation on UTF-8): the prefix with its last character raised by one, after dropping
+/// trailing characters that have no successor. `None` when nothing is above them all.
+pub(crate) fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        // `from_u32` skips the surrogate gap.
+        if let Some(next) = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32) {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
 impl Store {
     /// Every pitch with its public columns, in id order (exports, consistency checks and tests).
     pub async fn all_pitch_rows(&self) -> Result<Vec<PitchRow>, StoreError> {
@@ -749,5 +834,27 @@ impl Store {
             concat!("SELECT ", pitch_columns!(full), " FROM pitches p JOIN users u ON u.id = p.user_id ORDER BY p.id"),
         );
         self.db.primary_all(q).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_end;
+
+    #[test]
+    fn a_prefix_end_is_above_exactly_the_strings_with_the_prefix() {
+        assert_eq!(prefix_end("drama").as_deref(), Some("dramb"));
+        assert_eq!(prefix_end("az\u{10FFFF}").as_deref(), Some("a{"));
+        assert_eq!(prefix_end("x\u{D7FF}").as_deref(), Some("x\u{E000}"));
+        assert_eq!(prefix_end("\u{10FFFF}"), None);
+        assert_eq!(prefix_end(""), None);
+        // Code point order is UTF-8 byte order, which PostgreSQL's "C" collation compares.
+        for (prefix, inside, outside) in
+            [("dram", "dramat", "dran"), ("é", "écrit", "ê"), ("z\u{10FFFF}", "z\u{10FFFF}a", "{")]
+        {
+            let end = prefix_end(prefix).unwrap();
+            assert!(prefix.as_bytes() <= inside.as_bytes() && inside.as_bytes() < end.as_bytes());
+            assert!(outside.as_bytes() >= end.as_bytes());
+        }
     }
 }
