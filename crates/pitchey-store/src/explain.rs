@@ -2,7 +2,7 @@
 //! built by the same function the store uses to serve it, so the plan shown is the plan served.
 
 use crate::engagement::{follow_list_sql, saved_list_sql, view_find_anon_sql, view_network_recent_sql};
-use crate::listing::{lexemes_sql, term_count_sql};
+use crate::listing::{term_count_sql, word_queries_sql};
 use crate::pitches::{pitch_by_id_sql, protected_sql, viewer_nda_sql};
 use crate::search::{facet_sql, title_suggestions_sql, typo_suggestions_sql};
 use crate::sessions::session_lookup_sql;
@@ -111,7 +111,7 @@ impl Store {
         list("pitches/following", lq);
         if self.backend() == crate::Backend::Postgres {
             // A one-word search is counted from `pitch_terms` ("lighthous" is the lexeme of "lighthouse").
-            out.push(("search q=lighthouse: lexemes".into(), lexemes_sql(&["lighthouse".into()])));
+            out.push(("search q=lighthouse: word queries".into(), word_queries_sql(&["lighthouse".into()])));
             out.push(("search q=lighthouse: count by terms".into(), term_count_sql("is_market", &["lighthous"])));
         }
         out.push(("pitch detail".into(), pitch_by_id_sql(1)));

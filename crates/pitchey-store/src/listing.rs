@@ -634,7 +634,8 @@ impl Store {
     /// - on SQLite, whose FTS5 index counts without reading rows;
     /// - for several words that must all match: the GIN index intersects them first and reads only the
     ///   pitches with every word, usually few (`pgbench`-style timings in docs/PERFORMANCE.md);
-    /// - for a word that PostgreSQL splits into several lexemes, which `to_tsquery` searches as a phrase.
+    /// - for a word that PostgreSQL's parser splits into several tokens, which `to_tsquery` searches as a
+    ///   phrase (`drama²drama`: `'drama':* <-> 'drama':*`, though its one lexeme is "drama").
     ///
     /// A word without a lexeme (a stop word) is dropped, as `to_tsquery` drops it.
     async fn count_by_terms(&self, lq: &ListQuery) -> Result<Option<i64>, StoreError> {
@@ -645,27 +646,19 @@ impl Store {
         else {
             return Ok(None);
         };
-        let lexemes = self.lexemes(&lq.terms).await?;
-        if lexemes.iter().any(|l| l.len() > 1) {
-            return Ok(None);
+        let words: Vec<(i64, i64, Option<String>)> = self.db.all(word_queries_sql(&lq.terms)).await?;
+        let mut prefixes = Vec::with_capacity(words.len());
+        for (_, nodes, lexeme) in &words {
+            match (nodes, lexeme) {
+                (0, _) => {}
+                (1, Some(lexeme)) => prefixes.push(lexeme.as_str()),
+                _ => return Ok(None),
+            }
         }
-        let prefixes: Vec<&str> = lexemes.iter().filter_map(|l| l.first()).map(String::as_str).collect();
         if prefixes.is_empty() {
             return Ok(Some(0));
         }
         Ok(Some(self.db.one::<(i64,)>(term_count_sql(column, &prefixes)).await?.0))
-    }
-
-    /// Each word's lexemes under PostgreSQL's `english` configuration, as `to_tsquery` finds them.
-    async fn lexemes(&self, words: &[String]) -> Result<Vec<Vec<String>>, StoreError> {
-        let rows: Vec<(i64, String)> = self.db.all(lexemes_sql(words)).await?;
-        let mut out = vec![Vec::new(); words.len()];
-        for (ord, lexeme) in rows {
-            if let Some(slot) = usize::try_from(ord - 1).ok().and_then(|i| out.get_mut(i)) {
-                slot.push(lexeme);
-            }
-        }
-        Ok(out)
     }
 
     /// Chooses a list plan ([`Plan`]) from the list's size and its scope's: walking the order's index
@@ -784,12 +777,15 @@ impl Store {
     }
 }
 
-/// The lexemes of `words`, one row per `(word's position from 1, lexeme)` (PostgreSQL).
-pub(crate) fn lexemes_sql(words: &[String]) -> Sql {
+/// How PostgreSQL's `english` configuration reads each search word as a prefix query, one row per word:
+/// `(position from 1, nodes of to_tsquery(word:*), the word's least lexeme)`. One node is one prefix
+/// operand, whose lexeme is then the word's only one; none is a stop word; more are a phrase.
+pub(crate) fn word_queries_sql(words: &[String]) -> Sql {
     Sql::new(
-        "search_lexemes",
-        "SELECT u.ord, l FROM jsonb_array_elements_text($1) WITH ORDINALITY AS u(w, ord), \
-         unnest(tsvector_to_array(to_tsvector('english', u.w))) AS l",
+        "search_word_queries",
+        "SELECT u.ord, CAST(numnode(to_tsquery('english', u.w || ':*')) AS BIGINT), \
+         (SELECT min(l) FROM unnest(tsvector_to_array(to_tsvector('english', u.w))) AS l) \
+         FROM jsonb_array_elements_text($1) WITH ORDINALITY AS u(w, ord)",
     )
     .arg(serde_json::json!(words))
 }
