@@ -7,6 +7,7 @@ mod common;
 
 use common::services::{TempPg, TempRedis};
 use common::{Kind, TestApp, delete, get, json_of, post, published_pitch, test_settings};
+use pitchey_server::Settings;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::sync::Arc;
@@ -21,16 +22,22 @@ async fn wait_for(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> b
     }
 }
 
-/// A new pitch of the signed-in creator, published: its id.
+/// Settings for a test that faults its own database: short breaker and acquire waits, so the test sees
+/// recovery within seconds, and list pages cached long enough to be served stale throughout.
+fn fault_settings(pg: &TempPg) -> Settings {
+    let mut s = test_settings(&pg.url("app"));
+    s.db_breaker_open_secs = 1;
+    s.db_acquire_timeout_ms = 1000;
+    s.cache_ttl_lists_secs = 600;
+    s
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_outage_is_survived_and_recovered_from() {
     let Some(pg) = TempPg::start() else { return };
     pg.create_db("app").await;
-    let mut s = test_settings(&pg.url("app"));
+    let mut s = fault_settings(&pg);
     s.health_interval_secs = 1;
-    s.db_breaker_open_secs = 1;
-    s.db_acquire_timeout_ms = 1000;
-    s.cache_ttl_lists_secs = 600;
     let app = TestApp::start(s, Kind::Postgres).await;
     let creator = app.creator().await;
     // A write committed before the fault.
@@ -315,11 +322,8 @@ impl Drop for Frozen<'_> {
 async fn a_frozen_database_fails_fast() {
     let Some(pg) = TempPg::start() else { return };
     pg.create_db("app").await;
-    let mut s = test_settings(&pg.url("app"));
+    let mut s = fault_settings(&pg);
     s.db_statement_timeout_ms = 1000;
-    s.db_acquire_timeout_ms = 1000;
-    s.db_breaker_open_secs = 1;
-    s.cache_ttl_lists_secs = 600;
     let app = TestApp::start(s, Kind::Postgres).await;
     let anon = app.client();
     let creator = app.creator().await;

@@ -639,22 +639,20 @@ impl Store {
     /// row. `None` leaves the count to the GIN index:
     /// - on SQLite, whose FTS5 index counts without reading rows;
     /// - for several words that must all match: the GIN index intersects them first and reads only the
-    ///   pitches with every word, usually few (`pgbench`-style timings in docs/PERFORMANCE.md);
+    ///   pitches with every word, usually few (timings in docs/PERFORMANCE.md, eleventh session);
     /// - for a word that PostgreSQL's parser splits into several tokens, which `to_tsquery` searches as a
     ///   phrase (`drama²drama`: `'drama':* <-> 'drama':*`, though its one lexeme is "drama").
     ///
     /// A word without a lexeme (a stop word) is dropped, as `to_tsquery` drops it.
     async fn count_by_terms(&self, lq: &ListQuery) -> Result<Option<i64>, StoreError> {
         let several_required = lq.terms.len() > 1 && !lq.any_term;
-        let column = lq.scope.search_tag(Backend::Postgres);
-        let (Backend::Postgres, true, false, Some(column)) =
-            (self.backend(), lq.ranked_in_index(), several_required, column)
-        else {
+        if self.backend() != Backend::Postgres || !lq.ranked_in_index() || several_required {
             return Ok(None);
-        };
-        let words: Vec<(i64, i64, Option<String>)> = self.db.all(word_queries_sql(&lq.terms)).await?;
+        }
+        let Some(column) = lq.scope.search_tag(Backend::Postgres) else { return Ok(None) };
+        let words: Vec<(i64, Option<String>)> = self.db.all(word_queries_sql(&lq.terms)).await?;
         let mut prefixes = Vec::with_capacity(words.len());
-        for (_, nodes, lexeme) in &words {
+        for (nodes, lexeme) in &words {
             match (nodes, lexeme) {
                 (0, _) => {}
                 (1, Some(lexeme)) => prefixes.push(lexeme.as_str()),
@@ -784,14 +782,14 @@ impl Store {
 }
 
 /// How PostgreSQL's `english` configuration reads each search word as a prefix query, one row per word:
-/// `(position from 1, nodes of to_tsquery(word:*), the word's least lexeme)`. One node is one prefix
-/// operand, whose lexeme is then the word's only one; none is a stop word; more are a phrase.
+/// `(nodes of to_tsquery(word:*), the word's least lexeme)`. One node is one prefix operand, whose lexeme
+/// is then the word's only one; none is a stop word; more are a phrase.
 pub(crate) fn word_queries_sql(words: &[String]) -> Sql {
     Sql::new(
         "search_word_queries",
-        "SELECT u.ord, CAST(numnode(to_tsquery('english', u.w || ':*')) AS BIGINT), \
+        "SELECT CAST(numnode(to_tsquery('english', u.w || ':*')) AS BIGINT), \
          (SELECT min(l) FROM unnest(tsvector_to_array(to_tsvector('english', u.w))) AS l) \
-         FROM jsonb_array_elements_text($1) WITH ORDINALITY AS u(w, ord)",
+         FROM jsonb_array_elements_text($1) AS u(w)",
     )
     .arg(serde_json::json!(words))
 }
