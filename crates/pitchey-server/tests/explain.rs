@@ -57,6 +57,13 @@ async fn postgres_hot_queries_use_indexes_at_100k_pitches() {
     // A one-word search is counted from the lexeme table without visiting its rows (migration 0010; the
     // bulk load vacuums nothing, the seed's `analyze` does).
     uses("search q=lighthouse: count by terms", "Index Only Scan using pitch_terms_pkey");
+    uses("search q=li: count by key ranges", "Index Only Scan using pitch_terms_pkey");
+    // Required words: one scan per lexeme, merged on the pitch. The rank window: each lexeme's newest
+    // pitches read backwards from the key, then fetched from `pitch_search` by key to be ranked.
+    uses("search q=silent harbor: count by terms", "Merge Join");
+    uses("search q=lighthouse, window from terms: page", "Index Only Scan Backward using pitch_terms_pkey");
+    uses("search q=lighthouse, window from terms: page", "Index Scan using pitch_search_pkey");
+    uses("search q=silent harbor, window from terms: page", "Merge Join");
     uses("browse sort=likes: page", "pitches_market_likes_idx");
     uses("browse sort=views: page", "pitches_market_views_idx");
     uses("browse sort=title: page", "pitches_market_title_idx");

@@ -2,7 +2,7 @@
 //! built by the same function the store uses to serve it, so the plan shown is the plan served.
 
 use crate::engagement::{follow_list_sql, saved_list_sql, view_find_anon_sql, view_network_recent_sql};
-use crate::listing::{term_count_sql, word_queries_sql};
+use crate::listing::{Plan as ListPlan, TermMatch, term_count_sql, word_lexemes_sql};
 use crate::pitches::{pitch_by_id_sql, protected_sql, viewer_nda_sql};
 use crate::search::{facet_sql, title_suggestions_sql, typo_suggestions_sql};
 use crate::sessions::session_lookup_sql;
@@ -110,9 +110,26 @@ impl Store {
         lq.order = Order::Published;
         list("pitches/following", lq);
         if self.backend() == crate::Backend::Postgres {
-            // A one-word search is counted from `pitch_terms` ("lighthous" is the lexeme of "lighthouse").
-            out.push(("search q=lighthouse: word queries".into(), word_queries_sql(&["lighthouse".into()])));
-            out.push(("search q=lighthouse: count by terms".into(), term_count_sql("is_market", &["lighthous"])));
+            // Searches whose words reach few lexemes are counted and windowed from `pitch_terms`
+            // ("lighthous" is the lexeme of "lighthouse"; the store looks the lexemes up first).
+            out.push(("search q=lighthouse: word lexemes".into(), word_lexemes_sql(&["lighthouse".into()], 16)));
+            let one = TermMatch::Any(vec!["lighthous".into()]);
+            out.push(("search q=lighthouse: count by terms".into(), one.count_sql("is_market")));
+            let two = TermMatch::All(vec!["harbor".into(), "silent".into()]);
+            out.push(("search q=silent harbor: count by terms".into(), two.count_sql("is_market")));
+            let mut lq = market(Order::Relevance);
+            lq.terms = vec!["lighthouse".into()];
+            out.push((
+                "search q=lighthouse, window from terms: page".into(),
+                self.page_sql(&lq, &ListPlan::Terms(one), None),
+            ));
+            lq.terms = vec!["silent".into(), "harbor".into()];
+            out.push((
+                "search q=silent harbor, window from terms: page".into(),
+                self.page_sql(&lq, &ListPlan::Terms(two), None),
+            ));
+            // A prefix reaching too many lexemes is counted by key ranges.
+            out.push(("search q=li: count by key ranges".into(), term_count_sql("is_market", &["li"])));
         }
         out.push(("pitch detail".into(), pitch_by_id_sql(1)));
         out.push(("pitch protected fields".into(), protected_sql(1)));

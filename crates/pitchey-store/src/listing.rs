@@ -325,14 +325,98 @@ impl ListQuery {
 /// walking the sort order's index would find a page after a few dozen rows. The store knows the count
 /// (from the facets, before the page), so it decides and tells the planner with unary `+`, which stops
 /// SQLite from using an index for the marked term. PostgreSQL's statistics are good enough on their own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Plan {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Plan {
     /// Let the planner choose.
     Default,
     /// Walk the sort order's index and filter (the filters are marked `+`).
     WalkOrder,
     /// Read the matches through a filter index and sort them (the order is marked `+`).
     SortMatches,
+    /// A PostgreSQL search whose matches `pitch_terms` lists newest first ([`TermMatch`]).
+    Terms(TermMatch),
+}
+
+/// What `pitch_terms` (PostgreSQL migration 0010) can do for a search, from the lexemes its words reach
+/// ([`Store::term_search`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TermSearch {
+    /// No pitch can match (every word a stop word, or a required word reaching no lexeme).
+    Nothing,
+    /// Count the matches and find the page's window from the table ([`Plan::Terms`]).
+    Match(TermMatch),
+    /// A word's prefix reaches more than [`MAX_WORD_LEXEMES`] lexemes: count by key ranges
+    /// ([`term_count_sql`]), and find the window as without the table.
+    Prefixes(Vec<String>),
+}
+
+/// A search's matches as lexemes of `pitch_terms`. The table's key is `(lexeme, pitch_id)`, so one
+/// lexeme's pitches come out of one index-only scan newest first, and a search's newest matches are a merge
+/// of a few such scans, where the text index reads every match's row (timings in docs/PERFORMANCE.md,
+/// twelfth session).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TermMatch {
+    /// Pitches with any of these lexemes (one or more): a one-word search, every lexeme its prefix
+    /// reaches, or an any-word one.
+    Any(Vec<String>),
+    /// Pitches with every one of these lexemes (two or more): required words, each reaching exactly one.
+    All(Vec<String>),
+}
+
+/// The most lexemes one search word's prefix may reach for its matches to be merged from one scan per
+/// lexeme.
+const MAX_WORD_LEXEMES: i64 = 16;
+
+impl TermMatch {
+    /// The ids of the matching pitches in the scope flagged by `column` (a column of `pitch_terms`),
+    /// newest first: `take` of them after skipping `skip`, or all of them, unordered, when `take` is
+    /// `None`. Lexemes are bound and counts literal, so PostgreSQL can keep one plan per shape.
+    pub(crate) fn ids_sql(&self, q: &mut Sql, column: &str, take: Option<i64>, skip: i64) -> String {
+        let page = |key: &str| match take {
+            Some(n) if skip > 0 => format!(" ORDER BY {key} DESC LIMIT {n} OFFSET {skip}"),
+            Some(n) => format!(" ORDER BY {key} DESC LIMIT {n}"),
+            None => String::new(),
+        };
+        let mut has =
+            |alias: &str, lexeme: &str| format!("{alias}.lexeme = {} AND {alias}.{column}", q.push_arg(lexeme));
+        match self {
+            TermMatch::Any(lexemes) if lexemes.len() == 1 => {
+                format!("SELECT t.pitch_id FROM pitch_terms t WHERE {}{}", has("t", &lexemes[0]), page("t.pitch_id"))
+            }
+            TermMatch::Any(lexemes) => {
+                // Each lexeme's newest, then the newest of those: a pitch with two of them comes twice.
+                let branches: Vec<String> = lexemes
+                    .iter()
+                    .map(|l| {
+                        let scan = format!("SELECT t.pitch_id FROM pitch_terms t WHERE {}", has("t", l));
+                        match take {
+                            Some(n) => format!("({scan} ORDER BY t.pitch_id DESC LIMIT {})", n.saturating_add(skip)),
+                            None => scan,
+                        }
+                    })
+                    .collect();
+                format!("SELECT DISTINCT m.pitch_id FROM ({}) m{}", branches.join(" UNION ALL "), page("m.pitch_id"))
+            }
+            TermMatch::All(lexemes) => {
+                // One scan per lexeme, joined on the pitch (merge joins of scans in key order).
+                let mut text = String::from("SELECT t0.pitch_id FROM pitch_terms t0");
+                for (i, l) in lexemes.iter().enumerate().skip(1) {
+                    let cond = has(&format!("t{i}"), l);
+                    text.push_str(&format!(" JOIN pitch_terms t{i} ON t{i}.pitch_id = t0.pitch_id AND {cond}"));
+                }
+                let first = lexemes.first().map_or_else(|| "FALSE".to_owned(), |l| has("t0", l));
+                format!("{text} WHERE {first}{}", page("t0.pitch_id"))
+            }
+        }
+    }
+
+    /// How many pitches in the scope flagged by `column` match.
+    pub(crate) fn count_sql(&self, column: &str) -> Sql {
+        let mut q = Sql::dynamic("pitch_term_count", String::new());
+        let ids = self.ids_sql(&mut q, column, None, 0);
+        q.push(&format!("SELECT COUNT(*) FROM ({ids}) m"));
+        q
+    }
 }
 
 /// How long a scope's size serves for planning; sizes change slowly and only steer plans, never results.
@@ -342,12 +426,12 @@ const SCOPE_SIZE_TTL: Duration = Duration::from_secs(30);
 #[derive(Debug, Default)]
 pub(crate) struct ScopeSizes(Mutex<Vec<(&'static str, Instant, i64)>>);
 
-/// A page of a search ranked inside the index: placeholders of its limit and offset, and for a search with
-/// more matches than its rank window, the window and how many matches past it the page reaches.
+/// A page of a search ranked inside the index: its limit and offset, and for a search with more matches
+/// than its rank window, the window and how many matches past it the page reaches.
 struct RankedPage {
-    lim: String,
-    off: String,
-    window: Option<(String, String)>,
+    limit: i64,
+    offset: i64,
+    window: Option<(i64, i64)>,
 }
 
 /// The full-text match as a subquery of `(fts_id, fts_rank, fts_part)` rows for one backend, restricted to
@@ -366,7 +450,13 @@ struct RankedPage {
 /// ids (`+ 0` keeps it from walking the key). Either way only the window's rows are ranked. PostgreSQL's own
 /// estimate of how many pitches a prefix query matches can be ten times off, and the wrong choice cost a
 /// search 16 ms instead of 4.
-fn fts_subquery(backend: Backend, q: &mut Sql, lq: &ListQuery, page: Option<RankedPage>, plan: Plan) -> (String, bool) {
+fn fts_subquery(
+    backend: Backend,
+    q: &mut Sql,
+    lq: &ListQuery,
+    page: Option<RankedPage>,
+    plan: &Plan,
+) -> (String, bool) {
     let tag = lq.scope.search_tag(backend);
     let mut window_source = None;
     let (matches, rank, rest_rank, desc) = match backend {
@@ -393,22 +483,31 @@ fn fts_subquery(backend: Backend, q: &mut Sql, lq: &ListQuery, page: Option<Rank
             let flag = tag.map_or_else(String::new, |column| format!(" AND s.{column}"));
             let from = format!("FROM pitch_search s CROSS JOIN to_tsquery('english', {p}) fts_q");
             window_source = match plan {
-                Plan::Default => None,
+                Plan::Default | Plan::Terms(_) => None,
                 Plan::WalkOrder => Some((format!("{from} WHERE ts_match_vq(s.document, fts_q){flag}"), "s.pitch_id")),
                 Plan::SortMatches => Some((format!("{from} WHERE s.document @@ fts_q{flag}"), "s.pitch_id + 0")),
             };
+            if let (Plan::Terms(terms), Some(column), Some(page)) = (plan, tag, &page) {
+                return (term_ranked_page(q, &from, terms, column, page), true);
+            }
             (format!("{from} WHERE s.document @@ fts_q{flag}"), "ts_rank(s.document, fts_q)", "0::real", true)
         }
     };
     let id = if backend == Backend::Sqlite { "rowid" } else { "s.pitch_id" };
     let dir = if desc { "DESC" } else { "ASC" };
+    // A search's best plan depends on its words, so PostgreSQL plans each one for its own.
+    let mut count = |n: i64| q.push_count_planned_per_call(backend, n);
     let sql = match page {
         None => format!("SELECT {id} AS fts_id, {rank} AS fts_rank, 0 AS fts_part {matches}"),
-        Some(RankedPage { lim, off, window: None }) => format!(
-            "SELECT {id} AS fts_id, {rank} AS fts_rank, 0 AS fts_part {matches} \
-             ORDER BY fts_rank {dir}, fts_id DESC LIMIT {lim} OFFSET {off}"
-        ),
-        Some(RankedPage { lim, off, window: Some((window, past)) }) => {
+        Some(RankedPage { limit, offset, window: None }) => {
+            let (lim, off) = (count(limit), count(offset));
+            format!(
+                "SELECT {id} AS fts_id, {rank} AS fts_rank, 0 AS fts_part {matches} \
+                 ORDER BY fts_rank {dir}, fts_id DESC LIMIT {lim} OFFSET {off}"
+            )
+        }
+        Some(RankedPage { limit, offset, window: Some((window, past)) }) => {
+            let (lim, off, window, past) = (count(limit), count(offset), count(window), count(past));
             let (ranked, source, key) = match window_source {
                 // The window's ids first, then their rank: ranking is per row, and a plan that sorts the
                 // matches would otherwise rank every one of them.
@@ -444,6 +543,34 @@ fn fts_subquery(backend: Backend, q: &mut Sql, lq: &ListQuery, page: Option<Rank
     (sql, desc)
 }
 
+/// A PostgreSQL search page ranked in its window, the window's ids from `pitch_terms` ([`TermMatch`]):
+/// the window's newest matches, fetched by key and ranked, then (for a page past the window) the older
+/// matches, newest first. The same rows in the same order as a window found through `pitch_search`
+/// ([`fts_subquery`]); ranked whole, the ids are every match. `from` names `s` and `fts_q`.
+fn term_ranked_page(q: &mut Sql, from: &str, terms: &TermMatch, column: &str, page: &RankedPage) -> String {
+    let RankedPage { limit, offset, window } = *page;
+    let ranked = |q: &mut Sql, take: Option<i64>| {
+        let ids = terms.ids_sql(q, column, take, 0);
+        format!(
+            "SELECT s.pitch_id AS fts_id, ts_rank(s.document, fts_q) AS fts_rank, 0 AS fts_part {from} \
+             WHERE s.pitch_id = ANY(ARRAY({ids}))"
+        )
+    };
+    let order = format!("ORDER BY fts_part, fts_rank DESC, fts_id DESC LIMIT {limit} OFFSET {offset}");
+    match window {
+        None => format!("{} {order}", ranked(q, None)),
+        Some((window, past)) => {
+            let mut parts = vec![ranked(q, Some(window))];
+            if past > 0 {
+                let ids = terms.ids_sql(q, column, Some(past), window);
+                parts.push(format!("SELECT m.pitch_id AS fts_id, 0::real AS fts_rank, 1 AS fts_part FROM ({ids}) m"));
+            }
+            let parts: Vec<String> = parts.into_iter().map(|p| format!("SELECT * FROM ({p}) part")).collect();
+            format!("SELECT fts_id, fts_rank, fts_part FROM ({}) windowed {order}", parts.join(" UNION ALL "))
+        }
+    }
+}
+
 /// Builds `FROM ... WHERE ...` (shared by the page and the count) and the ORDER BY clause. `ranked_page`
 /// pages a search inside the index ([`ListQuery::ranked_in_index`]).
 fn from_where(
@@ -452,12 +579,12 @@ fn from_where(
     lq: &ListQuery,
     join_owner: bool,
     ranked_page: Option<RankedPage>,
-    plan: Plan,
+    plan: &Plan,
 ) -> (String, String) {
     let mut conds = vec![lq.scope.predicate(q)];
     // In a walk of the order's index, filters on other columns must not pick an index of their own.
     let order_expr = lq.order.expr();
-    let hint = |col: &str| if plan == Plan::WalkOrder && !order_expr.contains(col) { "+" } else { "" };
+    let hint = |col: &str| if *plan == Plan::WalkOrder && !order_expr.contains(col) { "+" } else { "" };
     let mut rank = None;
     let mut from = if lq.terms.is_empty() {
         let mut f = String::from(" FROM pitches p");
@@ -513,7 +640,7 @@ fn from_where(
     let where_ = format!("{from} WHERE {}", conds.join(" AND "));
     let dir = if lq.descending { "DESC" } else { "ASC" };
     // Sorting the matches: the order's first term must not match an index.
-    let sort = if plan == Plan::SortMatches { "+" } else { "" };
+    let sort = if *plan == Plan::SortMatches { "+" } else { "" };
     let order = match (lq.order, rank) {
         (Order::Relevance, Some((expr, desc))) => {
             format!(" ORDER BY fts.fts_part, {expr} {}, p.id DESC", if desc { "DESC" } else { "ASC" })
@@ -595,7 +722,7 @@ fn window_count(backend: Backend, q: &mut Sql, lq: &ListQuery) -> Option<()> {
         Backend::Sqlite => day,
         Backend::Postgres => format!("CAST({day} AS DATE) AND f.day <= DATE '9999-12-31'"),
     };
-    let (first_day_rows, _) = from_where(backend, q, lq, false, None, Plan::Default);
+    let (first_day_rows, _) = from_where(backend, q, lq, false, None, &Plan::Default);
     let until = q.push_arg(next_midnight);
     q.push(&format!(
         "SELECT CAST((SELECT COALESCE(SUM(f.n), 0) FROM pitch_published_days f WHERE {scope} AND f.day > {day}) \
@@ -619,50 +746,88 @@ impl Store {
     async fn list_once(&self, lq: &ListQuery) -> Result<Page<PitchRow>, StoreError> {
         // The count first: it is cheap (facets, or the search index) and it steers the page's plan.
         let Some(count) = self.count_sql(lq) else {
-            let items: Vec<PitchRow> = self.db.all(self.page_sql(lq, Plan::Default, None)).await?;
+            let items: Vec<PitchRow> = self.db.all(self.page_sql(lq, &Plan::Default, None)).await?;
             return Ok(Page { total: lq.offset + items.len() as i64, items });
         };
-        let total = match self.count_by_terms(lq).await? {
-            Some(n) => n,
+        let terms = self.term_search(lq).await?;
+        let column = lq.scope.search_tag(Backend::Postgres).unwrap_or("is_published");
+        let total = match &terms {
             None => self.db.one::<(i64,)>(count).await?.0,
+            Some(TermSearch::Nothing) => 0,
+            Some(TermSearch::Match(m)) => self.db.one::<(i64,)>(m.count_sql(column)).await?.0,
+            Some(TermSearch::Prefixes(p)) => {
+                let prefixes: Vec<&str> = p.iter().map(String::as_str).collect();
+                self.db.one::<(i64,)>(term_count_sql(column, &prefixes)).await?.0
+            }
         };
         if lq.offset >= total || lq.limit <= 0 {
             return Ok(Page { items: Vec::new(), total });
         }
-        let plan = self.plan(lq, total).await?;
-        let items = self.db.all(self.page_sql(lq, plan, Some(total))).await?;
+        let plan = match terms {
+            Some(TermSearch::Match(m)) => Plan::Terms(m),
+            _ => self.plan(lq, total).await?,
+        };
+        let items = self.db.all(self.page_sql(lq, &plan, Some(total))).await?;
         Ok(Page { items, total })
     }
 
-    /// On PostgreSQL, the count of a one-word search, or of an any-word one, from `pitch_terms` (migration
-    /// 0010): an index-only scan of each word's lexeme range, where the GIN index would read every match's
-    /// row. `None` leaves the count to the GIN index:
-    /// - on SQLite, whose FTS5 index counts without reading rows;
-    /// - for several words that must all match: the GIN index intersects them first and reads only the
-    ///   pitches with every word, usually few (timings in docs/PERFORMANCE.md, eleventh session);
+    /// What `pitch_terms` can do for a PostgreSQL search ranked in the index ([`TermSearch`]), from the
+    /// lexemes each word's prefix reaches in the table. `None` leaves the search to the text index:
+    /// - on SQLite, whose FTS5 index counts without reading rows and pages by rank;
+    /// - when [`ListQuery::search_window`] names a way through `pitch_search`;
     /// - for a word that PostgreSQL's parser splits into several tokens, which `to_tsquery` searches as a
-    ///   phrase (`drama²drama`: `'drama':* <-> 'drama':*`, though its one lexeme is "drama").
+    ///   phrase (`drama²drama`: `'drama':* <-> 'drama':*`, though its one lexeme is "drama");
+    /// - for required words of which one reaches several lexemes (an intersection of unions).
     ///
     /// A word without a lexeme (a stop word) is dropped, as `to_tsquery` drops it.
-    async fn count_by_terms(&self, lq: &ListQuery) -> Result<Option<i64>, StoreError> {
-        let several_required = lq.terms.len() > 1 && !lq.any_term;
-        if self.backend() != Backend::Postgres || !lq.ranked_in_index() || several_required {
+    async fn term_search(&self, lq: &ListQuery) -> Result<Option<TermSearch>, StoreError> {
+        if self.backend() != Backend::Postgres
+            || !lq.ranked_in_index()
+            || lq.search_window != SearchWindow::Auto
+            || lq.scope.search_tag(Backend::Postgres).is_none()
+        {
             return Ok(None);
         }
-        let Some(column) = lq.scope.search_tag(Backend::Postgres) else { return Ok(None) };
-        let words: Vec<(i64, Option<String>)> = self.db.all(word_queries_sql(&lq.terms)).await?;
-        let mut prefixes = Vec::with_capacity(words.len());
-        for (nodes, lexeme) in &words {
-            match (nodes, lexeme) {
-                (0, _) => {}
-                (1, Some(lexeme)) => prefixes.push(lexeme.as_str()),
+        // One row per word and lexeme reached (or per word, with no lexeme), in word order.
+        let rows: Vec<(i64, i64, Option<String>, Option<String>)> =
+            self.db.all(word_lexemes_sql(&lq.terms, MAX_WORD_LEXEMES)).await?;
+        let mut words: Vec<(String, Vec<String>)> = Vec::new();
+        let mut last_word = None;
+        for (word, nodes, prefix, lexeme) in rows {
+            match (nodes, prefix) {
+                (0, _) => continue,
+                (1, Some(prefix)) => {
+                    if last_word != Some(word) {
+                        words.push((prefix, Vec::new()));
+                        last_word = Some(word);
+                    }
+                    if let (Some(lexeme), Some((_, lexemes))) = (lexeme, words.last_mut()) {
+                        lexemes.push(lexeme);
+                    }
+                }
                 _ => return Ok(None),
             }
         }
-        if prefixes.is_empty() {
-            return Ok(Some(0));
+        let too_many = |lexemes: &[String]| lexemes.len() as i64 > MAX_WORD_LEXEMES;
+        if words.len() > 1 && !lq.any_term {
+            if words.iter().any(|(_, lexemes)| lexemes.is_empty()) {
+                return Ok(Some(TermSearch::Nothing));
+            }
+            if words.iter().any(|(_, lexemes)| lexemes.len() != 1) {
+                return Ok(None);
+            }
+            let mut all: Vec<String> = words.into_iter().flat_map(|(_, lexemes)| lexemes).collect();
+            all.sort();
+            all.dedup();
+            return Ok(Some(TermSearch::Match(if all.len() == 1 { TermMatch::Any(all) } else { TermMatch::All(all) })));
         }
-        Ok(Some(self.db.one::<(i64,)>(term_count_sql(column, &prefixes)).await?.0))
+        if words.iter().any(|(_, lexemes)| too_many(lexemes)) {
+            return Ok(Some(TermSearch::Prefixes(words.into_iter().map(|(prefix, _)| prefix).collect())));
+        }
+        let mut any: Vec<String> = words.into_iter().flat_map(|(_, lexemes)| lexemes).collect();
+        any.sort();
+        any.dedup();
+        Ok(Some(if any.is_empty() { TermSearch::Nothing } else { TermSearch::Match(TermMatch::Any(any)) }))
     }
 
     /// Chooses a list plan ([`Plan`]) from the list's size and its scope's: walking the order's index
@@ -726,37 +891,32 @@ impl Store {
     pub fn list_sql(&self, lq: &ListQuery) -> (Sql, Option<Sql>) {
         let forced = lq.ranked_in_index().then(|| lq.search_window.forced_plan()).flatten();
         let plan = forced.unwrap_or(Plan::Default);
-        (self.page_sql(lq, plan, None), self.count_sql(lq))
+        (self.page_sql(lq, &plan, None), self.count_sql(lq))
     }
 
     /// The page's SQL. `total`, when counted, decides whether a ranked search is ranked whole or in its
     /// window ([`fts_subquery`]); uncounted, it is ranked in its window.
-    fn page_sql(&self, lq: &ListQuery, plan: Plan, total: Option<i64>) -> Sql {
+    pub(crate) fn page_sql(&self, lq: &ListQuery, plan: &Plan, total: Option<i64>) -> Sql {
         let backend = self.backend();
         let mut page = Sql::dynamic("pitch_list", String::new());
         let limit = lq.limit.clamp(0, 500);
         let offset = lq.offset.max(0);
-        // A search's best plan depends on its words, so PostgreSQL plans each one for its own; any other list
-        // has one good plan, which a literal count lets PostgreSQL keep ([`Sql::push_count`]).
-        let searching = !lq.terms.is_empty();
-        let count = |page: &mut Sql, n: i64| {
-            if searching { page.push_count_planned_per_call(backend, n) } else { page.push_count(n) }
-        };
-        let lim = count(&mut page, limit);
-        let off = count(&mut page, offset);
         let cols = if lq.full_rows { pitch_columns!(full) } else { pitch_columns!(card) };
         let text = if lq.ranked_in_index() {
             // Ranked and paged inside the search index: only the page's rows are joined.
             let window = lq.rank_window.max(0);
             let windowed = window < i64::MAX && total.is_none_or(|t| t > window);
-            let window = windowed.then(|| {
-                let past = offset.saturating_add(limit).saturating_sub(window).max(0);
-                (count(&mut page, window), count(&mut page, past))
-            });
-            let ranked = RankedPage { lim, off, window };
+            let window = windowed.then(|| (window, offset.saturating_add(limit).saturating_sub(window).max(0)));
+            let ranked = RankedPage { limit, offset, window };
             let (where_, order) = from_where(backend, &mut page, lq, true, Some(ranked), plan);
             format!("SELECT {cols}{where_}{order}")
         } else {
+            // Any other list has one good plan, which a literal count lets PostgreSQL keep
+            // ([`Sql::push_count`]); a search's depends on its words (see [`fts_subquery`]).
+            let count = |page: &mut Sql, n: i64| {
+                if lq.terms.is_empty() { page.push_count(n) } else { page.push_count_planned_per_call(backend, n) }
+            };
+            let (lim, off) = (count(&mut page, limit), count(&mut page, offset));
             let (where_, order) = from_where(backend, &mut page, lq, true, None, plan);
             format!("SELECT {cols}{where_}{order} LIMIT {lim} OFFSET {off}")
         };
@@ -770,10 +930,10 @@ impl Store {
             let mut c = Sql::dynamic("pitch_count", String::new());
             if lq.ranked_in_index() {
                 // The scope is in the index: count the matches without reading a pitch row.
-                let (sub, _) = fts_subquery(backend, &mut c, lq, None, Plan::Default);
+                let (sub, _) = fts_subquery(backend, &mut c, lq, None, &Plan::Default);
                 c.push(&format!("SELECT COUNT(*) FROM ({sub}) fts"));
             } else if window_count(backend, &mut c, lq).is_none() && facet_count(&mut c, lq).is_none() {
-                let (where_, _) = from_where(backend, &mut c, lq, false, None, Plan::Default);
+                let (where_, _) = from_where(backend, &mut c, lq, false, None, &Plan::Default);
                 c.push(&format!("SELECT COUNT(*){where_}"));
             }
             c
@@ -781,23 +941,43 @@ impl Store {
     }
 }
 
-/// How PostgreSQL's `english` configuration reads each search word as a prefix query, one row per word:
-/// `(nodes of to_tsquery(word:*), the word's least lexeme)`. One node is one prefix operand, whose lexeme
-/// is then the word's only one; none is a stop word; more are a phrase.
-pub(crate) fn word_queries_sql(words: &[String]) -> Sql {
+/// How PostgreSQL's `english` configuration reads each search word as a prefix query, and the lexemes of
+/// `pitch_terms` that prefix reaches: rows of `(word number, nodes of to_tsquery(word:*), the word's least
+/// lexeme, a lexeme the prefix reaches)`, by word, one row per lexeme (at most `max_lexemes + 1`, so that
+/// "more than the maximum" shows) or one with no lexeme. One node is one prefix operand, whose lexeme is
+/// then the word's only one; none is a stop word; more are a phrase.
+///
+/// The lexemes are found by skipping through the key: each step reads the next lexeme after the last, and
+/// the walk stops at the first that does not start with the prefix (in code point order the strings with
+/// one prefix are contiguous), so it costs one index probe per lexeme, not one per row.
+pub(crate) fn word_lexemes_sql(words: &[String], max_lexemes: i64) -> Sql {
     Sql::new(
-        "search_word_queries",
-        "SELECT CAST(numnode(to_tsquery('english', u.w || ':*')) AS BIGINT), \
-         (SELECT min(l) FROM unnest(tsvector_to_array(to_tsvector('english', u.w))) AS l) \
-         FROM jsonb_array_elements_text($1) AS u(w)",
+        "search_word_lexemes",
+        "WITH RECURSIVE w AS (\
+           SELECT u.i, numnode(to_tsquery('english', u.w || ':*')) AS nodes, \
+                  (SELECT min(l) FROM unnest(tsvector_to_array(to_tsvector('english', u.w))) AS l) AS prefix \
+           FROM jsonb_array_elements_text($1) WITH ORDINALITY AS u(w, i)), \
+         lx AS (\
+           SELECT w.i, w.prefix, \
+                  (SELECT t.lexeme FROM pitch_terms t WHERE t.lexeme >= w.prefix ORDER BY t.lexeme LIMIT 1) AS lexeme, \
+                  1 AS n \
+           FROM w WHERE w.nodes = 1 \
+           UNION ALL \
+           SELECT lx.i, lx.prefix, \
+                  (SELECT t.lexeme FROM pitch_terms t WHERE t.lexeme > lx.lexeme ORDER BY t.lexeme LIMIT 1), lx.n + 1 \
+           FROM lx WHERE starts_with(lx.lexeme, lx.prefix) AND lx.n <= $2) \
+         SELECT CAST(w.i AS BIGINT), CAST(w.nodes AS BIGINT), w.prefix, lx.lexeme \
+         FROM w LEFT JOIN lx ON lx.i = w.i AND starts_with(lx.lexeme, lx.prefix) \
+         ORDER BY w.i, lx.lexeme",
     )
     .arg(serde_json::json!(words))
+    .arg(max_lexemes)
 }
 
 /// The number of pitches in the scope flagged by `column` with a lexeme starting with any of `prefixes`,
 /// from `pitch_terms` (PostgreSQL): one index range per prefix, its end from [`prefix_end`].
 pub(crate) fn term_count_sql(column: &str, prefixes: &[&str]) -> Sql {
-    let mut q = Sql::dynamic("pitch_term_count", String::new());
+    let mut q = Sql::dynamic("pitch_term_range_count", String::new());
     let ranges: Vec<String> = prefixes
         .iter()
         .map(|prefix| {
