@@ -224,11 +224,12 @@ async fn assert_totals_match(app: &TestApp, when: &str) {
 }
 
 /// PostgreSQL: how many rows `pitch_terms` has that the search documents do not, and lacks that they have
-/// (lexeme, pitch and scope flags).
+/// (lexeme, pitch, scope flags and score: the rank of the document for that lexeme).
 async fn term_rows_off(app: &TestApp) -> i64 {
-    let documents = "SELECT l COLLATE \"C\", s.pitch_id, s.is_published, s.is_market, s.is_public \
+    let documents = "SELECT l COLLATE \"C\", s.pitch_id, s.is_published, s.is_market, s.is_public, \
+                     ts_rank(s.document, pitch_term_query(l)) \
                      FROM pitch_search s, unnest(tsvector_to_array(s.document)) AS l";
-    let terms = "SELECT lexeme, pitch_id, is_published, is_market, is_public FROM pitch_terms";
+    let terms = "SELECT lexeme, pitch_id, is_published, is_market, is_public, score FROM pitch_terms";
     let q = format!("SELECT COUNT(*) FROM (({documents} EXCEPT {terms}) UNION ALL ({terms} EXCEPT {documents})) d");
     app.state.store.db().one::<(i64,)>(pitchey_store::Sql::dynamic("test_term_rows", q)).await.unwrap().0
 }
@@ -469,6 +470,15 @@ async fn postgres_term_searches_equal_text_index_searches() {
         let store = app.state.store.clone();
         async move { store.db().one::<(i64,)>(pitchey_store::Sql::new("test_reach", q).arg(prefix)).await.unwrap().0 }
     };
+    // The stored scores are ranks of the query matching exactly one lexeme, whatever characters it holds.
+    for lexeme in ["it's", "back\\slash", "a:b", "x y", "&", "!", "|", "(", "'", "\\", "é", "愛", "a*", "a:*"] {
+        let q = "SELECT array_to_tsvector(ARRAY[$1]) @@ pitch_term_query($1), \
+                 array_to_tsvector(ARRAY[$1 || 'x']) @@ pitch_term_query($1), \
+                 CAST(numnode(pitch_term_query($1)) AS BIGINT)";
+        let sql = pitchey_store::Sql::new("test_term_query", q).arg(lexeme);
+        let got = app.state.store.db().one::<(bool, bool, i64)>(sql).await.unwrap();
+        assert_eq!(got, (true, false, 1), "{lexeme}");
+    }
     let s = reach("s").await;
     assert!(s > 16, "'s' should reach many lexemes: {s}");
     let dra = reach("dra").await;

@@ -13,8 +13,9 @@
 //! - **Search index** on SQLite: the FTS5 insert trigger is dropped and the load's rows are indexed by one
 //!   `INSERT ... SELECT`, so FTS5 writes a few large segments instead of one small segment per row that it
 //!   must then merge. (PostgreSQL's `pitch_search` trigger inserts one row per pitch; it stays.)
-//! - **Search terms** on PostgreSQL (`pitch_terms`, migration 0010): the trigger on `pitch_search` is
-//!   suspended, the table's key is dropped, the load's lexemes (28 rows a pitch) are inserted by one
+//! - **Search terms** on PostgreSQL (`pitch_terms`, migrations 0010 and 0011): the trigger on `pitch_search`
+//!   is suspended, the table's key is dropped, the load's lexemes (28 rows a pitch, each with its score) are
+//!   inserted by one
 //!   `INSERT ... SELECT`, and the key is built again from the whole table, one sort. (Its uniqueness is the
 //!   documents' own: a `tsvector` holds each lexeme once.)
 //!
@@ -63,8 +64,9 @@ const POSTGRES_TRIGGERS: &[(&str, &str)] =
 
 /// Adds the lexemes of the pitches inserted since the load began to `pitch_terms` (PostgreSQL), as its
 /// trigger would have one pitch at a time.
-const POSTGRES_TERMS_BACKFILL: &str = "INSERT INTO pitch_terms (lexeme, pitch_id, is_published, is_market, is_public) \
-     SELECT l, s.pitch_id, s.is_published, s.is_market, s.is_public \
+const POSTGRES_TERMS_BACKFILL: &str = "INSERT INTO pitch_terms \
+     (lexeme, pitch_id, is_published, is_market, is_public, score) \
+     SELECT l, s.pitch_id, s.is_published, s.is_market, s.is_public, ts_rank(s.document, pitch_term_query(l)) \
      FROM pitch_search s, unnest(tsvector_to_array(s.document)) AS l WHERE s.pitch_id > $1";
 
 /// `pitch_terms`'s key (PostgreSQL), set aside for the load: `(name, definition)`.

@@ -113,21 +113,22 @@ impl Store {
             // Searches whose words reach few lexemes are counted and windowed from `pitch_terms`
             // ("lighthous" is the lexeme of "lighthouse"; the store looks the lexemes up first).
             out.push(("search q=lighthouse: word lexemes".into(), word_lexemes_sql(&["lighthouse".into()], 16)));
-            let one = TermMatch::Any(vec!["lighthous".into()]);
-            out.push(("search q=lighthouse: count by terms".into(), one.count_sql("is_market")));
+            let word = TermMatch::Word("lighthous".into());
+            out.push(("search q=lighthouse: count by terms".into(), word.count_sql("is_market")));
             let two = TermMatch::All(vec!["harbor".into(), "silent".into()]);
             out.push(("search q=silent harbor: count by terms".into(), two.count_sql("is_market")));
             let mut lq = market(Order::Relevance);
             lq.terms = vec!["lighthouse".into()];
-            out.push((
-                "search q=lighthouse, window from terms: page".into(),
-                self.page_sql(&lq, &ListPlan::Terms(one), None),
-            ));
+            let page = self.page_sql(&lq, &ListPlan::Terms(word), None);
+            out.push(("search q=lighthouse, window from terms: page".into(), page));
+            // A prefix reaching two lexemes ("border", "borderland"): the window merged, then ranked.
+            lq.terms = vec!["border".into()];
+            let either = TermMatch::Any(vec!["border".into(), "borderland".into()]);
+            let page = self.page_sql(&lq, &ListPlan::Terms(either), None);
+            out.push(("search q=border, window from terms: page".into(), page));
             lq.terms = vec!["silent".into(), "harbor".into()];
-            out.push((
-                "search q=silent harbor, window from terms: page".into(),
-                self.page_sql(&lq, &ListPlan::Terms(two), None),
-            ));
+            let page = self.page_sql(&lq, &ListPlan::Terms(two), None);
+            out.push(("search q=silent harbor, window from terms: page".into(), page));
             // A prefix reaching too many lexemes is counted by key ranges.
             out.push(("search q=li: count by key ranges".into(), term_count_sql("is_market", &["li"])));
         }

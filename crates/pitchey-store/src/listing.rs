@@ -356,6 +356,9 @@ enum TermSearch {
 /// twelfth session).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum TermMatch {
+    /// Pitches with this lexeme, for a search of one word whose prefix reaches only it: their ranks are in
+    /// the table too (migration 0011), so its window is ranked without reading a document.
+    Word(String),
     /// Pitches with any of these lexemes (one or more): a one-word search, every lexeme its prefix
     /// reaches, or an any-word one.
     Any(Vec<String>),
@@ -380,6 +383,9 @@ impl TermMatch {
         let mut has =
             |alias: &str, lexeme: &str| format!("{alias}.lexeme = {} AND {alias}.{column}", q.push_arg(lexeme));
         match self {
+            TermMatch::Word(lexeme) => {
+                format!("SELECT t.pitch_id FROM pitch_terms t WHERE {}{}", has("t", lexeme), page("t.pitch_id"))
+            }
             TermMatch::Any(lexemes) if lexemes.len() == 1 => {
                 format!("SELECT t.pitch_id FROM pitch_terms t WHERE {}{}", has("t", &lexemes[0]), page("t.pitch_id"))
             }
@@ -478,18 +484,16 @@ fn fts_subquery(
             )
         }
         Backend::Postgres => {
-            let words = lq.terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>();
-            let p = q.push_arg(words.join(if lq.any_term { " | " } else { " & " }));
+            if let (Plan::Terms(terms), Some(column), Some(page)) = (plan, tag, &page) {
+                return (term_ranked_page(q, lq, terms, column, page), true);
+            }
+            let from = pg_search_from(q, lq);
             let flag = tag.map_or_else(String::new, |column| format!(" AND s.{column}"));
-            let from = format!("FROM pitch_search s CROSS JOIN to_tsquery('english', {p}) fts_q");
             window_source = match plan {
                 Plan::Default | Plan::Terms(_) => None,
                 Plan::WalkOrder => Some((format!("{from} WHERE ts_match_vq(s.document, fts_q){flag}"), "s.pitch_id")),
                 Plan::SortMatches => Some((format!("{from} WHERE s.document @@ fts_q{flag}"), "s.pitch_id + 0")),
             };
-            if let (Plan::Terms(terms), Some(column), Some(page)) = (plan, tag, &page) {
-                return (term_ranked_page(q, &from, terms, column, page), true);
-            }
             (format!("{from} WHERE s.document @@ fts_q{flag}"), "ts_rank(s.document, fts_q)", "0::real", true)
         }
     };
@@ -543,18 +547,38 @@ fn fts_subquery(
     (sql, desc)
 }
 
-/// A PostgreSQL search page ranked in its window, the window's ids from `pitch_terms` ([`TermMatch`]):
-/// the window's newest matches, fetched by key and ranked, then (for a page past the window) the older
-/// matches, newest first. The same rows in the same order as a window found through `pitch_search`
-/// ([`fts_subquery`]); ranked whole, the ids are every match. `from` names `s` and `fts_q`.
-fn term_ranked_page(q: &mut Sql, from: &str, terms: &TermMatch, column: &str, page: &RankedPage) -> String {
+/// `FROM` the PostgreSQL search table (`s`) and the search's query (`fts_q`): each word a prefix, all of them
+/// required or any of them.
+fn pg_search_from(q: &mut Sql, lq: &ListQuery) -> String {
+    let words = lq.terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>();
+    let p = q.push_arg(words.join(if lq.any_term { " | " } else { " & " }));
+    format!("FROM pitch_search s CROSS JOIN to_tsquery('english', {p}) fts_q")
+}
+
+/// A PostgreSQL search page ranked in its window, the window from `pitch_terms` ([`TermMatch`]): the
+/// window's newest matches, ranked, then (for a page past the window) the older matches, newest first; ranked
+/// whole, every match. The same rows in the same order as a window found through `pitch_search`
+/// ([`fts_subquery`]). A [`TermMatch::Word`] takes its ranks from the table; other matches are fetched from
+/// `pitch_search` by key and ranked there.
+fn term_ranked_page(q: &mut Sql, lq: &ListQuery, terms: &TermMatch, column: &str, page: &RankedPage) -> String {
     let RankedPage { limit, offset, window } = *page;
-    let ranked = |q: &mut Sql, take: Option<i64>| {
-        let ids = terms.ids_sql(q, column, take, 0);
-        format!(
-            "SELECT s.pitch_id AS fts_id, ts_rank(s.document, fts_q) AS fts_rank, 0 AS fts_part {from} \
-             WHERE s.pitch_id = ANY(ARRAY({ids}))"
-        )
+    let ranked = |q: &mut Sql, take: Option<i64>| match terms {
+        TermMatch::Word(lexeme) => {
+            let newest = take.map_or_else(String::new, |n| format!(" ORDER BY t.pitch_id DESC LIMIT {n}"));
+            format!(
+                "SELECT w.pitch_id AS fts_id, w.score AS fts_rank, 0 AS fts_part FROM (\
+                 SELECT t.pitch_id, t.score FROM pitch_terms t WHERE t.lexeme = {} AND t.{column}{newest}) w",
+                q.push_arg(lexeme.as_str())
+            )
+        }
+        _ => {
+            let from = pg_search_from(q, lq);
+            let ids = terms.ids_sql(q, column, take, 0);
+            format!(
+                "SELECT s.pitch_id AS fts_id, ts_rank(s.document, fts_q) AS fts_rank, 0 AS fts_part {from} \
+                 WHERE s.pitch_id = ANY(ARRAY({ids}))"
+            )
+        }
     };
     let order = format!("ORDER BY fts_part, fts_rank DESC, fts_id DESC LIMIT {limit} OFFSET {offset}");
     match window {
@@ -824,10 +848,16 @@ impl Store {
         if words.iter().any(|(_, lexemes)| too_many(lexemes)) {
             return Ok(Some(TermSearch::Prefixes(words.into_iter().map(|(prefix, _)| prefix).collect())));
         }
+        let one_word = words.len() == 1;
         let mut any: Vec<String> = words.into_iter().flat_map(|(_, lexemes)| lexemes).collect();
         any.sort();
         any.dedup();
-        Ok(Some(if any.is_empty() { TermSearch::Nothing } else { TermSearch::Match(TermMatch::Any(any)) }))
+        Ok(Some(match any.len() {
+            0 => TermSearch::Nothing,
+            // One word reaching one lexeme: `ts_rank` of its query is that lexeme's stored score (0011).
+            1 if one_word => TermSearch::Match(TermMatch::Word(any.remove(0))),
+            _ => TermSearch::Match(TermMatch::Any(any)),
+        }))
     }
 
     /// Chooses a list plan ([`Plan`]) from the list's size and its scope's: walking the order's index
