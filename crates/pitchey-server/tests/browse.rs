@@ -475,9 +475,15 @@ async fn postgres_term_searches_equal_text_index_searches() {
         let q = "SELECT array_to_tsvector(ARRAY[$1]) @@ pitch_term_query($1), \
                  array_to_tsvector(ARRAY[$1 || 'x']) @@ pitch_term_query($1), \
                  CAST(numnode(pitch_term_query($1)) AS BIGINT)";
-        let sql = pitchey_store::Sql::new("test_term_query", q).arg(lexeme);
-        let got = app.state.store.db().one::<(bool, bool, i64)>(sql).await.unwrap();
+        let sql = || pitchey_store::Sql::new("test_term_query", q).arg(lexeme);
+        let got = app.state.store.db().one::<(bool, bool, i64)>(sql()).await.unwrap();
         assert_eq!(got, (true, false, 1), "{lexeme}");
+        // Also for a session that reads backslashes in string literals as escapes.
+        let mut tx = app.state.store.db().begin().await.unwrap();
+        let off = "SET LOCAL standard_conforming_strings = off";
+        tx.exec(pitchey_store::Sql::new("test_escapes_off", off)).await.unwrap();
+        assert_eq!(tx.one::<(bool, bool, i64)>(sql()).await.unwrap(), (true, false, 1), "{lexeme}, escapes on");
+        tx.commit().await.unwrap();
     }
     let s = reach("s").await;
     assert!(s > 16, "'s' should reach many lexemes: {s}");

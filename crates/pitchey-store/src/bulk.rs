@@ -15,9 +15,8 @@
 //!   must then merge. (PostgreSQL's `pitch_search` trigger inserts one row per pitch; it stays.)
 //! - **Search terms** on PostgreSQL (`pitch_terms`, migrations 0010 and 0011): the trigger on `pitch_search`
 //!   is suspended, the table's key is dropped, the load's lexemes (28 rows a pitch, each with its score) are
-//!   inserted by one
-//!   `INSERT ... SELECT`, and the key is built again from the whole table, one sort. (Its uniqueness is the
-//!   documents' own: a `tsvector` holds each lexeme once.)
+//!   inserted by one `INSERT ... SELECT`, and the key is built again from the whole table, one sort. (Its
+//!   uniqueness is the documents' own: a `tsvector` holds each lexeme once.)
 //!
 //! Index and trigger definitions are read back from the database's catalogue (`sqlite_master`,
 //! `pg_indexes`) and replayed verbatim, so the migrations stay the only place that defines them. Everything

@@ -320,11 +320,16 @@ impl ListQuery {
     }
 }
 
-/// How a SQLite list page reaches its rows. SQLite's planner does not know how many rows a filter keeps,
-/// and with a filter it tends to read every match through the filter's index and sort them all, even when
-/// walking the sort order's index would find a page after a few dozen rows. The store knows the count
-/// (from the facets, before the page), so it decides and tells the planner with unary `+`, which stops
-/// SQLite from using an index for the marked term. PostgreSQL's statistics are good enough on their own.
+/// How a list page reaches its rows, where the store knows better than the planner ([`Store::plan`]).
+///
+/// - A filtered SQLite list: SQLite's planner does not know how many rows a filter keeps, and with a filter
+///   it tends to read every match through the filter's index and sort them all, even when walking the sort
+///   order's index would find a page after a few dozen rows. The store knows the count (from the facets,
+///   before the page), so it decides and tells the planner with unary `+`, which stops SQLite from using an
+///   index for the marked term. PostgreSQL's statistics are good enough for these lists on their own.
+/// - A PostgreSQL search ranked in its window: how the window is found ([`fts_subquery`]), walking or
+///   sorting through `pitch_search`, or from `pitch_terms` ([`Plan::Terms`], chosen in
+///   [`Store::list_pitches`] when [`Store::term_search`] allows).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Plan {
     /// Let the planner choose.
@@ -360,7 +365,7 @@ pub(crate) enum TermMatch {
     /// the table too (migration 0011), so its window is ranked without reading a document.
     Word(String),
     /// Pitches with any of these lexemes (one or more): a one-word search, every lexeme its prefix
-    /// reaches, or an any-word one.
+    /// reaches, an any-word one, or required words that all reach the same one lexeme.
     Any(Vec<String>),
     /// Pitches with every one of these lexemes (two or more): required words, each reaching exactly one.
     All(Vec<String>),
@@ -450,7 +455,8 @@ struct RankedPage {
 /// reaches. Every match still has exactly one place in the order, so pages neither repeat nor skip, and the
 /// count is exact. Searches with fewer matches are ranked whole (`fts_part` 0 throughout).
 ///
-/// On PostgreSQL, `plan` (chosen from the count, [`Store::plan`]) says how the window is found: walking the
+/// On PostgreSQL, `plan` says how the window is found. [`Plan::Terms`] takes it from `pitch_terms`
+/// ([`term_ranked_page`]). Otherwise (chosen from the count, [`Store::plan`]) it is found by walking the
 /// key backwards and testing each row (`ts_match_vq`, which no index serves, keeps the planner from reading
 /// every match through the text index), or reading every match through the text index and sorting the
 /// ids (`+ 0` keeps it from walking the key). Either way only the window's rows are ranked. PostgreSQL's own
@@ -558,7 +564,7 @@ fn pg_search_from(q: &mut Sql, lq: &ListQuery) -> String {
 /// A PostgreSQL search page ranked in its window, the window from `pitch_terms` ([`TermMatch`]): the
 /// window's newest matches, ranked, then (for a page past the window) the older matches, newest first; ranked
 /// whole, every match. The same rows in the same order as a window found through `pitch_search`
-/// ([`fts_subquery`]). A [`TermMatch::Word`] takes its ranks from the table; other matches are fetched from
+/// ([`fts_subquery`]) when the table's lexemes are those the store looked up ([`Store::term_search`]). A [`TermMatch::Word`] takes its ranks from the table; other matches are fetched from
 /// `pitch_search` by key and ranked there.
 fn term_ranked_page(q: &mut Sql, lq: &ListQuery, terms: &TermMatch, column: &str, page: &RankedPage) -> String {
     let RankedPage { limit, offset, window } = *page;
@@ -799,11 +805,19 @@ impl Store {
     /// lexemes each word's prefix reaches in the table. `None` leaves the search to the text index:
     /// - on SQLite, whose FTS5 index counts without reading rows and pages by rank;
     /// - when [`ListQuery::search_window`] names a way through `pitch_search`;
-    /// - for a word that PostgreSQL's parser splits into several tokens, which `to_tsquery` searches as a
-    ///   phrase (`drama²drama`: `'drama':* <-> 'drama':*`, though its one lexeme is "drama");
+    /// - for a word that `to_tsquery` reads as more than one node: a phrase of several tokens
+    ///   (`drama²drama`: `'drama':* <-> 'drama':*`, though its one lexeme is "drama"; a word whose other
+    ///   tokens are stop words, like `the²drama`, is one node and served here);
+    /// - for a one-node word that `to_tsvector` gives no lexeme (the two never disagreed in tests);
     /// - for required words of which one reaches several lexemes (an intersection of unions).
     ///
-    /// A word without a lexeme (a stop word) is dropped, as `to_tsquery` drops it.
+    /// A word without a node (a stop word) is dropped, as `to_tsquery` drops it.
+    ///
+    /// The lookup, the count and the page are three statements, each its own snapshot (as the count and the
+    /// page always were). A write that adds a lexeme new to the table under a searched prefix, or removes
+    /// its last pitch, between the lookup and the page leaves that one request's page built on the lexemes
+    /// looked up before the write: a match missing, or ranked by the lexeme it had before. The next request
+    /// sees the write; a cached entry cannot keep the page, since the write invalidates it.
     async fn term_search(&self, lq: &ListQuery) -> Result<Option<TermSearch>, StoreError> {
         if self.backend() != Backend::Postgres
             || !lq.ranked_in_index()

@@ -12,9 +12,11 @@
 SET LOCAL statement_timeout = 0;
 
 -- The query matching exactly `lexeme` (no prefix, no parsing): the lexeme quoted as tsquery input quotes
--- (backslashes and quotes doubled).
+-- (backslashes and quotes doubled). The backslash is `chr(92)`: a function body is parsed again with the
+-- caller's settings, and a backslash in a string literal means something else to a session with
+-- `standard_conforming_strings` off.
 CREATE FUNCTION pitch_term_query(lexeme text) RETURNS tsquery LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-    SELECT ('''' || replace(replace(lexeme, '\', '\\'), '''', '''''') || '''')::tsquery
+    SELECT ('''' || replace(replace(lexeme, chr(92), chr(92) || chr(92)), '''', '''''') || '''')::tsquery
 $$;
 
 -- Refilled rather than updated: an update of every row would leave the table and its key twice their size.
