@@ -781,22 +781,31 @@ impl Store {
         };
         let terms = self.term_search(lq).await?;
         let column = lq.scope.search_tag(Backend::Postgres).unwrap_or("is_published");
+        if let Some(TermSearch::Match(m)) = terms {
+            // The count and the page at once: a page from the table does not depend on the count (ranked in
+            // its window, a search with fewer matches than the window gets every match ranked, as ranked
+            // whole), and a past-the-end page is simply empty.
+            let count = m.count_sql(column);
+            let page = self.page_sql(lq, &Plan::Terms(m), None);
+            // Boxed: two database calls side by side make a large state machine (debug builds overflow
+            // a test thread's stack).
+            let (count, page) = (Box::pin(self.db.one::<(i64,)>(count)), Box::pin(self.db.all(page)));
+            let ((total,), items) = tokio::try_join!(count, page)?;
+            return Ok(Page { items, total });
+        }
         let total = match &terms {
-            None => self.db.one::<(i64,)>(count).await?.0,
             Some(TermSearch::Nothing) => 0,
-            Some(TermSearch::Match(m)) => self.db.one::<(i64,)>(m.count_sql(column)).await?.0,
             Some(TermSearch::Prefixes(p)) => {
                 let prefixes: Vec<&str> = p.iter().map(String::as_str).collect();
                 self.db.one::<(i64,)>(term_count_sql(column, &prefixes)).await?.0
             }
+            // The text index (or facets, or the plain count).
+            None | Some(TermSearch::Match(_)) => self.db.one::<(i64,)>(count).await?.0,
         };
         if lq.offset >= total || lq.limit <= 0 {
             return Ok(Page { items: Vec::new(), total });
         }
-        let plan = match terms {
-            Some(TermSearch::Match(m)) => Plan::Terms(m),
-            _ => self.plan(lq, total).await?,
-        };
+        let plan = self.plan(lq, total).await?;
         let items = self.db.all(self.page_sql(lq, &plan, Some(total))).await?;
         Ok(Page { items, total })
     }

@@ -90,7 +90,7 @@ async fn search(s: &AppState, p: ListParams) -> ApiResult<Serialized> {
     let paging = p.paging(20, 100);
     // Text that reduces to no words (only symbols) matches nothing rather than everything.
     let nothing_to_match = !text.is_empty() && words.is_empty();
-    let (rows, total) = if want_pitches && !nothing_to_match {
+    let lq = if want_pitches && !nothing_to_match {
         let mut lq = ListQuery::new(Scope::Market);
         p.apply_filters(&mut lq, None)?;
         match p.sort()? {
@@ -103,19 +103,29 @@ async fn search(s: &AppState, p: ListParams) -> ApiResult<Serialized> {
         }
         lq.limit = paging.limit;
         lq.offset = paging.offset;
-        let page = s.store.list_pitches(&lq).await?;
-        (page.items, page.total)
+        Some(lq)
     } else {
-        (Vec::new(), 0)
+        None
     };
+    // Pitches and people at once: neither waits for the other's statements.
+    let pitch_page = async {
+        match &lq {
+            Some(lq) => s.store.list_pitches(lq).await.map(|page| (page.items, page.total)),
+            None => Ok((Vec::new(), 0)),
+        }
+    };
+    let people = async {
+        match user_type {
+            Some("none") => Ok(Vec::new()),
+            _ if words.is_empty() => Ok(Vec::new()),
+            t => s.store.search_users(&words, t, 10).await,
+        }
+    };
+    // Boxed, so that the two state machines side by side do not sit on the worker's stack.
+    let ((rows, total), users): (_, Vec<UserHit>) = tokio::try_join!(Box::pin(pitch_page), Box::pin(people))?;
     let pitches = public_views(&rows);
     let results: Vec<PitchView> = rows.iter().map(|r| PitchView::card(r).tagged("pitch")).collect();
     let results = raw(&results)?;
-    let users: Vec<UserHit> = match user_type {
-        Some("none") => Vec::new(),
-        _ if words.is_empty() => Vec::new(),
-        t => s.store.search_users(&words, t, 10).await?,
-    };
     let companies: Vec<Value> = users
         .iter()
         .filter(|u| u.user_type == "production" && u.company_name.is_some())
