@@ -119,6 +119,34 @@ struct Inner {
     window: Window,
 }
 
+/// Leave for one call ([`Breaker::allow`]); its outcome goes back through [`Permit::record`]. A permit
+/// dropped unrecorded is a call given up on (its request gone, or a sibling query that failed first): no
+/// outcome is counted, and if it was the half-open probe, its place goes to the next call. Without that, a
+/// probe abandoned mid-flight would hold the circuit half-open, refusing every call, for good.
+#[derive(Debug)]
+#[must_use = "a permit records the call's outcome"]
+pub struct Permit<'a> {
+    breaker: &'a Breaker,
+    probe: bool,
+    recorded: bool,
+}
+
+impl Permit<'_> {
+    /// Records the call's outcome (`ok` = not an outage).
+    pub fn record(mut self, ok: bool) {
+        self.recorded = true;
+        self.breaker.record(ok);
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        if self.probe && !self.recorded {
+            self.breaker.abandon_probe();
+        }
+    }
+}
+
 /// One endpoint's breaker.
 #[derive(Debug)]
 pub struct Breaker {
@@ -146,27 +174,34 @@ impl Breaker {
         self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// May a call go ahead now? `Err(wait)` when the circuit is open.
-    pub fn allow(&self) -> Result<(), Duration> {
+    /// May a call go ahead now? A [`Permit`] to record its outcome with, or `Err(wait)` when the circuit is
+    /// open.
+    pub fn allow(&self) -> Result<Permit<'_>, Duration> {
         let mut s = self.lock();
         let now = Instant::now();
-        match s.phase {
-            Phase::Closed => Ok(()),
-            Phase::Open { until } if now < until => Err(until - now),
-            Phase::Open { .. } => {
+        let probe = match s.phase {
+            Phase::Closed => false,
+            Phase::Open { until } if now < until => return Err(until - now),
+            Phase::Open { .. } | Phase::HalfOpen { probing: false } => {
                 s.phase = Phase::HalfOpen { probing: true };
-                Ok(())
+                true
             }
-            Phase::HalfOpen { probing: true } => Err(Duration::from_millis(500)),
-            Phase::HalfOpen { probing: false } => {
-                s.phase = Phase::HalfOpen { probing: true };
-                Ok(())
-            }
+            Phase::HalfOpen { probing: true } => return Err(Duration::from_millis(500)),
+        };
+        Ok(Permit { breaker: self, probe, recorded: false })
+    }
+
+    /// A probe given up before its outcome: the next call may probe instead.
+    fn abandon_probe(&self) {
+        let mut s = self.lock();
+        if let Phase::HalfOpen { probing: true } = s.phase {
+            s.phase = Phase::HalfOpen { probing: false };
         }
     }
 
-    /// Records the outcome of an allowed call (`ok` = not an outage).
-    pub fn record(&self, ok: bool) {
+    /// Records the outcome of an allowed call (`ok` = not an outage): through its [`Permit`], or directly
+    /// for the statements of a transaction, whose `BEGIN` held the permit.
+    pub(crate) fn record(&self, ok: bool) {
         let mut s = self.lock();
         let now = Instant::now();
         match s.phase {
@@ -220,11 +255,29 @@ mod tests {
         assert_eq!(b.state(), BreakerState::Open, "2 of 4 failed");
         assert!(b.allow().is_err());
         std::thread::sleep(Duration::from_millis(60));
-        assert_eq!(b.allow(), Ok(()), "one probe after the cool-down");
+        let probe = b.allow().expect("one probe after the cool-down");
         assert!(b.allow().is_err(), "only one probe at a time");
-        b.record(true);
+        probe.record(true);
         assert_eq!(b.state(), BreakerState::Closed);
-        assert_eq!(b.allow(), Ok(()));
+        assert!(b.allow().is_ok());
+    }
+
+    #[test]
+    fn an_abandoned_probe_lets_the_next_call_probe() {
+        let b = quick();
+        for _ in 0..4 {
+            b.record(false);
+        }
+        std::thread::sleep(Duration::from_millis(60));
+        let probe = b.allow().expect("a probe");
+        assert!(b.allow().is_err(), "only one probe at a time");
+        drop(probe);
+        assert_eq!(b.state(), BreakerState::HalfOpen);
+        b.allow().expect("the next call probes").record(true);
+        assert_eq!(b.state(), BreakerState::Closed);
+        // An abandoned call while closed counts for nothing.
+        drop(b.allow().expect("closed"));
+        assert_eq!(b.state(), BreakerState::Closed);
     }
 
     #[test]
@@ -234,8 +287,7 @@ mod tests {
             b.record(false);
         }
         std::thread::sleep(Duration::from_millis(60));
-        assert_eq!(b.allow(), Ok(()));
-        b.record(false);
+        b.allow().expect("a probe").record(false);
         assert_eq!(b.state(), BreakerState::Open);
     }
 
@@ -278,8 +330,7 @@ mod tests {
     fn healthy_traffic_never_opens() {
         let b = quick();
         for _ in 0..1000 {
-            assert_eq!(b.allow(), Ok(()));
-            b.record(true);
+            b.allow().expect("closed").record(true);
         }
         assert_eq!(b.state(), BreakerState::Closed);
     }

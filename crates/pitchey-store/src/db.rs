@@ -2,7 +2,7 @@
 //! SQL text is shared by both backends wherever the dialects agree (placeholders are `$1`, `$2`, ... on
 //! both), and the few places where they differ ask [`Backend`].
 
-use crate::breaker::{Breaker, BreakerConfig, BreakerState};
+use crate::breaker::{Breaker, BreakerConfig, BreakerState, Permit};
 use crate::error::StoreError;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -206,6 +206,25 @@ pub struct Endpoint {
     /// Set by health checks (replicas are skipped while unhealthy).
     healthy: AtomicBool,
     statements: AtomicU64,
+}
+
+/// Counts a statement as waiting for a pool connection while `acquire` runs, and stops counting when it
+/// ends or is dropped: a request abandoned mid-wait (a client gone, or a sibling query of a search that
+/// failed) must not leave the waiter gauge high.
+struct Waiting<'a>(&'a AtomicI64);
+
+impl Waiting<'_> {
+    async fn on<F: std::future::Future>(waiters: &AtomicI64, acquire: F) -> F::Output {
+        waiters.fetch_add(1, Ordering::Relaxed);
+        let _waiting = Waiting(waiters);
+        acquire.await
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Endpoint {
@@ -472,27 +491,22 @@ impl Db {
 
     /// One attempt of one statement on one endpoint, through its breaker.
     async fn attempt<T: DbRow>(&self, ep: &Endpoint, q: Sql, kind: Kind) -> Result<Out<T>, StoreError> {
-        if let Err(wait) = ep.breaker.allow() {
-            metrics::counter!("pitchey_db_circuit_rejections_total", "endpoint" => ep.name.clone()).increment(1);
-            return Err(StoreError::CircuitOpen(wait));
-        }
+        let permit = match ep.breaker.allow() {
+            Ok(permit) => permit,
+            Err(wait) => {
+                metrics::counter!("pitchey_db_circuit_rejections_total", "endpoint" => ep.name.clone()).increment(1);
+                return Err(StoreError::CircuitOpen(wait));
+            }
+        };
         let (name, t0) = (q.name, Instant::now());
         ep.statements.fetch_add(1, Ordering::Relaxed);
-        ep.waiters.fetch_add(1, Ordering::Relaxed);
         let r = match &ep.pool {
-            PoolRef::Sqlite(p) => match p.acquire().await {
-                Ok(mut c) => {
-                    ep.waiters.fetch_sub(1, Ordering::Relaxed);
-                    run!(kind, sqlx::Sqlite, &mut *c, q).map_err(StoreError::from)
-                }
-                Err(e) => {
-                    ep.waiters.fetch_sub(1, Ordering::Relaxed);
-                    Err(e.into())
-                }
+            PoolRef::Sqlite(p) => match Waiting::on(&ep.waiters, p.acquire()).await {
+                Ok(mut c) => run!(kind, sqlx::Sqlite, &mut *c, q).map_err(StoreError::from),
+                Err(e) => Err(e.into()),
             },
-            PoolRef::Postgres(p) => match p.acquire().await {
+            PoolRef::Postgres(p) => match Waiting::on(&ep.waiters, p.acquire()).await {
                 Ok(mut c) => {
-                    ep.waiters.fetch_sub(1, Ordering::Relaxed);
                     let r =
                         answered_within(self.inner.res.answer_within, async { run!(kind, sqlx::Postgres, &mut *c, q) })
                             .await;
@@ -503,24 +517,27 @@ impl Db {
                     }
                     r.map_err(StoreError::from)
                 }
-                Err(e) => {
-                    ep.waiters.fetch_sub(1, Ordering::Relaxed);
-                    Err(e.into())
-                }
+                Err(e) => Err(e.into()),
             },
         };
-        self.finish(ep, name, t0, r)
+        self.finish(Some(permit), ep, name, t0, r)
     }
 
+    /// Records a statement's outcome: through its permit, or for a statement inside a transaction (which
+    /// took its permit at `BEGIN`) on the breaker directly.
     fn finish<R>(
         &self,
+        permit: Option<Permit<'_>>,
         ep: &Endpoint,
         name: &'static str,
         t0: Instant,
         r: Result<R, StoreError>,
     ) -> Result<R, StoreError> {
         let outage = r.as_ref().err().is_some_and(StoreError::is_outage);
-        ep.breaker.record(!outage);
+        match permit {
+            Some(permit) => permit.record(!outage),
+            None => ep.breaker.record(!outage),
+        }
         self.observe(name, ep.role, t0.elapsed(), r.as_ref().err());
         r
     }
@@ -639,10 +656,13 @@ impl Db {
     /// transaction never fails half-way on a lock upgrade), `BEGIN` on the PostgreSQL primary.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         let ep = self.inner.primary.clone();
-        if let Err(wait) = ep.breaker.allow() {
-            metrics::counter!("pitchey_db_circuit_rejections_total", "endpoint" => ep.name.clone()).increment(1);
-            return Err(StoreError::CircuitOpen(wait));
-        }
+        let permit = match ep.breaker.allow() {
+            Ok(permit) => permit,
+            Err(wait) => {
+                metrics::counter!("pitchey_db_circuit_rejections_total", "endpoint" => ep.name.clone()).increment(1);
+                return Err(StoreError::CircuitOpen(wait));
+            }
+        };
         let t0 = Instant::now();
         let r = match &ep.pool {
             PoolRef::Sqlite(p) => p.begin_with("BEGIN IMMEDIATE").await.map(TxConn::Sqlite).map_err(StoreError::from),
@@ -662,7 +682,7 @@ impl Db {
                     .map_err(StoreError::from)
             }
         };
-        let conn = self.finish(&ep, "begin", t0, r)?;
+        let conn = self.finish(Some(permit), &ep, "begin", t0, r)?;
         Ok(Tx { conn, answer_within: self.inner.res.answer_within, db: self.clone(), ep })
     }
 
@@ -861,7 +881,7 @@ impl Tx {
                     .map_err(StoreError::from)
             }
         };
-        self.db.finish(&self.ep, name, t0, r)
+        self.db.finish(None, &self.ep, name, t0, r)
     }
 
     /// Reads rows inside the transaction.
@@ -901,7 +921,7 @@ impl Tx {
             TxConn::Sqlite(tx) => tx.commit().await,
             TxConn::Postgres(tx) => tx.commit().await,
         };
-        self.db.finish(&self.ep, "commit", t0, r.map_err(StoreError::from))
+        self.db.finish(None, &self.ep, "commit", t0, r.map_err(StoreError::from))
     }
 }
 
