@@ -766,9 +766,12 @@ impl Store {
     /// pitch together is retried matching any of them (so "zebra crossing" finds both words first, and
     /// still finds something when no pitch has both).
     pub async fn list_pitches(&self, lq: &ListQuery) -> Result<Page<PitchRow>, StoreError> {
-        let page = self.list_once(lq).await?;
+        // Boxed: a list's state machine (several database calls, two of them side by side) is large, and
+        // every caller's future would otherwise carry it inline (a debug build overflowed a 2 MiB test
+        // thread's stack).
+        let page = Box::pin(self.list_once(lq)).await?;
         if page.total == 0 && lq.terms.len() > 1 && !lq.any_term {
-            return self.list_once(&ListQuery { any_term: true, ..lq.clone() }).await;
+            return Box::pin(self.list_once(&ListQuery { any_term: true, ..lq.clone() })).await;
         }
         Ok(page)
     }
