@@ -68,8 +68,13 @@ impl BreakerState {
 #[derive(Debug)]
 enum Phase {
     Closed,
-    Open { until: Instant },
-    HalfOpen { probing: bool },
+    Open {
+        until: Instant,
+    },
+    /// `probe`: the number of the probe let through, if one is in flight.
+    HalfOpen {
+        probe: Option<u64>,
+    },
 }
 
 /// How many buckets the sliding window is split into: the window is the current bucket and the
@@ -117,17 +122,21 @@ impl Window {
 struct Inner {
     phase: Phase,
     window: Window,
+    /// Probes let through so far: numbers them, so that an abandoned probe frees only its own place.
+    probes: u64,
 }
 
 /// Leave for one call ([`Breaker::allow`]); its outcome goes back through [`Permit::record`]. A permit
 /// dropped unrecorded is a call given up on (its request gone, or a sibling query that failed first): no
-/// outcome is counted, and if it was the half-open probe, its place goes to the next call. Without that, a
-/// probe abandoned mid-flight would hold the circuit half-open, refusing every call, for good.
+/// outcome is counted, and if it is still the half-open probe in flight, its place goes to the next call.
+/// Without that, a probe abandoned mid-flight would hold the circuit half-open, refusing every call, for
+/// good.
 #[derive(Debug)]
 #[must_use = "a permit records the call's outcome"]
 pub struct Permit<'a> {
     breaker: &'a Breaker,
-    probe: bool,
+    /// The probe's number, for a half-open probe.
+    probe: Option<u64>,
     recorded: bool,
 }
 
@@ -141,8 +150,8 @@ impl Permit<'_> {
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        if self.probe && !self.recorded {
-            self.breaker.abandon_probe();
+        if let (Some(n), false) = (self.probe, self.recorded) {
+            self.breaker.abandon_probe(n);
         }
     }
 }
@@ -165,7 +174,7 @@ impl Breaker {
             cfg,
             born: Instant::now(),
             bucket: (cfg.window / BUCKETS as u32).max(Duration::from_micros(1)),
-            inner: Mutex::new(Inner { phase: Phase::Closed, window: Window::default() }),
+            inner: Mutex::new(Inner { phase: Phase::Closed, window: Window::default(), probes: 0 }),
         }
     }
 
@@ -180,27 +189,31 @@ impl Breaker {
         let mut s = self.lock();
         let now = Instant::now();
         let probe = match s.phase {
-            Phase::Closed => false,
+            Phase::Closed => None,
             Phase::Open { until } if now < until => return Err(until - now),
-            Phase::Open { .. } | Phase::HalfOpen { probing: false } => {
-                s.phase = Phase::HalfOpen { probing: true };
-                true
+            Phase::Open { .. } | Phase::HalfOpen { probe: None } => {
+                s.probes += 1;
+                s.phase = Phase::HalfOpen { probe: Some(s.probes) };
+                Some(s.probes)
             }
-            Phase::HalfOpen { probing: true } => return Err(Duration::from_millis(500)),
+            Phase::HalfOpen { probe: Some(_) } => return Err(Duration::from_millis(500)),
         };
         Ok(Permit { breaker: self, probe, recorded: false })
     }
 
-    /// A probe given up before its outcome: the next call may probe instead.
-    fn abandon_probe(&self) {
+    /// Probe number `n` given up before its outcome: if it is still the one in flight, the next call may
+    /// probe instead.
+    fn abandon_probe(&self, n: u64) {
         let mut s = self.lock();
-        if let Phase::HalfOpen { probing: true } = s.phase {
-            s.phase = Phase::HalfOpen { probing: false };
+        if let Phase::HalfOpen { probe: Some(current) } = s.phase
+            && current == n
+        {
+            s.phase = Phase::HalfOpen { probe: None };
         }
     }
 
     /// Records the outcome of an allowed call (`ok` = not an outage): through its [`Permit`], or directly
-    /// for the statements of a transaction, whose `BEGIN` held the permit.
+    /// for the statements of a transaction, which are admitted with its `BEGIN` and not gated again.
     pub(crate) fn record(&self, ok: bool) {
         let mut s = self.lock();
         let now = Instant::now();
@@ -277,6 +290,25 @@ mod tests {
         assert_eq!(b.state(), BreakerState::Closed);
         // An abandoned call while closed counts for nothing.
         drop(b.allow().expect("closed"));
+        assert_eq!(b.state(), BreakerState::Closed);
+    }
+
+    #[test]
+    fn a_stale_probe_frees_only_its_own_place() {
+        let b = quick();
+        for _ in 0..4 {
+            b.record(false);
+        }
+        std::thread::sleep(Duration::from_millis(60));
+        let first = b.allow().expect("probe 1");
+        // The circuit opens again meanwhile (a transaction's statement records a failure directly)...
+        b.record(false);
+        std::thread::sleep(Duration::from_millis(60));
+        let second = b.allow().expect("probe 2");
+        // ...and the first probe, given up late, must not let a third call in beside the second.
+        drop(first);
+        assert!(b.allow().is_err(), "probe 2 is still in flight");
+        second.record(true);
         assert_eq!(b.state(), BreakerState::Closed);
     }
 

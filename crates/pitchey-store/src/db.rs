@@ -465,6 +465,26 @@ impl Db {
         self.endpoints().iter().map(|e| e.statements()).sum()
     }
 
+    /// Are all the endpoints' circuits closed? Statements of one request may then run side by side; while
+    /// a circuit is half-open it lets one probe through, and two statements of one request sent at once
+    /// would have the second refused (failing the request) while the first holds the probe.
+    pub fn breakers_closed(&self) -> bool {
+        std::iter::once(&self.inner.primary)
+            .chain(self.inner.reads.iter())
+            .all(|ep| ep.breaker.state() == BreakerState::Closed)
+    }
+
+    /// Runs two calls of one request side by side while every circuit is closed, else one after the other
+    /// ([`Db::breakers_closed`]), so that the first can take a half-open circuit's probe and close it for
+    /// the second. Either way the first error is the result.
+    pub async fn side_by_side<A, B>(
+        &self,
+        a: impl std::future::Future<Output = Result<A, StoreError>>,
+        b: impl std::future::Future<Output = Result<B, StoreError>>,
+    ) -> Result<(A, B), StoreError> {
+        if self.breakers_closed() { tokio::try_join!(a, b) } else { Ok((a.await?, b.await?)) }
+    }
+
     /// Every endpoint: the primary first.
     pub fn endpoints(&self) -> Vec<Arc<Endpoint>> {
         std::iter::once(self.inner.primary.clone()).chain(self.inner.reads.iter().cloned()).collect()
@@ -523,8 +543,8 @@ impl Db {
         self.finish(Some(permit), ep, name, t0, r)
     }
 
-    /// Records a statement's outcome: through its permit, or for a statement inside a transaction (which
-    /// took its permit at `BEGIN`) on the breaker directly.
+    /// Records a statement's outcome: through its permit, or on the breaker directly for a statement inside
+    /// a transaction (admitted with its `BEGIN`, not gated again).
     fn finish<R>(
         &self,
         permit: Option<Permit<'_>>,
@@ -962,4 +982,49 @@ impl From<Unanswered> for StoreError {
 pub fn in_list<A: Into<Arg>>(q: &mut Sql, values: impl IntoIterator<Item = A>) -> String {
     let parts: Vec<String> = values.into_iter().map(|v| q.push_arg(v)).collect();
     if parts.is_empty() { "(NULL)".to_owned() } else { format!("({})", parts.join(", ")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::breaker::BreakerConfig;
+
+    /// Two reads of one request while the reader's circuit is half-open: sent at once, the first takes the
+    /// probe and the second is refused; [`Db::side_by_side`] runs them in turn, and both pass.
+    #[tokio::test]
+    async fn side_by_side_takes_turns_while_a_circuit_is_half_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = crate::open::StoreConfig {
+            url: format!("sqlite://{}", dir.path().join("t.db").display()),
+            breaker: BreakerConfig { min_calls: 2, open_for: Duration::from_millis(50), ..BreakerConfig::default() },
+            ..Default::default()
+        };
+        let store = crate::open::connect(&cfg).await.unwrap();
+        let db = store.db();
+        // A read that takes a while, so that it is still in flight when the other starts.
+        let slow = || {
+            let q = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000) \
+                     SELECT COUNT(*) FROM c";
+            db.one::<(i64,)>(Sql::new("test_slow", q))
+        };
+        let quick = || db.one::<(i64,)>(Sql::new("test_quick", "SELECT 1"));
+        let half_open = || async {
+            for ep in db.endpoints() {
+                ep.breaker.record(false);
+                ep.breaker.record(false);
+            }
+            tokio::time::sleep(Duration::from_millis(60)).await;
+            assert!(!db.breakers_closed());
+        };
+        assert!(db.breakers_closed());
+        assert!(db.side_by_side(slow(), quick()).await.is_ok(), "closed: side by side");
+        half_open().await;
+        let both = tokio::try_join!(slow(), quick());
+        assert!(matches!(both, Err(StoreError::CircuitOpen(_))), "at once, the second is refused: {both:?}");
+        let reader = &db.endpoints()[1];
+        assert_eq!(reader.breaker_state(), BreakerState::HalfOpen, "the probe was given up, not kept");
+        let (a, b) = db.side_by_side(slow(), quick()).await.expect("in turn, both pass");
+        assert_eq!((a.0, b.0), (300_000, 1));
+        assert_eq!(reader.breaker_state(), BreakerState::Closed, "the first read's probe closed the circuit");
+    }
 }

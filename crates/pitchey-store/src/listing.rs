@@ -2,6 +2,8 @@
 //! is built here from one [`ListQuery`], so each list shares the same filters, the same access scope and
 //! the same indexes (docs/INDEXES.md).
 
+#[cfg(doc)]
+use crate::db::Db;
 use crate::db::in_list;
 use crate::{Backend, Page, PitchRow, Sql, Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -788,12 +790,11 @@ impl Store {
             // The count and the page at once: a page from the table does not depend on the count (ranked in
             // its window, a search with fewer matches than the window gets every match ranked, as ranked
             // whole), and a past-the-end page is simply empty.
-            let count = m.count_sql(column);
-            let page = self.page_sql(lq, &Plan::Terms(m), None);
-            // Boxed: two database calls side by side make a large state machine (debug builds overflow
-            // a test thread's stack).
-            let (count, page) = (Box::pin(self.db.one::<(i64,)>(count)), Box::pin(self.db.all(page)));
-            let ((total,), items) = tokio::try_join!(count, page)?;
+            // In turn while a circuit is half-open ([`Db::side_by_side`]). Boxed: two database calls side by
+            // side make a large state machine.
+            let count = Box::pin(self.db.one::<(i64,)>(m.count_sql(column)));
+            let page = Box::pin(self.db.all(self.page_sql(lq, &Plan::Terms(m), None)));
+            let ((total,), items) = self.db.side_by_side(count, page).await?;
             return Ok(Page { items, total });
         }
         let total = match &terms {
@@ -802,7 +803,7 @@ impl Store {
                 let prefixes: Vec<&str> = p.iter().map(String::as_str).collect();
                 self.db.one::<(i64,)>(term_count_sql(column, &prefixes)).await?.0
             }
-            // The text index (or facets, or the plain count).
+            // The text index (or facets, or the plain count); a `Match` returned above.
             None | Some(TermSearch::Match(_)) => self.db.one::<(i64,)>(count).await?.0,
         };
         if lq.offset >= total || lq.limit <= 0 {
@@ -951,7 +952,8 @@ impl Store {
     }
 
     /// The page's SQL. `total`, when counted, decides whether a ranked search is ranked whole or in its
-    /// window ([`fts_subquery`]); uncounted, it is ranked in its window.
+    /// window ([`fts_subquery`]); uncounted, it is ranked in its window (unless the window is `i64::MAX`:
+    /// then whole).
     pub(crate) fn page_sql(&self, lq: &ListQuery, plan: &Plan, total: Option<i64>) -> Sql {
         let backend = self.backend();
         let mut page = Sql::dynamic("pitch_list", String::new());

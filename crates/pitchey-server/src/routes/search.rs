@@ -107,22 +107,23 @@ async fn search(s: &AppState, p: ListParams) -> ApiResult<Serialized> {
     } else {
         None
     };
-    // Pitches and people at once: neither waits for the other's statements.
-    let pitch_page = async {
+    // Pitches and people at once, so that neither waits for the other's statements (in turn while a
+    // database circuit is half-open: `Db::side_by_side`). Boxed, so that the two state machines do not sit
+    // inline in the handler's (on the worker's stack).
+    let pitch_page = Box::pin(async {
         match &lq {
             Some(lq) => s.store.list_pitches(lq).await.map(|page| (page.items, page.total)),
             None => Ok((Vec::new(), 0)),
         }
-    };
-    let people = async {
+    });
+    let people = Box::pin(async {
         match user_type {
             Some("none") => Ok(Vec::new()),
             _ if words.is_empty() => Ok(Vec::new()),
             t => s.store.search_users(&words, t, 10).await,
         }
-    };
-    // Boxed, so that the two state machines side by side do not sit on the worker's stack.
-    let ((rows, total), users): (_, Vec<UserHit>) = tokio::try_join!(Box::pin(pitch_page), Box::pin(people))?;
+    });
+    let ((rows, total), users): (_, Vec<UserHit>) = s.store.db().side_by_side(pitch_page, people).await?;
     let pitches = public_views(&rows);
     let results: Vec<PitchView> = rows.iter().map(|r| PitchView::card(r).tagged("pitch")).collect();
     let results = raw(&results)?;
