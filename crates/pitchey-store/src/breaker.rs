@@ -257,6 +257,16 @@ mod tests {
         Breaker::new(BreakerConfig { min_calls: 4, open_for: Duration::from_millis(50), ..BreakerConfig::default() })
     }
 
+    /// A quick breaker opened by failures and past its cool-down: the next call probes.
+    fn cooled_down() -> Breaker {
+        let b = quick();
+        for _ in 0..4 {
+            b.record(false);
+        }
+        std::thread::sleep(Duration::from_millis(60));
+        b
+    }
+
     #[test]
     fn opens_on_failure_rate_then_probes_and_closes() {
         let b = quick();
@@ -277,11 +287,7 @@ mod tests {
 
     #[test]
     fn an_abandoned_probe_lets_the_next_call_probe() {
-        let b = quick();
-        for _ in 0..4 {
-            b.record(false);
-        }
-        std::thread::sleep(Duration::from_millis(60));
+        let b = cooled_down();
         let probe = b.allow().expect("a probe");
         assert!(b.allow().is_err(), "only one probe at a time");
         drop(probe);
@@ -295,11 +301,7 @@ mod tests {
 
     #[test]
     fn a_stale_probe_frees_only_its_own_place() {
-        let b = quick();
-        for _ in 0..4 {
-            b.record(false);
-        }
-        std::thread::sleep(Duration::from_millis(60));
+        let b = cooled_down();
         let first = b.allow().expect("probe 1");
         // The circuit opens again meanwhile (a transaction's statement records a failure directly)...
         b.record(false);
@@ -314,11 +316,7 @@ mod tests {
 
     #[test]
     fn a_failed_probe_reopens() {
-        let b = quick();
-        for _ in 0..4 {
-            b.record(false);
-        }
-        std::thread::sleep(Duration::from_millis(60));
+        let b = cooled_down();
         b.allow().expect("a probe").record(false);
         assert_eq!(b.state(), BreakerState::Open);
     }

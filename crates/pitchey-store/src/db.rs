@@ -208,6 +208,14 @@ pub struct Endpoint {
     statements: AtomicU64,
 }
 
+/// A call's leave from `ep`'s breaker, or fail fast (counted) while its circuit is open.
+fn admit(ep: &Endpoint) -> Result<Permit<'_>, StoreError> {
+    ep.breaker.allow().map_err(|wait| {
+        metrics::counter!("pitchey_db_circuit_rejections_total", "endpoint" => ep.name.clone()).increment(1);
+        StoreError::CircuitOpen(wait)
+    })
+}
+
 /// Counts a statement as waiting for a pool connection while `acquire` runs, and stops counting when it
 /// ends or is dropped: a request abandoned mid-wait (a client gone, or a sibling query of a search that
 /// failed) must not leave the waiter gauge high.
@@ -511,13 +519,7 @@ impl Db {
 
     /// One attempt of one statement on one endpoint, through its breaker.
     async fn attempt<T: DbRow>(&self, ep: &Endpoint, q: Sql, kind: Kind) -> Result<Out<T>, StoreError> {
-        let permit = match ep.breaker.allow() {
-            Ok(permit) => permit,
-            Err(wait) => {
-                metrics::counter!("pitchey_db_circuit_rejections_total", "endpoint" => ep.name.clone()).increment(1);
-                return Err(StoreError::CircuitOpen(wait));
-            }
-        };
+        let permit = admit(ep)?;
         let (name, t0) = (q.name, Instant::now());
         ep.statements.fetch_add(1, Ordering::Relaxed);
         let r = match &ep.pool {
@@ -676,13 +678,7 @@ impl Db {
     /// transaction never fails half-way on a lock upgrade), `BEGIN` on the PostgreSQL primary.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         let ep = self.inner.primary.clone();
-        let permit = match ep.breaker.allow() {
-            Ok(permit) => permit,
-            Err(wait) => {
-                metrics::counter!("pitchey_db_circuit_rejections_total", "endpoint" => ep.name.clone()).increment(1);
-                return Err(StoreError::CircuitOpen(wait));
-            }
-        };
+        let permit = admit(&ep)?;
         let t0 = Instant::now();
         let r = match &ep.pool {
             PoolRef::Sqlite(p) => p.begin_with("BEGIN IMMEDIATE").await.map(TxConn::Sqlite).map_err(StoreError::from),
@@ -987,7 +983,6 @@ pub fn in_list<A: Into<Arg>>(q: &mut Sql, values: impl IntoIterator<Item = A>) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::breaker::BreakerConfig;
 
     /// Two reads of one request while the reader's circuit is half-open: sent at once, the first takes the
     /// probe and the second is refused; [`Db::side_by_side`] runs them in turn, and both pass.

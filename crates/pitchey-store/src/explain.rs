@@ -2,7 +2,7 @@
 //! built by the same function the store uses to serve it, so the plan shown is the plan served.
 
 use crate::engagement::{follow_list_sql, saved_list_sql, view_find_anon_sql, view_network_recent_sql};
-use crate::listing::{Plan as ListPlan, TermMatch, term_count_sql, word_lexemes_sql};
+use crate::listing::{MAX_WORD_LEXEMES, Plan as ListPlan, TermMatch, term_count_sql, word_lexemes_sql};
 use crate::pitches::{pitch_by_id_sql, protected_sql, viewer_nda_sql};
 use crate::search::{facet_sql, title_suggestions_sql, typo_suggestions_sql};
 use crate::sessions::session_lookup_sql;
@@ -112,7 +112,10 @@ impl Store {
         if self.backend() == crate::Backend::Postgres {
             // Searches whose words reach few lexemes are counted and windowed from `pitch_terms`
             // ("lighthous" is the lexeme of "lighthouse"; the store looks the lexemes up first).
-            out.push(("search q=lighthouse: word lexemes".into(), word_lexemes_sql(&["lighthouse".into()], 16)));
+            out.push((
+                "search q=lighthouse: word lexemes".into(),
+                word_lexemes_sql(&["lighthouse".into()], MAX_WORD_LEXEMES),
+            ));
             let word = TermMatch::Word("lighthous".into());
             out.push(("search q=lighthouse: count by terms".into(), word.count_sql("is_market")));
             let two = TermMatch::All(vec!["harbor".into(), "silent".into()]);

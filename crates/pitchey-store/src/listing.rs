@@ -375,7 +375,7 @@ pub(crate) enum TermMatch {
 
 /// The most lexemes one search word's prefix may reach for its matches to be merged from one scan per
 /// lexeme.
-const MAX_WORD_LEXEMES: i64 = 16;
+pub(crate) const MAX_WORD_LEXEMES: i64 = 16;
 
 impl TermMatch {
     /// The ids of the matching pitches in the scope flagged by `column` (a column of `pitch_terms`),
@@ -389,14 +389,11 @@ impl TermMatch {
         };
         let mut has =
             |alias: &str, lexeme: &str| format!("{alias}.lexeme = {} AND {alias}.{column}", q.push_arg(lexeme));
-        match self {
-            TermMatch::Word(lexeme) => {
+        match (self, self.lexemes()) {
+            (_, [lexeme]) => {
                 format!("SELECT t.pitch_id FROM pitch_terms t WHERE {}{}", has("t", lexeme), page("t.pitch_id"))
             }
-            TermMatch::Any(lexemes) if lexemes.len() == 1 => {
-                format!("SELECT t.pitch_id FROM pitch_terms t WHERE {}{}", has("t", &lexemes[0]), page("t.pitch_id"))
-            }
-            TermMatch::Any(lexemes) => {
+            (TermMatch::Word(_) | TermMatch::Any(_), lexemes) => {
                 // Each lexeme's newest, then the newest of those: a pitch with two of them comes twice.
                 let branches: Vec<String> = lexemes
                     .iter()
@@ -410,7 +407,7 @@ impl TermMatch {
                     .collect();
                 format!("SELECT DISTINCT m.pitch_id FROM ({}) m{}", branches.join(" UNION ALL "), page("m.pitch_id"))
             }
-            TermMatch::All(lexemes) => {
+            (TermMatch::All(_), lexemes) => {
                 // One scan per lexeme, joined on the pitch (merge joins of scans in key order).
                 let mut text = String::from("SELECT t0.pitch_id FROM pitch_terms t0");
                 for (i, l) in lexemes.iter().enumerate().skip(1) {
@@ -420,6 +417,14 @@ impl TermMatch {
                 let first = lexemes.first().map_or_else(|| "FALSE".to_owned(), |l| has("t0", l));
                 format!("{text} WHERE {first}{}", page("t0.pitch_id"))
             }
+        }
+    }
+
+    /// The lexemes matched.
+    fn lexemes(&self) -> &[String] {
+        match self {
+            TermMatch::Word(lexeme) => std::slice::from_ref(lexeme),
+            TermMatch::Any(lexemes) | TermMatch::All(lexemes) => lexemes,
         }
     }
 
@@ -786,25 +791,25 @@ impl Store {
         };
         let terms = self.term_search(lq).await?;
         let column = lq.scope.search_tag(Backend::Postgres).unwrap_or("is_published");
-        if let Some(TermSearch::Match(m)) = terms {
-            // The count and the page at once: a page from the table does not depend on the count (ranked in
-            // its window, a search with fewer matches than the window gets every match ranked, as ranked
-            // whole), and a past-the-end page is simply empty.
-            // In turn while a circuit is half-open ([`Db::side_by_side`]). Boxed: two database calls side by
-            // side make a large state machine.
-            let count = Box::pin(self.db.one::<(i64,)>(m.count_sql(column)));
-            let page = Box::pin(self.db.all(self.page_sql(lq, &Plan::Terms(m), None)));
-            let ((total,), items) = self.db.side_by_side(count, page).await?;
-            return Ok(Page { items, total });
-        }
-        let total = match &terms {
+        let total = match terms {
+            Some(TermSearch::Match(m)) => {
+                // The count and the page at once: a page from the table does not depend on the count (ranked
+                // in its window, a search with fewer matches than the window gets every match ranked, as
+                // ranked whole), and a past-the-end page is simply empty. In turn while a circuit is
+                // half-open ([`Db::side_by_side`]). Boxed: two database calls side by side make a large state
+                // machine.
+                let count = Box::pin(self.db.one::<(i64,)>(m.count_sql(column)));
+                let page = Box::pin(self.db.all(self.page_sql(lq, &Plan::Terms(m), None)));
+                let ((total,), items) = self.db.side_by_side(count, page).await?;
+                return Ok(Page { items, total });
+            }
             Some(TermSearch::Nothing) => 0,
             Some(TermSearch::Prefixes(p)) => {
                 let prefixes: Vec<&str> = p.iter().map(String::as_str).collect();
                 self.db.one::<(i64,)>(term_count_sql(column, &prefixes)).await?.0
             }
-            // The text index (or facets, or the plain count); a `Match` returned above.
-            None | Some(TermSearch::Match(_)) => self.db.one::<(i64,)>(count).await?.0,
+            // The text index (or facets, or the plain count).
+            None => self.db.one::<(i64,)>(count).await?.0,
         };
         if lq.offset >= total || lq.limit <= 0 {
             return Ok(Page { items: Vec::new(), total });
@@ -859,7 +864,6 @@ impl Store {
                 _ => return Ok(None),
             }
         }
-        let too_many = |lexemes: &[String]| lexemes.len() as i64 > MAX_WORD_LEXEMES;
         if words.len() > 1 && !lq.any_term {
             if words.iter().any(|(_, lexemes)| lexemes.is_empty()) {
                 return Ok(Some(TermSearch::Nothing));
@@ -872,7 +876,7 @@ impl Store {
             all.dedup();
             return Ok(Some(TermSearch::Match(if all.len() == 1 { TermMatch::Any(all) } else { TermMatch::All(all) })));
         }
-        if words.iter().any(|(_, lexemes)| too_many(lexemes)) {
+        if words.iter().any(|(_, lexemes)| lexemes.len() as i64 > MAX_WORD_LEXEMES) {
             return Ok(Some(TermSearch::Prefixes(words.into_iter().map(|(prefix, _)| prefix).collect())));
         }
         let one_word = words.len() == 1;
