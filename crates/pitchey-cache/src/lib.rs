@@ -6,7 +6,7 @@
 //! - **Invalidation** is by namespace generation: keys carry their namespace's generation, so bumping it
 //!   makes every older entry unreachable at once, and a load racing a write can only store under the old
 //!   generation. Bumps are shared through Redis (`INCR` for the L2 generation, pub/sub to other nodes'
-//!   L1).
+//!   L1), and an invalidation returns once every node has acknowledged it (bounded by the Redis timeout).
 //! - **Stale on error**: the last value of each key is kept for a bounded time; when a load fails because
 //!   the database is unavailable, that value is served instead of an error.
 
@@ -178,6 +178,7 @@ struct Stats {
     stale_served: AtomicU64,
     evictions: Arc<AtomicU64>,
     invalidations: AtomicU64,
+    ack_timeouts: AtomicU64,
 }
 
 struct Space {
@@ -261,6 +262,9 @@ pub struct SpaceStatus {
     pub evictions: u64,
     /// Generation bumps.
     pub invalidations: u64,
+    /// This node's invalidations that some node receiving them did not acknowledge within the Redis
+    /// timeout (that node may have served the old value a little longer).
+    pub ack_timeouts: u64,
     /// Entries in L1.
     pub entries: u64,
     /// Bytes in L1.
@@ -408,18 +412,26 @@ impl Cache {
     /// The shared generation moves first, then this node's: a load between the two would otherwise miss
     /// the new local generation, find the pre-write value under the old shared one, and keep it for a TTL.
     /// When Redis does not take the bump, the other nodes cannot hear of it, and this node stops using
-    /// L2 for the namespace for a TTL, after which nothing older than the write is left there.
-    /// Returns whether Redis took the bump (false without Redis).
+    /// L2 for the namespace for a TTL, after which nothing older than the write is left there. Returns,
+    /// once every node that received the bump has applied it (or the Redis timeout has passed), whether
+    /// Redis took it (false without Redis).
     async fn bump(&self, ns: Ns, forget: bool) -> bool {
-        let shared = match &self.inner.redis {
-            Some(r) => r.publish_bump(ns, forget).await,
-            None => false,
+        let Some(r) = &self.inner.redis else {
+            self.bump_local(ns, forget);
+            return false;
         };
+        let published = r.publish_bump(ns, forget).await;
         self.bump_local(ns, forget);
-        if !shared && let Some(r) = &self.inner.redis {
+        if !published.taken {
             r.bypass(ns, self.space(ns).ttl);
         }
-        shared
+        if let Some(acks) = published.acks
+            && !r.await_acks(ns, acks).await
+        {
+            self.space(ns).stats.ack_timeouts.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("pitchey_cache_invalidation_ack_timeouts_total", "cache" => ns.name()).increment(1);
+        }
+        published.taken
     }
 
     /// Was `ns` invalidated, on this node or through Redis on another, within `window`? Loads just after a
@@ -434,11 +446,7 @@ impl Cache {
     /// Invalidates every namespace. Returns whether every other node was told, through Redis (false without
     /// Redis, or when Redis did not take a bump).
     pub async fn invalidate_all(&self) -> bool {
-        let mut told = true;
-        for ns in Ns::ALL {
-            told &= self.bump(ns, false).await;
-        }
-        told
+        futures::future::join_all(Ns::ALL.map(|ns| self.bump(ns, false))).await.into_iter().all(|told| told)
     }
 
     /// Makes this node's L1 entries of `ns` unreachable; `forget` drops its outage values as well.
@@ -481,6 +489,7 @@ impl Cache {
                     stale_served: s.stats.stale_served.load(Ordering::Relaxed),
                     evictions: s.stats.evictions.load(Ordering::Relaxed),
                     invalidations: s.stats.invalidations.load(Ordering::Relaxed),
+                    ack_timeouts: s.stats.ack_timeouts.load(Ordering::Relaxed),
                     entries: s.main.entry_count(),
                     bytes: s.main.weighted_size(),
                     ttl_secs: s.ttl.as_secs(),
@@ -531,6 +540,7 @@ impl Cache {
             metrics::counter!("pitchey_cache_evictions_total", "cache" => name, "tier" => "l1").increment(0);
             metrics::counter!("pitchey_cache_invalidations_total", "cache" => name).increment(0);
             metrics::counter!("pitchey_cache_stale_served_total", "cache" => name).increment(0);
+            metrics::counter!("pitchey_cache_invalidation_ack_timeouts_total", "cache" => name).increment(0);
         }
         self.record_gauges();
     }
@@ -707,6 +717,104 @@ mod tests {
             .map_err(|_| ())
             .unwrap();
         assert_eq!((body, source), (Bytes::from_static(b"after the write"), Source::Loaded));
+        stop.cancel();
+    }
+
+    /// A TCP proxy to Redis on 127.0.0.1:6379 that holds everything Redis sends back for `delay` (in order):
+    /// a node whose messages from Redis arrive late. Returns its URL.
+    async fn late_redis(delay: Duration) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect("127.0.0.1:6379").await else { continue };
+                let (mut from_client, mut to_client) = client.into_split();
+                let (mut from_server, mut to_server) = server.into_split();
+                tokio::spawn(async move { tokio::io::copy(&mut from_client, &mut to_server).await });
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while let Ok(n @ 1..) = from_server.read(&mut buf).await {
+                        if tx.send((tokio::time::Instant::now() + delay, buf[..n].to_vec())).is_err() {
+                            return;
+                        }
+                    }
+                });
+                tokio::spawn(async move {
+                    while let Some((at, bytes)) = rx.recv().await {
+                        tokio::time::sleep_until(at).await;
+                        if to_client.write_all(&bytes).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        format!("redis://127.0.0.1:{port}")
+    }
+
+    fn shared_redis(prefix: &str, url: String) -> CacheConfig {
+        CacheConfig {
+            ttl: [Duration::from_secs(60); Ns::ALL.len()],
+            redis_url: Some(url),
+            redis_prefix: prefix.to_owned(),
+            ..CacheConfig::default()
+        }
+    }
+
+    async fn subscribed(nodes: &[&Cache]) {
+        let t0 = std::time::Instant::now();
+        while !nodes.iter().all(|c| c.status().l2_subscribed) {
+            assert!(t0.elapsed() < Duration::from_secs(10), "no Redis subscription on 127.0.0.1:6379");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Node B hears from Redis 100 ms late. An invalidation on node A returns only once B has applied it,
+    /// so B's next read, right after A's write was answered, no longer finds the old value. (Before
+    /// acknowledgements, A returned at once and B served the old value for those 100 ms.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_invalidation_returns_once_every_node_has_applied_it() {
+        let prefix = format!("pitchey-cache-test-{}:", uuid::Uuid::new_v4().simple());
+        let stop = tokio_util::sync::CancellationToken::new();
+        let a = Cache::new(&shared_redis(&prefix, "redis://127.0.0.1:6379".into()), stop.clone()).unwrap();
+        let late = late_redis(Duration::from_millis(100)).await;
+        let b = Cache::new(&shared_redis(&prefix, late), stop.clone()).unwrap();
+        subscribed(&[&a, &b]).await;
+        assert_eq!(load_p1(&b, Some("before")).await, Ok((Bytes::from_static(b"before"), Source::Loaded)));
+        assert_eq!(load_p1(&b, Some("unused")).await, Ok((Bytes::from_static(b"before"), Source::L1)));
+        let t0 = std::time::Instant::now();
+        a.invalidate(Ns::Pitch).await;
+        let waited = t0.elapsed();
+        assert_eq!(b.status().caches[Ns::Pitch.index()].invalidations, 1, "B applied it before A returned");
+        assert!(waited >= Duration::from_millis(100), "A waited for B ({waited:?})");
+        assert_eq!(load_p1(&b, Some("after")).await, Ok((Bytes::from_static(b"after"), Source::Loaded)));
+        assert_eq!(a.status().caches[Ns::Pitch.index()].ack_timeouts, 0);
+        stop.cancel();
+    }
+
+    /// A client on the channel that is not a node never acknowledges: the invalidation waits for it no
+    /// longer than the Redis timeout, and says so in the node's statistics.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_receiver_that_never_acknowledges_is_waited_for_at_most_the_timeout() {
+        let prefix = format!("pitchey-cache-test-{}:", uuid::Uuid::new_v4().simple());
+        let stop = tokio_util::sync::CancellationToken::new();
+        let a = Cache::new(&shared_redis(&prefix, "redis://127.0.0.1:6379".into()), stop.clone()).unwrap();
+        subscribed(&[&a]).await;
+        let timeouts = |c: &Cache| c.status().caches[Ns::Lists.index()].ack_timeouts;
+        a.invalidate(Ns::Lists).await;
+        assert_eq!(timeouts(&a), 0, "alone, a node acknowledges its own invalidation");
+        let client = redis::Client::open("redis://127.0.0.1:6379").unwrap();
+        let mut watcher = client.get_async_pubsub().await.unwrap();
+        watcher.subscribe(format!("{prefix}invalidate")).await.unwrap();
+        let bounded = tokio::time::timeout(Duration::from_secs(5), a.invalidate(Ns::Lists)).await;
+        assert!(bounded.is_ok(), "the invalidation waited past its bound");
+        assert_eq!(timeouts(&a), 1);
+        drop(watcher);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        a.invalidate(Ns::Lists).await;
+        assert_eq!(timeouts(&a), 1, "the watcher is gone");
         stop.cancel();
     }
 

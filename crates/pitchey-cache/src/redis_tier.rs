@@ -15,13 +15,23 @@
 //! Redis to at least the generation it remembers (generations are never handed out twice, so no key is
 //! reused), then bumps them all; and a bump that does not move a counter past what the node knew before it
 //! sets L2 aside for the namespace, as a failed bump does, until the subscription catches up.
+//!
+//! **Acknowledged invalidation.** A write's response must not leave its node before every node has
+//! stopped serving what the write changed: a client told "done" may read next from any node. So each
+//! receiver, once it has bumped its L1, publishes `{ns}:{g}` on the sender's own channel
+//! `{prefix}ack:{node}`, and the sender waits until as many receivers as `PUBLISH` reported (itself
+//! included: its own message comes back through its subscription) have answered, for at most the Redis
+//! timeout. A receiver that does not answer in time (hung, an older version during a rolling deploy, or any
+//! other client subscribed to the channel) costs the write that wait and is counted in
+//! `pitchey_cache_invalidation_ack_timeouts_total`; it is then as late as it was before this existed.
 
 use crate::{Cache, Entry, Ns, millis};
 use bytes::Bytes;
 use futures::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Suffix of an invalidation message whose receivers also drop their outage values.
@@ -40,6 +50,35 @@ pub(crate) struct RedisTier {
     /// Per namespace, until when (milliseconds since `created`) this node reads and writes no L2 entries.
     bypass_until_ms: [AtomicU64; Ns::ALL.len()],
     created: Instant,
+    /// This node's bumps still awaiting acknowledgements: how many receivers have applied each so far.
+    waiting: Waiting,
+}
+
+type Waiting = Arc<Mutex<HashMap<(Ns, u64), tokio::sync::watch::Sender<u32>>>>;
+
+/// A bump sent through Redis.
+pub(crate) struct Published {
+    /// Redis took the bump and its announcement, and the counter moved past what this node knew.
+    pub(crate) taken: bool,
+    /// The acknowledgements to wait for ([`RedisTier::await_acks`]); `None` when nothing was published.
+    pub(crate) acks: Option<Acks>,
+}
+
+/// The acknowledgements of one published bump. Dropping it stops listening for them.
+pub(crate) struct Acks {
+    key: (Ns, u64),
+    /// How many clients received the announcement (`PUBLISH`'s answer).
+    receivers: u32,
+    rx: tokio::sync::watch::Receiver<u32>,
+    waiting: Waiting,
+}
+
+impl Drop for Acks {
+    fn drop(&mut self) {
+        if let Ok(mut w) = self.waiting.lock() {
+            w.remove(&self.key);
+        }
+    }
 }
 
 impl RedisTier {
@@ -62,6 +101,7 @@ impl RedisTier {
             timeout,
             bypass_until_ms: Default::default(),
             created: Instant::now(),
+            waiting: Arc::default(),
         })
     }
 
@@ -84,6 +124,11 @@ impl RedisTier {
 
     fn channel(&self) -> String {
         format!("{}invalidate", self.prefix)
+    }
+
+    /// Where `node` hears the acknowledgements of its bumps.
+    fn ack_channel(&self, node: &str) -> String {
+        format!("{}ack:{node}", self.prefix)
     }
 
     /// Runs a command with our deadline (the manager's own timeout covers responses, not reconnects).
@@ -132,22 +177,69 @@ impl RedisTier {
     }
 
     /// Bumps the shared generation of `ns` and tells the other nodes (`forget`: to drop their outage values
-    /// too, [`Cache::invalidate_and_forget`]). `false` when Redis did not take the bump or its announcement
-    /// (the other nodes learn of a bump only from the announcement), or when the counter came back no higher
-    /// than this node already knew: Redis lost its counters (a restart) and this node's keys did not change.
-    /// (Rarely, another node's later bump was heard first; setting L2 aside is then merely cautious.)
-    pub(crate) async fn publish_bump(&self, ns: Ns, forget: bool) -> bool {
+    /// too, [`Cache::invalidate_and_forget`]). Not `taken` when Redis did not take the bump or its
+    /// announcement (the other nodes learn of a bump only from the announcement), or when the counter came
+    /// back no higher than this node already knew: Redis lost its counters (a restart) and this node's keys
+    /// did not change. (Rarely, another node's later bump was heard first; setting L2 aside is then merely
+    /// cautious.)
+    pub(crate) async fn publish_bump(&self, ns: Ns, forget: bool) -> Published {
         // Known before the `INCR`: every generation a node knows came from Redis earlier, so without a
         // restart the new one is higher, however other bumps interleave with this one.
         let known = self.gens[ns as usize].load(Ordering::Acquire);
         let Some(g) = self.run::<u64>(redis::cmd("INCR").arg(self.gen_key(ns)).clone()).await else {
-            return false;
+            return Published { taken: false, acks: None };
         };
         self.gens[ns as usize].fetch_max(g, Ordering::AcqRel);
+        // Listening before announcing: acknowledgements may come back before `PUBLISH`'s own answer.
+        let (tx, rx) = tokio::sync::watch::channel(0u32);
+        if let Ok(mut w) = self.waiting.lock() {
+            w.insert((ns, g), tx);
+        }
+        let mut acks = Acks { key: (ns, g), receivers: 0, rx, waiting: self.waiting.clone() };
         let flag = if forget { FORGET } else { "" };
         let msg = format!("{}:{g}:{}{flag}", ns.name(), self.node);
         let published: Option<i64> = self.run(redis::cmd("PUBLISH").arg(self.channel()).arg(msg).clone()).await;
-        published.is_some() && g > known
+        let Some(receivers) = published else {
+            return Published { taken: false, acks: None };
+        };
+        acks.receivers = u32::try_from(receivers).unwrap_or(0);
+        Published { taken: g > known, acks: Some(acks) }
+    }
+
+    /// Waits until every receiver of a bump of `ns` has applied it, for at most the Redis timeout. Returns
+    /// whether they all did.
+    pub(crate) async fn await_acks(&self, ns: Ns, acks: Acks) -> bool {
+        let mut rx = acks.rx.clone();
+        let want = acks.receivers;
+        let all = tokio::time::timeout(self.timeout, rx.wait_for(|n| *n >= want)).await.is_ok();
+        if !all {
+            tracing::warn!(
+                cache = ns.name(),
+                receivers = want,
+                acknowledged = *rx.borrow(),
+                "an invalidation was not acknowledged by every receiver in time; answering anyway"
+            );
+        }
+        all
+    }
+
+    /// Counts one acknowledgement of this node's bump `(ns, g)`.
+    fn acknowledged(&self, ns: Ns, g: u64) {
+        if let Ok(w) = self.waiting.lock()
+            && let Some(tx) = w.get(&(ns, g))
+        {
+            tx.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// Tells `origin` that this node applied its bump, without holding up the listener.
+    fn send_ack(&self, origin: &str, ns: Ns, g: u64) {
+        let cmd = redis::cmd("PUBLISH").arg(self.ack_channel(origin)).arg(format!("{}:{g}", ns.name())).clone();
+        let mut conn = self.conn.clone();
+        let deadline = self.timeout * 2;
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(deadline, cmd.query_async::<i64>(&mut conn)).await;
+        });
     }
 
     /// Stops using L2 for `ns` on this node for `ttl`.
@@ -194,6 +286,7 @@ impl RedisTier {
     pub(crate) fn spawn_listener(&self, cache: Cache, stop: tokio_util::sync::CancellationToken) {
         let client = self.client.clone();
         let channel = self.channel();
+        let ack_channel = self.ack_channel(&self.node);
         tokio::spawn(async move {
             let mut backoff = Duration::from_millis(100);
             let mut first = true;
@@ -201,6 +294,7 @@ impl RedisTier {
                 let session = async {
                     let mut ps = client.get_async_pubsub().await?;
                     ps.subscribe(&channel).await?;
+                    ps.subscribe(&ack_channel).await?;
                     Ok::<_, redis::RedisError>(ps)
                 };
                 let ps = tokio::select! {
@@ -223,6 +317,7 @@ impl RedisTier {
                     // Messages may have been missed while disconnected, and L2 may hold values written
                     // before writes we never heard of: invalidate everything, everywhere.
                     tracing::info!("Redis subscription restored; invalidating caches");
+                    // (Without waiting for acknowledgements: this task is the one that would hear them.)
                     for ns in Ns::ALL {
                         tier.publish_bump(ns, true).await;
                         cache.bump_local(ns, true);
@@ -236,7 +331,11 @@ impl RedisTier {
                         msg = stream.next() => match msg {
                             Some(m) => {
                                 let payload: String = m.get_payload().unwrap_or_default();
-                                tier.apply(&cache, &payload);
+                                if m.get_channel_name() == ack_channel {
+                                    tier.apply_ack(&payload);
+                                } else {
+                                    tier.apply(&cache, &payload);
+                                }
                             }
                             None => break,
                         }
@@ -248,6 +347,7 @@ impl RedisTier {
         });
     }
 
+    /// Applies another node's bump (or notes that this node's own came back), then acknowledges it.
     fn apply(&self, cache: &Cache, payload: &str) {
         let (payload, forget) = match payload.strip_suffix(FORGET) {
             Some(p) => (p, true),
@@ -257,8 +357,19 @@ impl RedisTier {
         let (Some(ns), Some(g), Some(node)) = (parts.next(), parts.next(), parts.next()) else { return };
         let (Some(ns), Ok(g)) = (Ns::from_name(ns), g.parse::<u64>()) else { return };
         self.gens[ns as usize].fetch_max(g, Ordering::AcqRel);
-        if node != self.node {
+        if node == self.node {
+            self.acknowledged(ns, g);
+        } else {
             cache.bump_local(ns, forget);
+            self.send_ack(node, ns, g);
+        }
+    }
+
+    /// An acknowledgement `{ns}:{g}` of one of this node's bumps.
+    fn apply_ack(&self, payload: &str) {
+        let Some((ns, g)) = payload.split_once(':') else { return };
+        if let (Some(ns), Ok(g)) = (Ns::from_name(ns), g.parse::<u64>()) {
+            self.acknowledged(ns, g);
         }
     }
 }

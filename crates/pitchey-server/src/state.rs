@@ -124,19 +124,17 @@ impl AppState {
 
     /// After a write that changes what public pages show (a pitch's content, status or counters): every
     /// cached list, pitch page and search result is invalidated, on every node.
+    /// The three invalidations run at once: each waits for every node's acknowledgement.
     pub async fn pitches_changed(&self) {
-        for ns in [Ns::Lists, Ns::Pitch, Ns::Search] {
-            self.cache.invalidate(ns).await;
-        }
+        futures::future::join_all([Ns::Lists, Ns::Pitch, Ns::Search].map(|ns| self.cache.invalidate(ns))).await;
     }
 
     /// After a write that may take a pitch out of public view or hide its creator (an edit, a status
     /// change, a deletion): as [`AppState::pitches_changed`], and the values the caches keep for database
     /// outages are dropped too, so the old view cannot come back while the database is down.
     pub async fn pitches_withdrawn(&self) {
-        for ns in [Ns::Lists, Ns::Pitch, Ns::Search] {
-            self.cache.invalidate_and_forget(ns).await;
-        }
+        futures::future::join_all([Ns::Lists, Ns::Pitch, Ns::Search].map(|ns| self.cache.invalidate_and_forget(ns)))
+            .await;
     }
 
     /// After sign-out, a password change or a profile change: cached sessions are reloaded.

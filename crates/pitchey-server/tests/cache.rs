@@ -476,19 +476,27 @@ async fn two_nodes_share_invalidations_through_redis() {
     let first = warm(&anon, &url_b).await;
     let top = first["data"]["pitches"][0]["id"].as_i64().unwrap();
     let likes = first["data"]["pitches"][0]["likeCount"].as_i64().unwrap();
-    // Node A takes the like; node B's next read shows it.
+    // Node A takes the like; node B's next read shows it: A answers only once every node has dropped
+    // what the like changed.
     let (st, _) = post(&a.investor().await, a.url(&format!("/api/pitches/{top}/like")), json!({})).await;
     assert_eq!(st, StatusCode::OK);
-    let mut seen = false;
-    for _ in 0..50 {
-        let (_, body) = get(&anon, url_b.clone()).await;
-        if body["data"]["pitches"].as_array().unwrap().iter().any(|p| p["id"] == top && p["likeCount"] == likes + 1) {
-            seen = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert!(seen, "node B never saw node A's write");
+    let (_, body) = get(&anon, url_b.clone()).await;
+    let after = body["data"]["pitches"].as_array().unwrap().iter().find(|p| p["id"] == top).cloned();
+    assert_eq!(after.map(|p| p["likeCount"].clone()), Some(json!(likes + 1)), "node B's next read");
+    // A session signed out on node A is refused on node B's next request (its cached copy is gone).
+    let raw = reqwest::Client::new();
+    let r = raw
+        .post(a.url("/api/auth/investor/login"))
+        .json(&json!({"email": "sarah.investor@demo.com", "password": "Demo123"}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let session_on_b = || raw.get(b.url("/api/auth/session")).header("cookie", &cookie).send();
+    assert_eq!(session_on_b().await.unwrap().status(), StatusCode::OK, "B accepts, and caches, the session");
+    let r = raw.post(a.url("/api/auth/sign-out")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(session_on_b().await.unwrap().status(), StatusCode::UNAUTHORIZED, "B still accepted it");
     // And the shared tier serves node A what node B loaded.
     let url_a = a.url("/api/browse?tab=popular&limit=9");
     let _ = anon.get(b.url("/api/browse?tab=popular&limit=9")).send().await.unwrap();
@@ -534,14 +542,8 @@ async fn a_command_line_write_reaches_running_nodes_through_redis() {
     // Then what it does to the running nodes, with the same settings as the server.
     let told = pitchey_server::cli::tell_running_nodes(&app.state.settings).await;
     assert_eq!(told, pitchey_server::cli::Told::Everyone);
-    let mut found = Value::Null;
-    for _ in 0..50 {
-        found = get(&anon, search.clone()).await.1;
-        if found["data"]["users"][0]["username"] == "clicreated" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    // The command returns once the node has acknowledged: the next read is fresh.
+    let found = get(&anon, search.clone()).await.1;
     assert_eq!(found["data"]["users"][0]["username"], "clicreated", "{found}");
     // Without Redis there is no way to reach a running node, and the command says so.
     let mut alone = test_settings(&app.database_url);
