@@ -449,6 +449,30 @@ impl Cache {
         futures::future::join_all(Ns::ALL.map(|ns| self.bump(ns, false))).await.into_iter().all(|told| told)
     }
 
+    /// Makes every L1 entry of this node unreachable, without counting an invalidation (used when the first
+    /// subscription comes up: nothing a writer did is known to have changed them).
+    fn drop_local(&self) {
+        for space in &self.inner.spaces {
+            space.generation.fetch_add(1, Ordering::AcqRel);
+            space.main.invalidate_all();
+        }
+    }
+
+    /// Waits, for at most `bound`, until this node hears other nodes' invalidations; `true` when it does
+    /// (always `false` without Redis). Start-up waits before warming: what is cached before the first
+    /// subscription is dropped when it comes up, since writes elsewhere may have been missed meanwhile.
+    pub async fn wait_subscribed(&self, bound: Duration) -> bool {
+        let Some(r) = &self.inner.redis else { return false };
+        let until = tokio::time::Instant::now() + bound;
+        while !r.subscribed() {
+            if tokio::time::Instant::now() >= until {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        true
+    }
+
     /// Makes this node's L1 entries of `ns` unreachable; `forget` drops its outage values as well.
     fn bump_local(&self, ns: Ns, forget: bool) {
         let space = self.space(ns);
@@ -551,6 +575,50 @@ impl Cache {
             s.main.run_pending_tasks().await;
             s.stale.run_pending_tasks().await;
         }
+    }
+}
+
+/// Helpers for tests of this crate and of its dependents (feature `testing`).
+#[cfg(any(test, feature = "testing"))]
+pub mod testing {
+    use std::time::Duration;
+
+    /// A TCP proxy to Redis on 127.0.0.1:6379 that holds everything Redis sends back for `delay` (in order):
+    /// a node whose messages from Redis arrive late. Returns its URL. The proxy lives as long as the runtime.
+    ///
+    /// # Errors
+    ///
+    /// When it cannot listen on a local port.
+    pub async fn late_redis(delay: Duration) -> std::io::Result<String> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect("127.0.0.1:6379").await else { continue };
+                let (mut from_client, mut to_client) = client.into_split();
+                let (mut from_server, mut to_server) = server.into_split();
+                tokio::spawn(async move { tokio::io::copy(&mut from_client, &mut to_server).await });
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while let Ok(n @ 1..) = from_server.read(&mut buf).await {
+                        if tx.send((tokio::time::Instant::now() + delay, buf[..n].to_vec())).is_err() {
+                            return;
+                        }
+                    }
+                });
+                tokio::spawn(async move {
+                    while let Some((at, bytes)) = rx.recv().await {
+                        tokio::time::sleep_until(at).await;
+                        if to_client.write_all(&bytes).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Ok(format!("redis://127.0.0.1:{port}"))
     }
 }
 
@@ -720,45 +788,14 @@ mod tests {
         stop.cancel();
     }
 
-    /// A TCP proxy to Redis on 127.0.0.1:6379 that holds everything Redis sends back for `delay` (in order):
-    /// a node whose messages from Redis arrive late. Returns its URL.
-    async fn late_redis(delay: Duration) -> String {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let Ok(server) = tokio::net::TcpStream::connect("127.0.0.1:6379").await else { continue };
-                let (mut from_client, mut to_client) = client.into_split();
-                let (mut from_server, mut to_server) = server.into_split();
-                tokio::spawn(async move { tokio::io::copy(&mut from_client, &mut to_server).await });
-                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
-                tokio::spawn(async move {
-                    let mut buf = vec![0u8; 64 * 1024];
-                    while let Ok(n @ 1..) = from_server.read(&mut buf).await {
-                        if tx.send((tokio::time::Instant::now() + delay, buf[..n].to_vec())).is_err() {
-                            return;
-                        }
-                    }
-                });
-                tokio::spawn(async move {
-                    while let Some((at, bytes)) = rx.recv().await {
-                        tokio::time::sleep_until(at).await;
-                        if to_client.write_all(&bytes).await.is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        format!("redis://127.0.0.1:{port}")
-    }
-
+    /// Redis at `url` under `prefix`, with a 1 s timeout (a late node's 100 ms stays well inside it on a busy
+    /// machine).
     fn shared_redis(prefix: &str, url: String) -> CacheConfig {
         CacheConfig {
             ttl: [Duration::from_secs(60); Ns::ALL.len()],
             redis_url: Some(url),
             redis_prefix: prefix.to_owned(),
+            redis_timeout: Duration::from_secs(1),
             ..CacheConfig::default()
         }
     }
@@ -779,7 +816,7 @@ mod tests {
         let prefix = format!("pitchey-cache-test-{}:", uuid::Uuid::new_v4().simple());
         let stop = tokio_util::sync::CancellationToken::new();
         let a = Cache::new(&shared_redis(&prefix, "redis://127.0.0.1:6379".into()), stop.clone()).unwrap();
-        let late = late_redis(Duration::from_millis(100)).await;
+        let late = crate::testing::late_redis(Duration::from_millis(100)).await.unwrap();
         let b = Cache::new(&shared_redis(&prefix, late), stop.clone()).unwrap();
         subscribed(&[&a, &b]).await;
         assert_eq!(load_p1(&b, Some("before")).await, Ok((Bytes::from_static(b"before"), Source::Loaded)));
@@ -808,11 +845,27 @@ mod tests {
         let client = redis::Client::open("redis://127.0.0.1:6379").unwrap();
         let mut watcher = client.get_async_pubsub().await.unwrap();
         watcher.subscribe(format!("{prefix}invalidate")).await.unwrap();
-        let bounded = tokio::time::timeout(Duration::from_secs(5), a.invalidate(Ns::Lists)).await;
+        let t0 = std::time::Instant::now();
+        let bounded = tokio::time::timeout(Duration::from_secs(10), a.invalidate(Ns::Lists)).await;
         assert!(bounded.is_ok(), "the invalidation waited past its bound");
+        assert!(t0.elapsed() >= Duration::from_secs(1), "it waited for the silent receiver");
         assert_eq!(timeouts(&a), 1);
         drop(watcher);
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let t0 = std::time::Instant::now();
+        loop {
+            let (_, n): (String, i64) = redis::cmd("PUBSUB")
+                .arg("NUMSUB")
+                .arg(format!("{prefix}invalidate"))
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            if n == 1 {
+                break;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(10), "Redis kept the watcher's subscription");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         a.invalidate(Ns::Lists).await;
         assert_eq!(timeouts(&a), 1, "the watcher is gone");
         stop.cancel();

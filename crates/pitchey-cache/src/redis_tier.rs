@@ -54,7 +54,11 @@ pub(crate) struct RedisTier {
     waiting: Waiting,
 }
 
-type Waiting = Arc<Mutex<HashMap<(Ns, u64), tokio::sync::watch::Sender<u32>>>>;
+/// Per awaited bump: the waiter's number (so that a waiter removes only its own entry) and the count.
+type Waiting = Arc<Mutex<HashMap<(Ns, u64), (u64, tokio::sync::watch::Sender<u32>)>>>;
+
+/// Numbers the waiters of [`Waiting`].
+static WAITERS: AtomicU64 = AtomicU64::new(0);
 
 /// A bump sent through Redis.
 pub(crate) struct Published {
@@ -67,6 +71,7 @@ pub(crate) struct Published {
 /// The acknowledgements of one published bump. Dropping it stops listening for them.
 pub(crate) struct Acks {
     key: (Ns, u64),
+    id: u64,
     /// How many clients received the announcement (`PUBLISH`'s answer).
     receivers: u32,
     rx: tokio::sync::watch::Receiver<u32>,
@@ -75,7 +80,9 @@ pub(crate) struct Acks {
 
 impl Drop for Acks {
     fn drop(&mut self) {
-        if let Ok(mut w) = self.waiting.lock() {
+        if let Ok(mut w) = self.waiting.lock()
+            && w.get(&self.key).is_some_and(|(id, _)| *id == self.id)
+        {
             w.remove(&self.key);
         }
     }
@@ -190,12 +197,16 @@ impl RedisTier {
             return Published { taken: false, acks: None };
         };
         self.gens[ns as usize].fetch_max(g, Ordering::AcqRel);
+        // Acknowledgements come back through this node's subscription: while it is down (reconnecting)
+        // none can arrive, and waiting would only delay the write.
+        let listening = self.subscribed();
         // Listening before announcing: acknowledgements may come back before `PUBLISH`'s own answer.
         let (tx, rx) = tokio::sync::watch::channel(0u32);
+        let id = WAITERS.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut w) = self.waiting.lock() {
-            w.insert((ns, g), tx);
+            w.insert((ns, g), (id, tx));
         }
-        let mut acks = Acks { key: (ns, g), receivers: 0, rx, waiting: self.waiting.clone() };
+        let mut acks = Acks { key: (ns, g), id, receivers: 0, rx, waiting: self.waiting.clone() };
         let flag = if forget { FORGET } else { "" };
         let msg = format!("{}:{g}:{}{flag}", ns.name(), self.node);
         let published: Option<i64> = self.run(redis::cmd("PUBLISH").arg(self.channel()).arg(msg).clone()).await;
@@ -203,7 +214,7 @@ impl RedisTier {
             return Published { taken: false, acks: None };
         };
         acks.receivers = u32::try_from(receivers).unwrap_or(0);
-        Published { taken: g > known, acks: Some(acks) }
+        Published { taken: g > known, acks: listening.then_some(acks) }
     }
 
     /// Waits until every receiver of a bump of `ns` has applied it, for at most the Redis timeout. Returns
@@ -211,7 +222,9 @@ impl RedisTier {
     pub(crate) async fn await_acks(&self, ns: Ns, acks: Acks) -> bool {
         let mut rx = acks.rx.clone();
         let want = acks.receivers;
-        let all = tokio::time::timeout(self.timeout, rx.wait_for(|n| *n >= want)).await.is_ok();
+        // (A closed channel means another waiter took this key: Redis handed out `g` twice after losing its
+        // counters. Not counted as acknowledged.)
+        let all = matches!(tokio::time::timeout(self.timeout, rx.wait_for(|n| *n >= want)).await, Ok(Ok(_)));
         if !all {
             tracing::warn!(
                 cache = ns.name(),
@@ -226,7 +239,7 @@ impl RedisTier {
     /// Counts one acknowledgement of this node's bump `(ns, g)`.
     fn acknowledged(&self, ns: Ns, g: u64) {
         if let Ok(w) = self.waiting.lock()
-            && let Some(tx) = w.get(&(ns, g))
+            && let Some((_, tx)) = w.get(&(ns, g))
         {
             tx.send_modify(|n| *n += 1);
         }
@@ -312,6 +325,11 @@ impl RedisTier {
                 backoff = Duration::from_millis(100);
                 let Some(tier) = cache.inner.redis.as_ref() else { return };
                 tier.load_gens().await;
+                if first {
+                    // Whatever this node cached before it could hear other nodes' writes may be older than
+                    // them (nothing, when start-up waited for the subscription: `Cache::wait_subscribed`).
+                    cache.drop_local();
+                }
                 tier.subscribed.store(true, Ordering::Relaxed);
                 if !first {
                     // Messages may have been missed while disconnected, and L2 may hold values written

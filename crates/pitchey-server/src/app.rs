@@ -77,8 +77,12 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<App> {
     Ok(App { state, router, stop })
 }
 
-/// Start-up: migrations, demo data when configured and the database is empty, a first health check, and
-/// cache warming (bounded by `cache_warm_timeout_secs`). Then the process is ready.
+/// How long start-up waits for the Redis subscription (without it, other nodes' writes do not reach this
+/// node's cache).
+const REDIS_SUBSCRIBE_WAIT: Duration = Duration::from_secs(2);
+
+/// Start-up: migrations, demo data when configured and the database is empty, a first health check, the
+/// Redis subscription (bounded), and cache warming (bounded by `cache_warm_timeout_secs`). Then the process is ready.
 pub async fn start(state: &AppState) -> anyhow::Result<()> {
     let store = &state.store;
     store.migrate().await?;
@@ -88,6 +92,11 @@ pub async fn start(state: &AppState) -> anyhow::Result<()> {
     }
     health::refresh(state).await;
     if state.settings.cache_enabled {
+        if state.settings.redis_url.is_some() && !state.cache.wait_subscribed(REDIS_SUBSCRIBE_WAIT).await {
+            tracing::warn!(
+                "no Redis subscription yet; starting without it (other nodes' writes reach this one once it is up)"
+            );
+        }
         let bound = Duration::from_secs(state.settings.cache_warm_timeout_secs);
         match tokio::time::timeout(bound, caching::warm(state)).await {
             Ok(keys) => tracing::info!(entries = keys.len(), "cache warmed"),

@@ -260,8 +260,12 @@ pub async fn tell_running_nodes(settings: &Settings) -> Told {
     }
     let stop = tokio_util::sync::CancellationToken::new();
     let told = match pitchey_cache::Cache::new(&settings.cache_config(), stop.clone()) {
-        Ok(cache) if cache.invalidate_all().await => Told::Everyone,
-        Ok(_) => Told::RedisDidNotAnswer,
+        Ok(cache) => {
+            // Subscribed first: the running nodes' acknowledgements come back through this subscription
+            // (without it the command does not wait for them).
+            cache.wait_subscribed(std::time::Duration::from_secs(2)).await;
+            if cache.invalidate_all().await { Told::Everyone } else { Told::RedisDidNotAnswer }
+        }
         Err(e) => {
             tracing::warn!(error = %e, "could not build the cache to reach Redis");
             Told::RedisDidNotAnswer

@@ -457,19 +457,23 @@ async fn metrics_exposition_and_performance_json(app: &TestApp) {
 }
 
 /// Two nodes on one PostgreSQL database and one Redis: a write on one is seen on the other's next read.
+/// Node B hears from Redis 100 ms late (through a delaying proxy), so without node A waiting for B's
+/// acknowledgement, B's next read would still find the old entries.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_share_invalidations_through_redis() {
     let Some(a) = TestApp::spawn_with(Kind::Postgres, |s| {
         s.redis_url = Some("redis://127.0.0.1:6379".into());
         s.redis_key_prefix = format!("pitchey-test-{}:", uuid::Uuid::new_v4().simple());
+        s.redis_timeout_ms = 1000;
     })
     .await
     else {
         return;
     };
     let mut s = test_settings(&a.database_url);
-    s.redis_url = a.state.settings.redis_url.clone();
+    s.redis_url = Some(pitchey_cache::testing::late_redis(std::time::Duration::from_millis(100)).await.unwrap());
     s.redis_key_prefix = a.state.settings.redis_key_prefix.clone();
+    s.redis_timeout_ms = 1000;
     let b = TestApp::start(s, Kind::Postgres).await;
     let anon = a.client();
     let url_b = b.url("/api/pitches/public/trending?limit=5");

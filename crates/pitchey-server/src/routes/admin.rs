@@ -109,9 +109,7 @@ async fn cache_invalidate(
         }
         _ => return Err(ApiError::validation("Send {\"all\": true} or {\"prefix\": \"<cache name>\"}")),
     };
-    for ns in &targets {
-        s.cache.invalidate(*ns).await;
-    }
+    futures::future::join_all(targets.iter().map(|ns| s.cache.invalidate(*ns))).await;
     tracing::info!(by = auth.user.id, caches = ?targets.iter().map(|n| n.name()).collect::<Vec<_>>(), "cache invalidated");
     Ok(ok(json!({ "invalidated": targets.iter().map(|n| n.name()).collect::<Vec<_>>() })))
 }

@@ -391,7 +391,6 @@ async fn update_profile(
         location: clean(b.location, 200, "location")?,
     };
     let user = state.store.update_profile(auth.user.id, &update).await?;
-    state.sessions_changed().await;
-    state.pitches_changed().await;
+    futures::future::join(state.sessions_changed(), state.pitches_changed()).await;
     Ok(ok(json!({ "user": AuthUserBody::from(&user) })))
 }
