@@ -449,12 +449,15 @@ impl Cache {
         futures::future::join_all(Ns::ALL.map(|ns| self.bump(ns, false))).await.into_iter().all(|told| told)
     }
 
-    /// Makes every L1 entry of this node unreachable, without counting an invalidation (used when the first
-    /// subscription comes up: nothing a writer did is known to have changed them).
+    /// Makes every L1 entry of this node unreachable and drops its outage values, as an invalidation does,
+    /// without counting one: used when the first subscription comes up, since writes on other nodes may
+    /// have been missed before it.
     fn drop_local(&self) {
         for space in &self.inner.spaces {
             space.generation.fetch_add(1, Ordering::AcqRel);
+            space.bumped_at_ms.store(millis(space.created.elapsed()), Ordering::Release);
             space.main.invalidate_all();
+            space.stale.invalidate_all();
         }
     }
 

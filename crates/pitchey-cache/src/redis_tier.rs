@@ -3,8 +3,9 @@
 //! Keys are `{prefix}{ns}:{g}:{key}` where `g` is the namespace's L2 generation, kept in Redis at
 //! `{prefix}gen:{ns}`. An invalidation `INCR`s that counter and publishes `{ns}:{g}:{node}` on
 //! `{prefix}invalidate` (with `:forget` appended when the nodes must also drop the values they keep for
-//! outages); every node then bumps its L1 generation. A node that loses its subscription may
-//! have missed messages, so on every (re)subscription it bumps all generations itself. Redis failures
+//! outages); every node then bumps its L1 generation. A node that is not subscribed may miss messages: on
+//! its first subscription it drops its own L1 and outage values, and when it resubscribes it bumps all
+//! generations, everywhere. Redis failures
 //! never fail a request: the tier is skipped and the node keeps serving from L1 and the store.
 //!
 //! A Redis that restarts empty (or from an older snapshot) starts its counters again from where it has
@@ -13,7 +14,7 @@
 //! climbed back, and a write would no longer change any key: pages cached after the restart stayed for
 //! their TTL. So on every (re)subscription, which a restart forces, a node first raises each counter in
 //! Redis to at least the generation it remembers (generations are never handed out twice, so no key is
-//! reused), then bumps them all; and a bump that does not move a counter past what the node knew before it
+//! reused), then (on resubscription) bumps them all; and a bump that does not move a counter past what the node knew before it
 //! sets L2 aside for the namespace, as a failed bump does, until the subscription catches up.
 //!
 //! **Acknowledged invalidation.** A write's response must not leave its node before every node has

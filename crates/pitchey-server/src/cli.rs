@@ -262,8 +262,10 @@ pub async fn tell_running_nodes(settings: &Settings) -> Told {
     let told = match pitchey_cache::Cache::new(&settings.cache_config(), stop.clone()) {
         Ok(cache) => {
             // Subscribed first: the running nodes' acknowledgements come back through this subscription
-            // (without it the command does not wait for them).
-            cache.wait_subscribed(std::time::Duration::from_secs(2)).await;
+            // (without it the command does not wait for them). Not when Redis does not even answer a PING.
+            if matches!(cache.ping_l2().await, Some(Ok(_))) {
+                cache.wait_subscribed(std::time::Duration::from_secs(2)).await;
+            }
             if cache.invalidate_all().await { Told::Everyone } else { Told::RedisDidNotAnswer }
         }
         Err(e) => {

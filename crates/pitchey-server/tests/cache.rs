@@ -475,6 +475,8 @@ async fn two_nodes_share_invalidations_through_redis() {
     s.redis_key_prefix = a.state.settings.redis_key_prefix.clone();
     s.redis_timeout_ms = 1000;
     let b = TestApp::start(s, Kind::Postgres).await;
+    // (Start-up waits up to 2 s for the subscription; through the late proxy it may take longer.)
+    assert!(b.state.cache.wait_subscribed(std::time::Duration::from_secs(10)).await, "B never subscribed");
     let anon = a.client();
     let url_b = b.url("/api/pitches/public/trending?limit=5");
     let first = warm(&anon, &url_b).await;
