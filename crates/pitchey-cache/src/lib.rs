@@ -91,6 +91,9 @@ pub struct CacheConfig {
     pub redis_prefix: String,
     /// Time limit of each Redis command.
     pub redis_timeout: Duration,
+    /// How often the invalidation subscription is pinged; one not answered within four Redis timeouts is
+    /// dropped and made again.
+    pub pubsub_keepalive: Duration,
 }
 
 impl Default for CacheConfig {
@@ -109,6 +112,7 @@ impl Default for CacheConfig {
             redis_url: None,
             redis_prefix: "pitchey:".to_owned(),
             redis_timeout: Duration::from_millis(250),
+            pubsub_keepalive: Duration::from_secs(5),
         }
     }
 }
@@ -312,7 +316,7 @@ impl Cache {
     pub fn new(cfg: &CacheConfig, stop: tokio_util::sync::CancellationToken) -> Result<Cache, String> {
         let spaces: Vec<Space> = Ns::ALL.iter().map(|ns| Space::new(*ns, cfg)).collect();
         let redis = match &cfg.redis_url {
-            Some(url) => Some(RedisTier::new(url, &cfg.redis_prefix, cfg.redis_timeout)?),
+            Some(url) => Some(RedisTier::new(url, &cfg.redis_prefix, cfg.redis_timeout, cfg.pubsub_keepalive)?),
             None => None,
         };
         let cache = Cache { inner: Arc::new(Inner { spaces, redis }) };
@@ -584,24 +588,51 @@ impl Cache {
 /// Helpers for tests of this crate and of its dependents (feature `testing`).
 #[cfg(any(test, feature = "testing"))]
 pub mod testing {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Duration;
 
     /// A TCP proxy to Redis on 127.0.0.1:6379 that holds everything Redis sends back for `delay` (in order):
-    /// a node whose messages from Redis arrive late. Returns its URL. The proxy lives as long as the runtime.
+    /// a node whose messages from Redis arrive late. It lives as long as the runtime.
+    pub struct LateRedis {
+        /// Its `redis://` URL.
+        pub url: String,
+        frozen: Arc<AtomicBool>,
+    }
+
+    impl LateRedis {
+        /// From now on nothing passes either way, and no connection is closed: a Redis that went silent
+        /// (a half-open connection).
+        pub fn freeze(&self) {
+            self.frozen.store(true, Ordering::Release);
+        }
+    }
+
+    /// Starts a [`LateRedis`].
     ///
     /// # Errors
     ///
     /// When it cannot listen on a local port.
-    pub async fn late_redis(delay: Duration) -> std::io::Result<String> {
+    pub async fn late_redis(delay: Duration) -> std::io::Result<LateRedis> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
+        let frozen = Arc::new(AtomicBool::new(false));
+        let flag = frozen.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let Ok(server) = tokio::net::TcpStream::connect("127.0.0.1:6379").await else { continue };
                 let (mut from_client, mut to_client) = client.into_split();
                 let (mut from_server, mut to_server) = server.into_split();
-                tokio::spawn(async move { tokio::io::copy(&mut from_client, &mut to_server).await });
+                let up = flag.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while let Ok(n @ 1..) = from_client.read(&mut buf).await {
+                        if !up.load(Ordering::Acquire) && to_server.write_all(&buf[..n]).await.is_err() {
+                            return;
+                        }
+                    }
+                });
                 let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 64 * 1024];
@@ -611,17 +642,18 @@ pub mod testing {
                         }
                     }
                 });
+                let down = flag.clone();
                 tokio::spawn(async move {
                     while let Some((at, bytes)) = rx.recv().await {
                         tokio::time::sleep_until(at).await;
-                        if to_client.write_all(&bytes).await.is_err() {
+                        if !down.load(Ordering::Acquire) && to_client.write_all(&bytes).await.is_err() {
                             return;
                         }
                     }
                 });
             }
         });
-        Ok(format!("redis://127.0.0.1:{port}"))
+        Ok(LateRedis { url: format!("redis://127.0.0.1:{port}"), frozen })
     }
 }
 
@@ -819,7 +851,7 @@ mod tests {
         let prefix = format!("pitchey-cache-test-{}:", uuid::Uuid::new_v4().simple());
         let stop = tokio_util::sync::CancellationToken::new();
         let a = Cache::new(&shared_redis(&prefix, "redis://127.0.0.1:6379".into()), stop.clone()).unwrap();
-        let late = crate::testing::late_redis(Duration::from_millis(100)).await.unwrap();
+        let late = crate::testing::late_redis(Duration::from_millis(100)).await.unwrap().url;
         let b = Cache::new(&shared_redis(&prefix, late), stop.clone()).unwrap();
         subscribed(&[&a, &b]).await;
         assert_eq!(load_p1(&b, Some("before")).await, Ok((Bytes::from_static(b"before"), Source::Loaded)));
@@ -831,6 +863,30 @@ mod tests {
         assert!(waited >= Duration::from_millis(100), "A waited for B ({waited:?})");
         assert_eq!(load_p1(&b, Some("after")).await, Ok((Bytes::from_static(b"after"), Source::Loaded)));
         assert_eq!(a.status().caches[Ns::Pitch.index()].ack_timeouts, 0);
+        stop.cancel();
+    }
+
+    /// Redis goes silent without closing the connection: the keepalive finds out, and the node stops
+    /// counting itself subscribed (so its writes do not wait for answers it cannot hear; it keeps trying to
+    /// subscribe again, and drops everything when it does).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_silent_subscription_is_noticed() {
+        let prefix = format!("pitchey-cache-test-{}:", uuid::Uuid::new_v4().simple());
+        let stop = tokio_util::sync::CancellationToken::new();
+        let proxy = crate::testing::late_redis(Duration::ZERO).await.unwrap();
+        let cfg = CacheConfig {
+            redis_timeout: Duration::from_millis(100),
+            pubsub_keepalive: Duration::from_millis(100),
+            ..shared_redis(&prefix, proxy.url.clone())
+        };
+        let a = Cache::new(&cfg, stop.clone()).unwrap();
+        subscribed(&[&a]).await;
+        proxy.freeze();
+        let t0 = std::time::Instant::now();
+        while a.status().l2_subscribed {
+            assert!(t0.elapsed() < Duration::from_secs(10), "the silent subscription still counts as up");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         stop.cancel();
     }
 

@@ -53,6 +53,8 @@ pub(crate) struct RedisTier {
     created: Instant,
     /// This node's bumps still awaiting acknowledgements: how many receivers have applied each so far.
     waiting: Waiting,
+    /// How often the subscription is pinged.
+    keepalive: Duration,
 }
 
 /// Per awaited bump: the waiter's number (so that a waiter removes only its own entry) and the count.
@@ -90,7 +92,7 @@ impl Drop for Acks {
 }
 
 impl RedisTier {
-    pub(crate) fn new(url: &str, prefix: &str, timeout: Duration) -> Result<RedisTier, String> {
+    pub(crate) fn new(url: &str, prefix: &str, timeout: Duration, keepalive: Duration) -> Result<RedisTier, String> {
         let client = redis::Client::open(url).map_err(|e| format!("invalid Redis URL: {e}"))?;
         let cfg = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout * 4))
@@ -110,6 +112,7 @@ impl RedisTier {
             bypass_until_ms: Default::default(),
             created: Instant::now(),
             waiting: Arc::default(),
+            keepalive: keepalive.max(Duration::from_millis(10)),
         })
     }
 
@@ -343,10 +346,20 @@ impl RedisTier {
                     }
                 }
                 first = false;
-                let mut stream = ps.into_on_message();
+                let (mut sink, mut stream) = ps.split();
+                // A connection that died without a word (a half-open TCP connection) would otherwise look
+                // subscribed for ever while hearing nothing: ping it, and reconnect when it does not answer.
+                let mut keepalive = tokio::time::interval(tier.keepalive);
+                keepalive.reset();
                 loop {
                     tokio::select! {
                         () = stop.cancelled() => return,
+                        _ = keepalive.tick() => {
+                            let pong = tokio::time::timeout(tier.timeout * 4, sink.ping::<redis::Value>()).await;
+                            if !matches!(pong, Ok(Ok(_))) {
+                                break;
+                            }
+                        }
                         msg = stream.next() => match msg {
                             Some(m) => {
                                 let payload: String = m.get_payload().unwrap_or_default();

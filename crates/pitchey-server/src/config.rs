@@ -373,6 +373,7 @@ impl Settings {
             redis_url: self.redis_url.clone(),
             redis_prefix: self.redis_key_prefix.clone(),
             redis_timeout: Duration::from_millis(self.redis_timeout_ms.max(10)),
+            ..pitchey_cache::CacheConfig::default()
         }
     }
 

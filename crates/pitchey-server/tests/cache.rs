@@ -471,7 +471,7 @@ async fn two_nodes_share_invalidations_through_redis() {
         return;
     };
     let mut s = test_settings(&a.database_url);
-    s.redis_url = Some(pitchey_cache::testing::late_redis(std::time::Duration::from_millis(100)).await.unwrap());
+    s.redis_url = Some(pitchey_cache::testing::late_redis(std::time::Duration::from_millis(100)).await.unwrap().url);
     s.redis_key_prefix = a.state.settings.redis_key_prefix.clone();
     s.redis_timeout_ms = 1000;
     let b = TestApp::start(s, Kind::Postgres).await;
