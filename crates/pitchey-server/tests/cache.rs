@@ -11,7 +11,14 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
 both_backends!(
-    fresh_after_every_kind_of_write,
+    fresh_after_publish,
+    fresh_after_update,
+    fresh_after_like,
+    fresh_after_save,
+    fresh_after_nda_change,
+    fresh_after_profile_change,
+    fresh_after_archive,
+    fresh_after_delete,
     sessions_are_cached_and_revoked,
     dashboards_are_cached_per_user_and_follow_writes,
     concurrent_cold_misses_share_one_load,
@@ -34,103 +41,161 @@ fn find(list: &Value, id: i64) -> Option<&Value> {
     list.as_array().unwrap().iter().find(|p| p["id"] == id)
 }
 
-async fn fresh_after_every_kind_of_write(app: &TestApp) {
-    let anon = app.client();
-    let creator = app.creator().await;
-    let investor = app.investor().await;
-    let (_, body) = post(
-        &creator,
-        app.url("/api/pitches"),
-        json!({"title": "Cache Test Pitch", "logline": "A pitch whose every change must show.", "genre": "comedy"}),
-    )
-    .await;
-    let id = body["data"]["pitch"]["id"].as_i64().unwrap();
-    let list_url = app.url("/api/pitches/public/new?limit=50");
-    let browse_url = app.url("/api/browse?tab=new&limit=100");
-    let detail_url = app.url(&format!("/api/pitches/public/{id}"));
-    let search_url = app.url("/api/search?q=cache%20test%20pitch");
+/// A pitch of the demo creator, with the public views of it that writes must keep fresh.
+struct Fixture {
+    anon: Client,
+    creator: Client,
+    investor: Client,
+    id: i64,
+    list_url: String,
+    browse_url: String,
+    detail_url: String,
+    search_url: String,
+}
 
-    // publish: appears in lists, detail and search.
-    assert!(find(&warm(&anon, &list_url).await["data"]["pitches"], id).is_none());
-    assert_eq!(anon.get(&detail_url).send().await.unwrap().status(), StatusCode::NOT_FOUND);
-    warm(&anon, &search_url).await;
-    post(&creator, app.url(&format!("/api/pitches/{id}/publish")), json!({})).await;
-    assert!(find(&get(&anon, list_url.clone()).await.1["data"]["pitches"], id).is_some(), "publish");
-    assert!(find(&get(&anon, browse_url.clone()).await.1["items"], id).is_some(), "publish (browse)");
-    assert_eq!(get(&anon, detail_url.clone()).await.0, StatusCode::OK);
-    assert_eq!(get(&anon, search_url.clone()).await.1["data"]["pitches"][0]["id"], id, "publish (search)");
+impl Fixture {
+    /// Creates the pitch (a draft unless `published`).
+    async fn new(app: &TestApp, published: bool) -> Fixture {
+        let creator = app.creator().await;
+        let (_, body) = post(
+            &creator,
+            app.url("/api/pitches"),
+            json!({"title": "Cache Test Pitch", "logline": "A pitch whose every change must show.", "genre": "comedy"}),
+        )
+        .await;
+        let id = body["data"]["pitch"]["id"].as_i64().unwrap();
+        if published {
+            let (s, _) = post(&creator, app.url(&format!("/api/pitches/{id}/publish")), json!({})).await;
+            assert_eq!(s, StatusCode::OK);
+        }
+        Fixture {
+            anon: app.client(),
+            investor: app.investor().await,
+            creator,
+            id,
+            list_url: app.url("/api/pitches/public/new?limit=50"),
+            browse_url: app.url("/api/browse?tab=new&limit=100"),
+            detail_url: app.url(&format!("/api/pitches/public/{id}")),
+            search_url: app.url("/api/search?q=cache%20test"),
+        }
+    }
 
-    // update: the new title everywhere.
-    warm(&anon, &list_url).await;
-    warm(&anon, &detail_url).await;
-    put(&creator, app.url(&format!("/api/pitches/{id}")), json!({"title": "Cache Test Renamed"})).await;
-    assert_eq!(
-        find(&get(&anon, list_url.clone()).await.1["data"]["pitches"], id).unwrap()["title"],
-        "Cache Test Renamed",
-        "update"
-    );
-    assert_eq!(get(&anon, detail_url.clone()).await.1["data"]["title"], "Cache Test Renamed", "update (detail)");
+    /// Caches every public view of the pitch (which must be published).
+    async fn warm_all(&self) {
+        warm(&self.anon, &self.list_url).await;
+        warm(&self.anon, &self.browse_url).await;
+        warm(&self.anon, &self.detail_url).await;
+        assert!(find(&warm(&self.anon, &self.search_url).await["data"]["pitches"], self.id).is_some());
+    }
 
-    // like and unlike: counts.
-    warm(&anon, &detail_url).await;
-    post(&investor, app.url(&format!("/api/pitches/{id}/like")), json!({})).await;
-    assert_eq!(get(&anon, detail_url.clone()).await.1["data"]["likeCount"], 1, "like");
-    warm(&anon, &list_url).await;
-    delete(&investor, app.url(&format!("/api/pitches/{id}/like"))).await;
-    assert_eq!(find(&get(&anon, list_url.clone()).await.1["data"]["pitches"], id).unwrap()["likeCount"], 0, "unlike");
+    /// After a write that took the pitch out of public view: it is on none of them.
+    async fn gone_everywhere(&self) {
+        assert!(self.in_list().await.is_none(), "list");
+        assert!(find(&get(&self.anon, self.browse_url.clone()).await.1["items"], self.id).is_none(), "browse");
+        assert_eq!(self.detail().await.0, StatusCode::NOT_FOUND, "detail");
+        assert!(
+            find(&get(&self.anon, self.search_url.clone()).await.1["data"]["pitches"], self.id).is_none(),
+            "search"
+        );
+    }
 
-    // save: counts.
-    warm(&anon, &detail_url).await;
-    post(&investor, app.url("/api/saved-pitches"), json!({"pitchId": id})).await;
-    assert_eq!(get(&anon, detail_url.clone()).await.1["data"]["saveCount"], 1, "save");
+    async fn in_list(&self) -> Option<Value> {
+        find(&get(&self.anon, self.list_url.clone()).await.1["data"]["pitches"], self.id).cloned()
+    }
 
-    // NDA request: the NDA count.
-    put(&creator, app.url(&format!("/api/pitches/{id}")), json!({"requireNDA": true})).await;
-    warm(&anon, &detail_url).await;
-    let (s, _) = post(&investor, app.url("/api/ndas/request"), json!({"pitchId": id})).await;
+    async fn detail(&self) -> (StatusCode, Value) {
+        get(&self.anon, self.detail_url.clone()).await
+    }
+}
+
+/// Publishing: the pitch appears in the cached lists, browse page, detail page and search.
+async fn fresh_after_publish(app: &TestApp) {
+    let f = Fixture::new(app, false).await;
+    assert!(find(&warm(&f.anon, &f.list_url).await["data"]["pitches"], f.id).is_none());
+    assert!(find(&warm(&f.anon, &f.browse_url).await["items"], f.id).is_none());
+    assert_eq!(f.detail().await.0, StatusCode::NOT_FOUND);
+    warm(&f.anon, &f.search_url).await;
+    post(&f.creator, app.url(&format!("/api/pitches/{}/publish", f.id)), json!({})).await;
+    assert!(f.in_list().await.is_some(), "list");
+    assert!(find(&get(&f.anon, f.browse_url.clone()).await.1["items"], f.id).is_some(), "browse");
+    assert_eq!(f.detail().await.0, StatusCode::OK, "detail");
+    assert_eq!(get(&f.anon, f.search_url.clone()).await.1["data"]["pitches"][0]["id"], f.id, "search");
+}
+
+/// An update: the new title on every cached view.
+async fn fresh_after_update(app: &TestApp) {
+    let f = Fixture::new(app, true).await;
+    f.warm_all().await;
+    put(&f.creator, app.url(&format!("/api/pitches/{}", f.id)), json!({"title": "Cache Test Renamed"})).await;
+    assert_eq!(f.in_list().await.unwrap()["title"], "Cache Test Renamed", "list");
+    let browse = get(&f.anon, f.browse_url.clone()).await.1;
+    assert_eq!(find(&browse["items"], f.id).unwrap()["title"], "Cache Test Renamed", "browse");
+    assert_eq!(f.detail().await.1["data"]["title"], "Cache Test Renamed", "detail");
+    let found = get(&f.anon, f.search_url.clone()).await.1;
+    assert_eq!(find(&found["data"]["pitches"], f.id).unwrap()["title"], "Cache Test Renamed", "search");
+}
+
+/// A like and an unlike: the count on the detail page and in the lists.
+async fn fresh_after_like(app: &TestApp) {
+    let f = Fixture::new(app, true).await;
+    warm(&f.anon, &f.detail_url).await;
+    warm(&f.anon, &f.list_url).await;
+    post(&f.investor, app.url(&format!("/api/pitches/{}/like", f.id)), json!({})).await;
+    assert_eq!(f.detail().await.1["data"]["likeCount"], 1, "like (detail)");
+    assert_eq!(f.in_list().await.unwrap()["likeCount"], 1, "like (list)");
+    warm(&f.anon, &f.list_url).await;
+    delete(&f.investor, app.url(&format!("/api/pitches/{}/like", f.id))).await;
+    assert_eq!(f.in_list().await.unwrap()["likeCount"], 0, "unlike (list)");
+    assert_eq!(f.detail().await.1["data"]["likeCount"], 0, "unlike (detail)");
+}
+
+/// A save: the save count.
+async fn fresh_after_save(app: &TestApp) {
+    let f = Fixture::new(app, true).await;
+    warm(&f.anon, &f.detail_url).await;
+    post(&f.investor, app.url("/api/saved-pitches"), json!({"pitchId": f.id})).await;
+    assert_eq!(f.detail().await.1["data"]["saveCount"], 1, "save");
+}
+
+/// An NDA request: the NDA count; the creator requiring NDAs hides their name on the cached page.
+async fn fresh_after_nda_change(app: &TestApp) {
+    let f = Fixture::new(app, true).await;
+    assert_eq!(warm(&f.anon, &f.detail_url).await["data"]["creator"]["name"], "Alex Creator");
+    put(&f.creator, app.url(&format!("/api/pitches/{}", f.id)), json!({"requireNDA": true})).await;
+    assert_eq!(f.detail().await.1["data"]["creator"]["name"], "Hidden (NDA Required)", "NDA required");
+    warm(&f.anon, &f.detail_url).await;
+    let (s, _) = post(&f.investor, app.url("/api/ndas/request"), json!({"pitchId": f.id})).await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(get(&anon, detail_url.clone()).await.1["data"]["ndaCount"], 1, "NDA request");
+    assert_eq!(f.detail().await.1["data"]["ndaCount"], 1, "NDA request");
+}
 
-    // profile change: the creator's name on a public page.
-    let (_, p) = get(&creator, app.url("/api/creator/pitches?limit=100")).await;
-    let open_id = p["pitches"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["status"] == "published" && p["requireNDA"] == false)
-        .unwrap()["id"]
-        .as_i64()
-        .unwrap();
-    let open_url = app.url(&format!("/api/pitches/public/{open_id}"));
-    assert_eq!(warm(&anon, &open_url).await["data"]["creator"]["name"], "Alex Creator");
-    let (s, _) = put(&creator, app.url("/api/user/profile"), json!({"firstName": "Alexandra"})).await;
+/// A profile change: the creator's name on a public page, and in the cached session.
+async fn fresh_after_profile_change(app: &TestApp) {
+    let f = Fixture::new(app, true).await;
+    assert_eq!(warm(&f.anon, &f.detail_url).await["data"]["creator"]["name"], "Alex Creator");
+    assert_eq!(get(&f.creator, app.url("/api/auth/session")).await.1["user"]["firstName"], "Alex");
+    let (s, _) = put(&f.creator, app.url("/api/user/profile"), json!({"firstName": "Alexandra"})).await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(get(&anon, open_url.clone()).await.1["data"]["creator"]["name"], "Alexandra Creator", "profile change");
-    assert_eq!(
-        get(&creator, app.url("/api/auth/session")).await.1["user"]["firstName"],
-        "Alexandra",
-        "profile change (session)"
-    );
+    assert_eq!(f.detail().await.1["data"]["creator"]["name"], "Alexandra Creator", "public page");
+    assert_eq!(get(&f.creator, app.url("/api/auth/session")).await.1["user"]["firstName"], "Alexandra", "session");
+}
 
-    // archive and delete: gone.
-    warm(&anon, &list_url).await;
-    post(&creator, app.url(&format!("/api/pitches/{id}/archive")), json!({})).await;
-    assert!(find(&get(&anon, list_url.clone()).await.1["data"]["pitches"], id).is_none(), "archive");
-    assert_eq!(get(&anon, detail_url.clone()).await.0, StatusCode::NOT_FOUND, "archive (detail)");
-    let (_, p) = get(&creator, app.url("/api/creator/pitches?limit=100")).await;
-    let other = p["pitches"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["status"] == "published" && p["id"] != open_id)
-        .unwrap()["id"]
-        .as_i64()
-        .unwrap();
-    warm(&anon, &app.url(&format!("/api/pitches/public/{other}"))).await;
-    warm(&anon, &list_url).await;
-    delete(&creator, app.url(&format!("/api/pitches/{other}"))).await;
-    assert_eq!(get(&anon, app.url(&format!("/api/pitches/public/{other}"))).await.0, StatusCode::NOT_FOUND, "delete");
-    assert!(find(&get(&anon, list_url.clone()).await.1["data"]["pitches"], other).is_none(), "delete (list)");
+/// Archiving: gone from the lists, browse, search and the detail page.
+async fn fresh_after_archive(app: &TestApp) {
+    let f = Fixture::new(app, true).await;
+    f.warm_all().await;
+    let (s, _) = post(&f.creator, app.url(&format!("/api/pitches/{}/archive", f.id)), json!({})).await;
+    assert_eq!(s, StatusCode::OK);
+    f.gone_everywhere().await;
+}
+
+/// Deleting: gone from the lists, browse, search and the detail page.
+async fn fresh_after_delete(app: &TestApp) {
+    let f = Fixture::new(app, true).await;
+    f.warm_all().await;
+    let (s, _) = delete(&f.creator, app.url(&format!("/api/pitches/{}", f.id))).await;
+    assert_eq!(s, StatusCode::OK);
+    f.gone_everywhere().await;
 }
 
 /// A warm dashboard costs no query (session and dashboard both cached); each user gets their own; the
