@@ -21,6 +21,7 @@ both_backends!(
     follows_api,
     concurrent_likes_and_views_keep_exact_counters,
     moderation_keeps_a_hidden_pitch_hidden,
+    moderation_api_hides_and_restores,
 );
 
 /// The create form's body (contract §3.5), camelCase, every field.
@@ -212,10 +213,8 @@ async fn only_the_owner_changes_a_pitch(app: &TestApp) {
 async fn moderation_keeps_a_hidden_pitch_hidden(app: &TestApp) {
     let c = app.creator().await;
     let id = common::published_pitch(app, &c, "Flagged Reel").await;
-    // Moderation hides it (no API sets `hidden`).
-    let hide = pitchey_store::Sql::new("test_hide", "UPDATE pitches SET status = 'hidden' WHERE id = $1").arg(id);
-    assert_eq!(app.state.store.db().exec(hide).await.unwrap(), 1);
-    app.state.pitches_withdrawn().await;
+    let (s, b) = post(&app.admin().await, app.url(&format!("/api/admin/pitches/{id}/hide")), json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
     for (path, body) in [
         (format!("/api/pitches/{id}/publish"), json!({})),
         (format!("/api/pitches/{id}/archive"), json!({})),
@@ -236,6 +235,71 @@ async fn moderation_keeps_a_hidden_pitch_hidden(app: &TestApp) {
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["data"]["pitch"]["status"], "hidden");
     assert_eq!(delete(&c, app.url(&format!("/api/pitches/{id}"))).await.0, StatusCode::OK);
+}
+
+/// Administrators hide a pitch from everyone but its owner, and restore it; nobody else may.
+async fn moderation_api_hides_and_restores(app: &TestApp) {
+    let c = app.creator().await;
+    let id = common::published_pitch(app, &c, "Takedown Test").await;
+    let anon = app.client();
+    let detail = app.url(&format!("/api/pitches/public/{id}"));
+    let list = app.url("/api/pitches/public/new?limit=50");
+    let listed = |body: &Value| body["data"]["pitches"].as_array().unwrap().iter().any(|p| p["id"] == id);
+    let search = app.url("/api/search?q=takedown");
+    for _ in 0..2 {
+        assert_eq!(get(&anon, detail.clone()).await.0, StatusCode::OK);
+        assert!(listed(&get(&anon, list.clone()).await.1));
+        assert_eq!(get(&anon, search.clone()).await.1["data"]["pitches"][0]["id"], id);
+    }
+    let hide = app.url(&format!("/api/admin/pitches/{id}/hide"));
+    let unhide = app.url(&format!("/api/admin/pitches/{id}/unhide"));
+    let investor = app.investor().await;
+    assert_eq!(post(&c, hide.clone(), json!({})).await.0, StatusCode::FORBIDDEN, "not even the owner");
+    assert_eq!(post(&investor, hide.clone(), json!({})).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(post(&anon, hide.clone(), json!({})).await.0, StatusCode::UNAUTHORIZED);
+    let admin = app.admin().await;
+    let (s, b) = post(&admin, app.url("/api/admin/pitches/999999999/hide"), json!({})).await;
+    assert_eq!((s, error_code(&b)), (StatusCode::NOT_FOUND, "NOT_FOUND"));
+    assert_eq!(post(&admin, app.url("/api/admin/pitches/abc/hide"), json!({})).await.0, StatusCode::BAD_REQUEST);
+    let (s, b) = post(&admin, hide.clone(), json!({"reason": "x".repeat(501)})).await;
+    assert_eq!((s, error_code(&b)), (StatusCode::BAD_REQUEST, "VALIDATION_ERROR"));
+    let (s, b) = post(&admin, hide.clone(), json!({"reason": 5})).await;
+    assert_eq!((s, error_code(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR"), "a wrong type");
+    assert_eq!(get(&anon, detail.clone()).await.0, StatusCode::OK, "refused requests changed nothing");
+
+    let (s, b) = post(&admin, hide.clone(), json!({"reason": "Reported as infringing"})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!((b["data"]["pitch"]["status"].as_str(), b["data"]["changed"].as_bool()), (Some("hidden"), Some(true)));
+    assert_eq!(post(&admin, hide.clone(), json!({})).await.1["data"]["changed"], false, "hiding twice");
+    // Gone for everyone else at once, cached views included.
+    assert_eq!(get(&anon, detail.clone()).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(get(&anon, search.clone()).await.1["data"]["pitches"], json!([]), "search");
+    assert!(!listed(&get(&anon, list.clone()).await.1));
+    assert_eq!(get(&investor, app.url(&format!("/api/pitches/{id}"))).await.0, StatusCode::NOT_FOUND);
+    // The owner still sees it, hidden, and was told why.
+    let (s, b) = get(&c, app.url(&format!("/api/pitches/{id}"))).await;
+    assert_eq!((s, b["data"]["pitch"]["status"].as_str()), (StatusCode::OK, Some("hidden")), "{b}");
+    let (_, n) = get(&c, app.url("/api/user/notifications?limit=20")).await;
+    let told = n["data"]["notifications"].as_array().unwrap().iter().find(|n| n["type"] == "pitch_hidden").cloned();
+    assert!(told.is_some_and(|n| n["message"].as_str().unwrap().contains("Reported as infringing")), "{n}");
+
+    let (s, b) = post(&admin, unhide.clone(), json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"]["pitch"]["status"], "published", "it had been published");
+    assert_eq!(post(&admin, unhide, json!({})).await.1["data"]["changed"], false, "restoring twice");
+    assert_eq!(get(&anon, detail).await.0, StatusCode::OK);
+    assert!(listed(&get(&anon, list).await.1));
+    // A pitch hidden before it was ever published comes back as a draft.
+    let (_, b) = post(
+        &c,
+        app.url("/api/pitches"),
+        json!({"title": "Never Out", "logline": "A draft that was hidden.", "genre": "drama"}),
+    )
+    .await;
+    let draft = b["data"]["pitch"]["id"].as_i64().unwrap();
+    post(&admin, app.url(&format!("/api/admin/pitches/{draft}/hide")), json!({})).await;
+    let (_, b) = post(&admin, app.url(&format!("/api/admin/pitches/{draft}/unhide")), json!({})).await;
+    assert_eq!(b["data"]["pitch"]["status"], "draft", "{b}");
 }
 
 async fn my_pitches_filters_and_pages(app: &TestApp) {

@@ -28,7 +28,7 @@ pub use error::StoreError;
 pub use listing::{ListQuery, Order, Scope, SearchWindow};
 pub use models::*;
 pub use open::{StoreConfig, connect};
-pub use pitches::{PitchMeta, PitchUpdate};
+pub use pitches::{Moderated, PitchMeta, PitchUpdate};
 pub use sessions::NewSession;
 pub use users::{CreateUserError, NewUser, ProfileUpdate};
 

@@ -125,6 +125,19 @@ use crate::listing::pitch_columns;
 use crate::{PitchRow, ProtectedFields};
 use pitchey_core::NdaStatus;
 
+/// What moderation did to a pitch ([`Store::moderate_pitch`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moderated {
+    /// The pitch's owner.
+    pub owner_id: i64,
+    /// Its title.
+    pub title: String,
+    /// Its status now.
+    pub status: PitchStatus,
+    /// Whether the status changed (hiding a hidden pitch, or restoring one that is not hidden, does not).
+    pub changed: bool,
+}
+
 /// What changes on `PUT`: fields to overwrite and, optionally, a new status.
 #[derive(Debug, Clone, Default)]
 pub struct PitchUpdate {
@@ -300,6 +313,79 @@ impl Store {
         let deleted = tx.exec(q).await? == 1;
         tx.commit().await?;
         Ok(deleted)
+    }
+
+    /// Moderation: `hide` takes a pitch out of everyone's view but its owner's (status `hidden`, which only
+    /// moderation changes); otherwise a hidden pitch is restored, to `published` when it had been published
+    /// and to `draft` otherwise. The owner is told, with `reason`, in the same transaction. `None` when
+    /// there is no such pitch.
+    pub async fn moderate_pitch(
+        &self,
+        id: i64,
+        hide: bool,
+        reason: Option<&str>,
+    ) -> Result<Option<Moderated>, StoreError> {
+        let mut tx = self.db.begin().await?;
+        let lock = match self.backend() {
+            Backend::Postgres => {
+                "SELECT user_id, title, status, published_at IS NOT NULL AS was_published FROM pitches WHERE id = $1 FOR UPDATE"
+            }
+            Backend::Sqlite => {
+                "UPDATE pitches SET nda_count = nda_count WHERE id = $1 \
+                 RETURNING user_id, title, status, published_at IS NOT NULL AS was_published"
+            }
+        };
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            user_id: i64,
+            title: String,
+            #[sqlx(try_from = "String")]
+            status: PitchStatus,
+            was_published: bool,
+        }
+        let Some(Row { user_id: owner_id, title, status, was_published }) =
+            tx.opt::<Row>(Sql::new("pitch_moderate_lock", lock).arg(id)).await?
+        else {
+            return Ok(None);
+        };
+        let target = match (hide, status) {
+            (true, _) => PitchStatus::Hidden,
+            (false, PitchStatus::Hidden) if was_published => PitchStatus::Published,
+            (false, PitchStatus::Hidden) => PitchStatus::Draft,
+            (false, other) => other,
+        };
+        if target == status {
+            return Ok(Some(Moderated { owner_id, title, status, changed: false }));
+        }
+        let q = Sql::new("pitch_moderate", "UPDATE pitches SET status = $1, updated_at = $2 WHERE id = $3")
+            .arg(target.as_str())
+            .arg(now())
+            .arg(id);
+        tx.exec(q).await?;
+        let why = reason.map(|r| format!(": {r}")).unwrap_or_default();
+        let (kind, headline, message) = if hide {
+            ("pitch_hidden", "Pitch hidden by moderation", format!("\"{title}\" was hidden by moderation{why}"))
+        } else {
+            ("pitch_restored", "Pitch restored", format!("\"{title}\" was restored by moderation{why}"))
+        };
+        notify(
+            &mut tx,
+            NewNotification {
+                user_id: owner_id,
+                kind,
+                title: headline,
+                message,
+                related_id: Some(id),
+                related_type: Some("pitch"),
+                related_pitch_id: Some(id),
+                from_user_id: None,
+                priority: "high",
+                data: None,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(Moderated { owner_id, title, status: target, changed: true }))
     }
 
     /// The owner of a pitch and its status (for authorisation decisions).

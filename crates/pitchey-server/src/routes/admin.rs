@@ -1,8 +1,9 @@
-//! Operator endpoints (admins only): cache management and performance metrics; and the Prometheus text.
+//! Operator endpoints (admins only): cache management, performance metrics and pitch moderation; and the
+//! Prometheus text.
 
 use crate::caching;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ClientIp, JsonOrEmpty};
+use crate::extract::{ApiPath, ClientIp, JsonOrEmpty};
 use crate::session::AuthUser;
 use crate::state::AppState;
 use crate::wire::{iso, ok};
@@ -23,6 +24,62 @@ pub fn router() -> Router<AppState> {
         .route("/api/cache/warm", post(cache_warm))
         .route("/api/cache/invalidate", post(cache_invalidate))
         .route("/api/performance/metrics", get(performance))
+        .route("/api/admin/pitches/{id}/hide", post(hide_pitch))
+        .route("/api/admin/pitches/{id}/unhide", post(unhide_pitch))
+}
+
+/// The longest moderation reason, in characters.
+const REASON_MAX: usize = 500;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ModerationBody {
+    reason: Option<String>,
+}
+
+/// `POST /api/admin/pitches/:id/hide` `{"reason"?}`: takes a pitch out of public view (status `hidden`, which
+/// its owner cannot change); its owner still sees it, may edit or delete it, and is notified.
+async fn hide_pitch(
+    State(s): State<AppState>,
+    auth: AuthUser,
+    ApiPath(id): ApiPath<i64>,
+    JsonOrEmpty(b): JsonOrEmpty<ModerationBody>,
+) -> ApiResult<Json<Value>> {
+    moderate(&s, &auth, id, true, b).await
+}
+
+/// `POST /api/admin/pitches/:id/unhide` `{"reason"?}`: gives a hidden pitch back, published again if it had
+/// been published, as a draft otherwise.
+async fn unhide_pitch(
+    State(s): State<AppState>,
+    auth: AuthUser,
+    ApiPath(id): ApiPath<i64>,
+    JsonOrEmpty(b): JsonOrEmpty<ModerationBody>,
+) -> ApiResult<Json<Value>> {
+    moderate(&s, &auth, id, false, b).await
+}
+
+async fn moderate(s: &AppState, auth: &AuthUser, id: i64, hide: bool, b: ModerationBody) -> ApiResult<Json<Value>> {
+    require_admin(auth)?;
+    let reason = b.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
+    if reason.is_some_and(|r| r.chars().count() > REASON_MAX) {
+        return Err(ApiError::validation(format!("reason: at most {REASON_MAX} characters")));
+    }
+    let Some(m) = s.store.moderate_pitch(id, hide, reason).await? else {
+        return Err(ApiError::not_found("Pitch not found"));
+    };
+    if m.changed {
+        if hide {
+            s.pitches_withdrawn().await;
+        } else {
+            s.pitches_changed().await;
+        }
+        tracing::info!(by = auth.user.id, pitch_id = id, status = m.status.as_str(), "pitch moderated");
+    }
+    Ok(ok(json!({
+        "pitch": { "id": id, "title": m.title, "status": m.status.as_str(), "userId": m.owner_id },
+        "changed": m.changed,
+    })))
 }
 
 /// The Prometheus exposition, on the address `metrics_bind` names.
