@@ -289,17 +289,30 @@ async fn moderation_api_hides_and_restores(app: &TestApp) {
     assert_eq!(post(&admin, unhide, json!({})).await.1["data"]["changed"], false, "restoring twice");
     assert_eq!(get(&anon, detail).await.0, StatusCode::OK);
     assert!(listed(&get(&anon, list).await.1));
-    // A pitch hidden before it was ever published comes back as a draft.
+    assert_eq!(get(&anon, search).await.1["data"]["pitches"][0]["id"], id, "search");
+    let (_, n) = get(&c, app.url("/api/user/notifications?limit=20")).await;
+    assert!(n["data"]["notifications"].as_array().unwrap().iter().any(|n| n["type"] == "pitch_restored"), "{n}");
+    // Only published pitches are taken down: a draft or an archived pitch is refused, and stays as it was
+    // (so a restore never publishes what its owner had withdrawn).
     let (_, b) = post(
         &c,
         app.url("/api/pitches"),
-        json!({"title": "Never Out", "logline": "A draft that was hidden.", "genre": "drama"}),
+        json!({"title": "Never Out", "logline": "A draft nobody can see.", "genre": "drama"}),
     )
     .await;
     let draft = b["data"]["pitch"]["id"].as_i64().unwrap();
-    post(&admin, app.url(&format!("/api/admin/pitches/{draft}/hide")), json!({})).await;
-    let (_, b) = post(&admin, app.url(&format!("/api/admin/pitches/{draft}/unhide")), json!({})).await;
-    assert_eq!(b["data"]["pitch"]["status"], "draft", "{b}");
+    let archived = common::published_pitch(app, &c, "Withdrawn Reel").await;
+    post(&c, app.url(&format!("/api/pitches/{archived}/archive")), json!({})).await;
+    for (pitch, status) in [(draft, "draft"), (archived, "archived")] {
+        let (s, b) = post(&admin, app.url(&format!("/api/admin/pitches/{pitch}/hide")), json!({})).await;
+        assert_eq!((s, error_code(&b)), (StatusCode::CONFLICT, "INVALID_STATE"), "{status}: {b}");
+        let (s, b) = post(&admin, app.url(&format!("/api/admin/pitches/{pitch}/unhide")), json!({})).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(
+            (b["data"]["pitch"]["status"].as_str(), b["data"]["changed"].as_bool()),
+            (Some(status), Some(false))
+        );
+    }
 }
 
 async fn my_pitches_filters_and_pages(app: &TestApp) {

@@ -315,10 +315,10 @@ impl Store {
         Ok(deleted)
     }
 
-    /// Moderation: `hide` takes a pitch out of everyone's view but its owner's (status `hidden`, which only
-    /// moderation changes); otherwise a hidden pitch is restored, to `published` when it had been published
-    /// and to `draft` otherwise. The owner is told, with `reason`, in the same transaction. `None` when
-    /// there is no such pitch.
+    /// Moderation: `hide` takes a published pitch out of everyone's view but its owner's (status `hidden`,
+    /// which only moderation changes; any other status is left as it is, `changed: false`); otherwise a
+    /// hidden pitch is restored to `published`. The owner is told, with `reason`, in the same transaction.
+    /// `None` when there is no such pitch.
     pub async fn moderate_pitch(
         &self,
         id: i64,
@@ -348,8 +348,12 @@ impl Store {
         else {
             return Ok(None);
         };
+        // Only what the public sees is taken down, and while hidden its owner cannot change its status
+        // (`update_pitch`), so a restored pitch was published. (One hidden by hand in the database, from
+        // any status, comes back published if it ever was, else as a draft.)
         let target = match (hide, status) {
-            (true, _) => PitchStatus::Hidden,
+            (true, PitchStatus::Published) => PitchStatus::Hidden,
+            (true, other) => other,
             (false, PitchStatus::Hidden) if was_published => PitchStatus::Published,
             (false, PitchStatus::Hidden) => PitchStatus::Draft,
             (false, other) => other,

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use pitchey_cache::Ns;
-use pitchey_core::UserType;
+use pitchey_core::{PitchStatus, UserType};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -37,8 +37,9 @@ struct ModerationBody {
     reason: Option<String>,
 }
 
-/// `POST /api/admin/pitches/:id/hide` `{"reason"?}`: takes a pitch out of public view (status `hidden`, which
-/// its owner cannot change); its owner still sees it, may edit or delete it, and is notified.
+/// `POST /api/admin/pitches/:id/hide` `{"reason"?}`: takes a published pitch out of public view (status
+/// `hidden`, which its owner cannot change; 409 for a pitch that is not published); its owner still sees
+/// it, may edit or delete it, and is notified.
 async fn hide_pitch(
     State(s): State<AppState>,
     auth: AuthUser,
@@ -48,8 +49,7 @@ async fn hide_pitch(
     moderate(&s, &auth, id, true, b).await
 }
 
-/// `POST /api/admin/pitches/:id/unhide` `{"reason"?}`: gives a hidden pitch back, published again if it had
-/// been published, as a draft otherwise.
+/// `POST /api/admin/pitches/:id/unhide` `{"reason"?}`: publishes a hidden pitch again.
 async fn unhide_pitch(
     State(s): State<AppState>,
     auth: AuthUser,
@@ -68,6 +68,12 @@ async fn moderate(s: &AppState, auth: &AuthUser, id: i64, hide: bool, b: Moderat
     let Some(m) = s.store.moderate_pitch(id, hide, reason).await? else {
         return Err(ApiError::not_found("Pitch not found"));
     };
+    if hide && !m.changed && m.status != PitchStatus::Hidden {
+        return Err(ApiError::conflict(
+            "INVALID_STATE",
+            format!("Only published pitches are taken down; this one is {}", m.status.as_str()),
+        ));
+    }
     if m.changed {
         if hide {
             s.pitches_withdrawn().await;
