@@ -237,6 +237,19 @@ impl Space {
         self.key_at(self.generation.load(Ordering::Acquire), key)
     }
 
+    /// Makes every L1 entry unreachable (a new generation) and marks the namespace as just invalidated;
+    /// `forget` drops the outage values as well.
+    fn reset(&self, forget: bool) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.bumped_at_ms.store(millis(self.created.elapsed()), Ordering::Release);
+        // Entries of older generations can never be read again: let them go now rather than at TTL.
+        self.main.invalidate_all();
+        // A revoked session must not come back as a "stale" value during an outage.
+        if forget || self.ns == Ns::Session {
+            self.stale.invalidate_all();
+        }
+    }
+
     fn key_at(&self, generation: u64, key: &str) -> String {
         format!("{}:{generation}:{key}", self.ns.name())
     }
@@ -458,10 +471,7 @@ impl Cache {
     /// have been missed before it.
     fn drop_local(&self) {
         for space in &self.inner.spaces {
-            space.generation.fetch_add(1, Ordering::AcqRel);
-            space.bumped_at_ms.store(millis(space.created.elapsed()), Ordering::Release);
-            space.main.invalidate_all();
-            space.stale.invalidate_all();
+            space.reset(true);
         }
     }
 
@@ -483,16 +493,9 @@ impl Cache {
     /// Makes this node's L1 entries of `ns` unreachable; `forget` drops its outage values as well.
     fn bump_local(&self, ns: Ns, forget: bool) {
         let space = self.space(ns);
-        space.generation.fetch_add(1, Ordering::AcqRel);
-        space.bumped_at_ms.store(millis(space.created.elapsed()), Ordering::Release);
+        space.reset(forget);
         space.stats.invalidations.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("pitchey_cache_invalidations_total", "cache" => ns.name()).increment(1);
-        // Entries of older generations can never be read again: let them go now rather than at TTL.
-        space.main.invalidate_all();
-        // A revoked session must not come back as a "stale" value during an outage.
-        if forget || ns == Ns::Session {
-            space.stale.invalidate_all();
-        }
     }
 
     /// Is the Redis tier configured and connected?

@@ -5,8 +5,8 @@
 //! `{prefix}invalidate` (with `:forget` appended when the nodes must also drop the values they keep for
 //! outages); every node then bumps its L1 generation. A node that is not subscribed may miss messages: on
 //! its first subscription it drops its own L1 and outage values, and when it resubscribes it bumps all
-//! generations, everywhere. Redis failures
-//! never fail a request: the tier is skipped and the node keeps serving from L1 and the store.
+//! generations, everywhere. Redis failures never fail a request: the tier is skipped and the node keeps
+//! serving from L1 and the store.
 //!
 //! A Redis that restarts empty (or from an older snapshot) starts its counters again from where it has
 //! them, below what the nodes remember. A node keeps the highest generation it has heard of (messages may
@@ -14,8 +14,9 @@
 //! climbed back, and a write would no longer change any key: pages cached after the restart stayed for
 //! their TTL. So on every (re)subscription, which a restart forces, a node first raises each counter in
 //! Redis to at least the generation it remembers (generations are never handed out twice, so no key is
-//! reused), then (on resubscription) bumps them all; and a bump that does not move a counter past what the node knew before it
-//! sets L2 aside for the namespace, as a failed bump does, until the subscription catches up.
+//! reused), then (on resubscription) bumps them all; and a bump that does not move a counter past what the
+//! node knew before it sets L2 aside for the namespace, as a failed bump does, until the subscription
+//! catches up.
 //!
 //! **Acknowledged invalidation.** A write's response must not leave its node before every node has
 //! stopped serving what the write changed: a client told "done" may read next from any node. So each
@@ -202,23 +203,29 @@ impl RedisTier {
         };
         self.gens[ns as usize].fetch_max(g, Ordering::AcqRel);
         // Acknowledgements come back through this node's subscription: while it is down (reconnecting)
-        // none can arrive, and waiting would only delay the write.
-        let listening = self.subscribed();
-        // Listening before announcing: acknowledgements may come back before `PUBLISH`'s own answer.
-        let (tx, rx) = tokio::sync::watch::channel(0u32);
-        let id = WAITERS.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut w) = self.waiting.lock() {
-            w.insert((ns, g), (id, tx));
-        }
-        let mut acks = Acks { key: (ns, g), id, receivers: 0, rx, waiting: self.waiting.clone() };
+        // none can arrive, and waiting would only delay the write. Listening starts before announcing:
+        // they may come back before `PUBLISH`'s own answer.
+        let mut acks = self.subscribed().then(|| self.listen_for_acks(ns, g));
         let flag = if forget { FORGET } else { "" };
         let msg = format!("{}:{g}:{}{flag}", ns.name(), self.node);
         let published: Option<i64> = self.run(redis::cmd("PUBLISH").arg(self.channel()).arg(msg).clone()).await;
         let Some(receivers) = published else {
             return Published { taken: false, acks: None };
         };
-        acks.receivers = u32::try_from(receivers).unwrap_or(0);
-        Published { taken: g > known, acks: listening.then_some(acks) }
+        if let Some(a) = &mut acks {
+            a.receivers = u32::try_from(receivers).unwrap_or(0);
+        }
+        Published { taken: g > known, acks }
+    }
+
+    /// Starts counting the acknowledgements of this node's bump `(ns, g)`.
+    fn listen_for_acks(&self, ns: Ns, g: u64) -> Acks {
+        let (tx, rx) = tokio::sync::watch::channel(0u32);
+        let id = WAITERS.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut w) = self.waiting.lock() {
+            w.insert((ns, g), (id, tx));
+        }
+        Acks { key: (ns, g), id, receivers: 0, rx, waiting: self.waiting.clone() }
     }
 
     /// Waits until every receiver of a bump of `ns` has applied it, for at most the Redis timeout. Returns
