@@ -77,12 +77,14 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<App> {
     Ok(App { state, router, stop })
 }
 
-/// How long start-up waits for the Redis subscription (without it, other nodes' writes do not reach this
-/// node's cache).
-const REDIS_SUBSCRIBE_WAIT: Duration = Duration::from_secs(2);
+/// How long start-up, and a command that invalidates the running nodes' caches, wait for the Redis
+/// subscription (without it, other nodes' writes do not reach this node's cache, nor their
+/// acknowledgements this node).
+pub(crate) const REDIS_SUBSCRIBE_WAIT: Duration = Duration::from_secs(2);
 
 /// Start-up: migrations, demo data when configured and the database is empty, a first health check, the
-/// Redis subscription (bounded), and cache warming (bounded by `cache_warm_timeout_secs`). Then the process is ready.
+/// Redis subscription (bounded), and cache warming (bounded by `cache_warm_timeout_secs`). Then the
+/// process is ready.
 pub async fn start(state: &AppState) -> anyhow::Result<()> {
     let store = &state.store;
     store.migrate().await?;

@@ -264,7 +264,7 @@ pub async fn tell_running_nodes(settings: &Settings) -> Told {
             // Subscribed first: the running nodes' acknowledgements come back through this subscription
             // (without it the command does not wait for them). Not when Redis does not even answer a PING.
             if matches!(cache.ping_l2().await, Some(Ok(_))) {
-                cache.wait_subscribed(std::time::Duration::from_secs(2)).await;
+                cache.wait_subscribed(crate::app::REDIS_SUBSCRIBE_WAIT).await;
             }
             if cache.invalidate_all().await { Told::Everyone } else { Told::RedisDidNotAnswer }
         }
