@@ -361,6 +361,27 @@ impl Cache {
         }
         space.stats.misses.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("pitchey_cache_misses_total", "cache" => ns.name(), "tier" => "l1").increment(1);
+        // The miss path holds the load's future, Redis's and moka's: together tens of kilobytes for a
+        // store query. Boxed, it is allocated on a miss only, and the future of every hit (which its
+        // caller moves, and axum boxes, per request) stays small.
+        Box::pin(self.load_missed(ns, key, vkey, generation, load)).await
+    }
+
+    /// [`Cache::get_or_load`] after an L1 miss of `vkey` (the key at `generation`).
+    async fn load_missed<F, Fut, E>(
+        &self,
+        ns: Ns,
+        key: &str,
+        vkey: String,
+        generation: u64,
+        load: F,
+    ) -> Result<(Arc<Entry>, Source), Arc<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Bytes, E>>,
+        E: Outage + Send + Sync + 'static,
+    {
+        let space = self.space(ns);
         let source = std::sync::Mutex::new(Source::Loaded);
         // The L2 key is fixed before the load, like the L1 key: see `RedisTier::set`.
         let l2 = self.inner.redis.as_ref().filter(|r| !r.bypassed(ns)).map(|r| (r, r.key(ns, key)));
@@ -705,6 +726,24 @@ mod tests {
             .map_err(|_| ())
             .unwrap_or_else(|()| panic!());
         assert_eq!(src, Source::L1);
+    }
+
+    /// A lookup's future does not hold its load's: every request's future is moved (and boxed by axum)
+    /// whole, hit or miss, and a store query's future is tens of kilobytes.
+    #[tokio::test]
+    async fn a_lookup_future_stays_small_whatever_its_load() {
+        let c = cache();
+        let big_load = || async {
+            let scratch = [7u8; 64 * 1024];
+            tokio::task::yield_now().await;
+            Ok::<_, Fail>(Bytes::copy_from_slice(&scratch[..1]))
+        };
+        let lookup = c.get_or_load(Ns::Lists, "big", big_load);
+        let size = std::mem::size_of_val(&lookup);
+        assert!(size < 4096, "a lookup's future is {size} bytes");
+        // The boxed load still runs on a miss.
+        let (entry, src) = lookup.await.map_err(|_| ()).unwrap_or_else(|()| panic!("load failed"));
+        assert_eq!((entry.body.as_ref(), src), (&[7u8][..], Source::Loaded));
     }
 
     #[tokio::test]

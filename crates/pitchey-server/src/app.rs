@@ -161,6 +161,10 @@ fn with_middleware(router: Router<AppState>, state: &AppState) -> anyhow::Result
             .layer(middleware::from_fn(move |req: Request, next: Next| edge_middleware(edge_state.clone(), req, next)))
             .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler panicked").into_response()))
             .layer(cors)
+            // `CompressionLayer`'s body holds a brotli and a gzip encoder inline: a response with it is about
+            // 6 KB, copied whole at each layer it passes through. Boxed here, once (`from_fn` would box it
+            // anyway), the CORS and panic layers move a 128-byte response instead.
+            .map_response(|r: axum::http::Response<_>| r.map(axum::body::Body::new))
             // Brotli's default quality is 11: about 20 ms of CPU for one 120 KB marketplace page. Quality 4
             // (and gzip level 4) compresses that page in about a millisecond, to within a few percent. Bodies
             // under 1 KB (health, most mutations' answers) are not worth it and go out as they are.

@@ -119,8 +119,12 @@ impl CompressedBodies {
     /// `body` (whose ETag is `etag`) in `coding`; concurrent first requests share one compression. `None`
     /// if compressing failed (the body is then sent as it is).
     async fn get(&self, etag: &str, coding: Coding, body: &Bytes) -> Option<Bytes> {
-        let body = body.clone();
-        self.copies.try_get_with((etag.to_owned(), coding), compress(coding, body)).await.ok()
+        let key = (etag.to_owned(), coding);
+        if let Some(copy) = self.copies.get(&key).await {
+            return Some(copy);
+        }
+        // Boxed: the encoder's state is kilobytes, and inline it would be part of every request's future.
+        Box::pin(self.copies.try_get_with(key, compress(coding, body.clone()))).await.ok()
     }
 }
 
@@ -202,7 +206,9 @@ where
         let bytes = || async move { primary_after_write(after_write, async { load().await?.into_bytes() }).await };
         state.cache.get_or_load(ns, key, bytes).await.map_err(|e: Arc<ApiError>| (*e).clone())
     } else {
-        Ok((Arc::new(Entry::new(load().await?.into_bytes()?)), Source::Loaded))
+        // Boxed like the cache's miss path: inline, a store query's future would make every request's
+        // future tens of kilobytes larger.
+        Ok((Arc::new(Entry::new(Box::pin(load()).await?.into_bytes()?)), Source::Loaded))
     }
 }
 
@@ -315,5 +321,29 @@ mod tests {
         h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("*"));
         assert!(not_modified(&h, "\"c\""));
         assert!(!not_modified(&HeaderMap::new(), "\"a\""));
+    }
+
+    /// The compressed copy's lookup is part of every cached response's future: the encoder's state must
+    /// not be, or each request moves kilobytes it never uses.
+    #[tokio::test]
+    async fn a_compressed_copy_lookup_stays_small_and_compresses_once() {
+        let copies = CompressedBodies::new(1 << 20);
+        let body = Bytes::from("{\"items\":[]} ".repeat(200));
+        let lookup = copies.get("\"e1\"", Coding::Br, &body);
+        let size = std::mem::size_of_val(&lookup);
+        assert!(size < 1024, "a compressed copy's lookup future is {size} bytes");
+        let first = lookup.await.unwrap_or_else(|| panic!("compression failed"));
+        assert!(first.len() < body.len() / 4, "{} bytes compressed to {}", body.len(), first.len());
+        let mut plain = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(
+            &mut async_compression::tokio::bufread::BrotliDecoder::new(&first[..]),
+            &mut plain,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(plain, body);
+        // The same ETag is served from the stored copy, not compressed again (same allocation).
+        let again = copies.get("\"e1\"", Coding::Br, &body).await.unwrap_or_else(|| panic!("no copy"));
+        assert_eq!(again.as_ptr(), first.as_ptr());
     }
 }
