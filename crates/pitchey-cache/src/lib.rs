@@ -679,6 +679,23 @@ pub mod testing {
         });
         Ok(LateRedis { url: format!("redis://127.0.0.1:{port}"), frozen })
     }
+
+    /// A subscriber to the invalidations of the caches under `prefix` that never acknowledges one (a hung
+    /// node, or a `redis-cli SUBSCRIBE` left open), until dropped. Subscribed when this returns.
+    pub struct SilentSubscriber {
+        _connection: redis::aio::PubSub,
+    }
+
+    /// Starts a [`SilentSubscriber`] on the Redis at `url`.
+    ///
+    /// # Errors
+    ///
+    /// When Redis cannot be reached or refuses the subscription.
+    pub async fn silent_subscriber(url: &str, prefix: &str) -> redis::RedisResult<SilentSubscriber> {
+        let mut connection = redis::Client::open(url)?.get_async_pubsub().await?;
+        connection.subscribe(crate::redis_tier::invalidation_channel(prefix)).await?;
+        Ok(SilentSubscriber { _connection: connection })
+    }
 }
 
 #[cfg(test)]

@@ -92,6 +92,11 @@ impl Drop for Acks {
     }
 }
 
+/// The channel on which the nodes of the caches under `prefix` publish their invalidations.
+pub(crate) fn invalidation_channel(prefix: &str) -> String {
+    format!("{prefix}invalidate")
+}
+
 impl RedisTier {
     pub(crate) fn new(url: &str, prefix: &str, timeout: Duration, keepalive: Duration) -> Result<RedisTier, String> {
         let client = redis::Client::open(url).map_err(|e| format!("invalid Redis URL: {e}"))?;
@@ -135,7 +140,7 @@ impl RedisTier {
     }
 
     fn channel(&self) -> String {
-        format!("{}invalidate", self.prefix)
+        invalidation_channel(&self.prefix)
     }
 
     /// Where `node` hears the acknowledgements of its bumps.

@@ -14,7 +14,7 @@ use crate::password;
 use crate::ratelimit::LoginLimiter;
 use crate::routes;
 use crate::session;
-use crate::state::{AppState, Phase};
+use crate::state::{AppState, DASHBOARDS_OWED, Phase};
 use crate::tasks;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -25,6 +25,7 @@ use cookie::{Cookie, SameSite};
 use pitchey_cache::Cache;
 use pitchey_store::Store;
 use pitchey_store::seed::{BULK_LOAD, DEMO_PASSWORD, SeedOptions};
+use std::cell::Cell;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -233,7 +234,9 @@ const RYW_COOKIE: &str = "pitchey-rw";
 ///   that was not refused (any answer but a 4xx: a 5xx may have come after its commit) invalidates them all,
 ///   on every node. Two kinds of write are left out: sign-in, sign-up,
 ///   sign-out and password changes (`/api/auth/*`), which no dashboard shows, and view tracking, the write
-///   every page view makes: view counts on dashboards may lag by the dashboard cache's TTL.
+///   every page view makes: view counts on dashboards may lag by the dashboard cache's TTL. A handler that
+///   invalidates public pages takes the dashboards along in the same round of acknowledgements
+///   ([`DASHBOARDS_OWED`]); the others' writes invalidate them here, after the handler.
 async fn handler_middleware(state: AppState, mut req: Request, next: Next) -> Response {
     let s = &state.settings;
     let now = chrono::Utc::now().timestamp();
@@ -257,10 +260,15 @@ async fn handler_middleware(state: AppState, mut req: Request, next: Next) -> Re
     let work = {
         let state = state.clone();
         async move {
-            let res = pitchey_store::PRIMARY_READS.scope(wrote_recently, next.run(req)).await;
+            let handler = async {
+                let res = pitchey_store::PRIMARY_READS.scope(wrote_recently, next.run(req)).await;
+                (res, DASHBOARDS_OWED.with(Cell::get))
+            };
+            // A handler that invalidates public pages takes the dashboards along (`DASHBOARDS_OWED`).
+            let (res, still_owed) = DASHBOARDS_OWED.scope(Cell::new(dashboards_change), handler).await;
             // Any answer but a refusal (4xx): a 5xx may come after a commit, and a needless invalidation
             // only costs a reload.
-            if dashboards_change && !res.status().is_client_error() && state.settings.cache_enabled {
+            if still_owed && !res.status().is_client_error() && state.settings.cache_enabled {
                 state.cache.invalidate(pitchey_cache::Ns::Dashboard).await;
             }
             res

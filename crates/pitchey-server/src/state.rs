@@ -11,6 +11,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
 use std::time::Instant;
 
+tokio::task_local! {
+    /// Whether the current request still owes the cached dashboards their invalidation. Set by
+    /// `app::handler_middleware` for a write that changes them, and cleared by the first invalidation of
+    /// public pages ([`AppState::pitches_changed`]), which takes the dashboards along: a write then waits
+    /// for one round of every node's acknowledgements instead of two. The middleware invalidates whatever is
+    /// still owed after the handler.
+    pub static DASHBOARDS_OWED: std::cell::Cell<bool>;
+}
+
 /// Where the process is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -123,18 +132,29 @@ impl AppState {
     }
 
     /// After a write that changes what public pages show (a pitch's content, status or counters): every
-    /// cached list, pitch page and search result is invalidated, on every node.
-    /// The three invalidations run at once: each waits for every node's acknowledgement.
+    /// cached list, pitch page and search result is invalidated, on every node, and the dashboards too when
+    /// the request owes them their invalidation ([`DASHBOARDS_OWED`]). The invalidations run at once:
+    /// each waits for every node's acknowledgement, so the write waits for one round, not one per namespace.
     pub async fn pitches_changed(&self) {
-        futures::future::join_all([Ns::Lists, Ns::Pitch, Ns::Search].map(|ns| self.cache.invalidate(ns))).await;
+        let pages = futures::future::join_all([Ns::Lists, Ns::Pitch, Ns::Search].map(|ns| self.cache.invalidate(ns)));
+        futures::future::join(pages, self.owed_dashboards()).await;
     }
 
     /// After a write that may take a pitch out of public view or hide its creator (an edit, a status
     /// change, a deletion): as [`AppState::pitches_changed`], and the values the caches keep for database
     /// outages are dropped too, so the old view cannot come back while the database is down.
     pub async fn pitches_withdrawn(&self) {
-        futures::future::join_all([Ns::Lists, Ns::Pitch, Ns::Search].map(|ns| self.cache.invalidate_and_forget(ns)))
-            .await;
+        let pages = futures::future::join_all(
+            [Ns::Lists, Ns::Pitch, Ns::Search].map(|ns| self.cache.invalidate_and_forget(ns)),
+        );
+        futures::future::join(pages, self.owed_dashboards()).await;
+    }
+
+    /// Invalidates the dashboards if the current request owes them their invalidation, and clears the debt.
+    async fn owed_dashboards(&self) {
+        if DASHBOARDS_OWED.try_with(|owed| owed.replace(false)).unwrap_or(false) {
+            self.cache.invalidate(Ns::Dashboard).await;
+        }
     }
 
     /// After sign-out, a password change or a profile change: cached sessions are reloaded.

@@ -622,3 +622,40 @@ async fn a_command_line_write_reaches_running_nodes_through_redis() {
     assert_eq!(pitchey_server::cli::tell_running_nodes(&alone).await, pitchey_server::cli::Told::NoRedis);
     app.stop().await;
 }
+
+/// A write's invalidations are one round of every node's acknowledgements: a like's public pages and the
+/// dashboards go together. A subscriber that never acknowledges makes each round wait the Redis timeout
+/// (1 s here), so the like's answer shows how many rounds it waited for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_waits_for_one_round_of_acknowledgements() {
+    let prefix = format!("pitchey-test-{}:", uuid::Uuid::new_v4().simple());
+    let Some(app) = TestApp::spawn_with(Kind::Sqlite, |s| {
+        s.redis_url = Some("redis://127.0.0.1:6379".into());
+        s.redis_key_prefix = prefix.clone();
+        s.redis_timeout_ms = 1000;
+    })
+    .await
+    else {
+        return;
+    };
+    assert!(app.state.cache.wait_subscribed(std::time::Duration::from_secs(10)).await, "never subscribed");
+    let investor = app.investor().await;
+    let (_, list) = get(&app.client(), app.url("/api/pitches/public/trending?limit=1")).await;
+    let id = list["data"]["pitches"][0]["id"].as_i64().unwrap();
+    let _silent = pitchey_cache::testing::silent_subscriber("redis://127.0.0.1:6379", &prefix).await.unwrap();
+    let timeouts = |ns: Ns| {
+        let status = app.state.cache.status();
+        status.caches.iter().find(|c| c.name == ns.name()).map(|c| c.ack_timeouts)
+    };
+    let t0 = std::time::Instant::now();
+    let (st, body) = post(&investor, app.url(&format!("/api/pitches/{id}/like")), json!({})).await;
+    let took = t0.elapsed();
+    assert_eq!(st, StatusCode::OK, "{body}");
+    // Public pages and dashboards were each invalidated once, and each waited for the silent subscriber.
+    for ns in [Ns::Lists, Ns::Pitch, Ns::Search, Ns::Dashboard] {
+        assert_eq!(timeouts(ns), Some(1), "{ns:?}");
+    }
+    assert!(took >= std::time::Duration::from_secs(1), "the like waited for the silent subscriber: {took:?}");
+    assert!(took < std::time::Duration::from_millis(1900), "the like waited for two rounds: {took:?}");
+    app.stop().await;
+}
