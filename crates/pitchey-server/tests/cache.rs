@@ -57,17 +57,11 @@ impl Fixture {
     /// Creates the pitch (a draft unless `published`).
     async fn new(app: &TestApp, published: bool) -> Fixture {
         let creator = app.creator().await;
-        let (_, body) = post(
-            &creator,
-            app.url("/api/pitches"),
-            json!({"title": "Cache Test Pitch", "logline": "A pitch whose every change must show.", "genre": "comedy"}),
-        )
-        .await;
-        let id = body["data"]["pitch"]["id"].as_i64().unwrap();
-        if published {
-            let (s, _) = post(&creator, app.url(&format!("/api/pitches/{id}/publish")), json!({})).await;
-            assert_eq!(s, StatusCode::OK);
-        }
+        let id = if published {
+            common::published_pitch(app, &creator, "Cache Test Pitch").await
+        } else {
+            common::draft_pitch(app, &creator, "Cache Test Pitch").await
+        };
         Fixture {
             anon: app.client(),
             investor: app.investor().await,
@@ -521,18 +515,23 @@ async fn metrics_exposition_and_performance_json(app: &TestApp) {
     assert_eq!(get(&app.investor().await, app.url("/api/performance/metrics")).await.0, StatusCode::FORBIDDEN);
 }
 
+/// An app whose cache uses the shared Redis under a key prefix of its own (`settings.redis_key_prefix`),
+/// with `adjust` applied after; `None` when the backend is not available.
+async fn spawn_with_redis(kind: Kind, adjust: impl FnOnce(&mut pitchey_server::Settings)) -> Option<TestApp> {
+    TestApp::spawn_with(kind, |s| {
+        s.redis_url = Some("redis://127.0.0.1:6379".into());
+        s.redis_key_prefix = format!("pitchey-test-{}:", uuid::Uuid::new_v4().simple());
+        adjust(s);
+    })
+    .await
+}
+
 /// Two nodes on one PostgreSQL database and one Redis: a write on one is seen on the other's next read.
 /// Node B hears from Redis 100 ms late (through a delaying proxy), so without node A waiting for B's
 /// acknowledgement, B's next read would still find the old entries.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_share_invalidations_through_redis() {
-    let Some(a) = TestApp::spawn_with(Kind::Postgres, |s| {
-        s.redis_url = Some("redis://127.0.0.1:6379".into());
-        s.redis_key_prefix = format!("pitchey-test-{}:", uuid::Uuid::new_v4().simple());
-        s.redis_timeout_ms = 1000;
-    })
-    .await
-    else {
+    let Some(a) = spawn_with_redis(Kind::Postgres, |s| s.redis_timeout_ms = 1000).await else {
         return;
     };
     let mut s = test_settings(&a.database_url);
@@ -581,13 +580,7 @@ async fn two_nodes_share_invalidations_through_redis() {
 /// the command then invalidates every node's cached pages, so a cached search finds the new account at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_line_write_reaches_running_nodes_through_redis() {
-    let prefix = format!("pitchey-test-{}:", uuid::Uuid::new_v4().simple());
-    let Some(app) = TestApp::spawn_with(Kind::Sqlite, |s| {
-        s.redis_url = Some("redis://127.0.0.1:6379".into());
-        s.redis_key_prefix = prefix.clone();
-    })
-    .await
-    else {
+    let Some(app) = spawn_with_redis(Kind::Sqlite, |_| {}).await else {
         return;
     };
     let anon = app.client();
@@ -628,21 +621,15 @@ async fn a_command_line_write_reaches_running_nodes_through_redis() {
 /// (1.5 s here), so the like's answer shows how many rounds it waited for.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_waits_for_one_round_of_acknowledgements() {
-    let prefix = format!("pitchey-test-{}:", uuid::Uuid::new_v4().simple());
-    let Some(app) = TestApp::spawn_with(Kind::Sqlite, |s| {
-        s.redis_url = Some("redis://127.0.0.1:6379".into());
-        s.redis_key_prefix = prefix.clone();
-        s.redis_timeout_ms = 1500;
-    })
-    .await
-    else {
+    let Some(app) = spawn_with_redis(Kind::Sqlite, |s| s.redis_timeout_ms = 1500).await else {
         return;
     };
+    let prefix = &app.state.settings.redis_key_prefix;
     assert!(app.state.cache.wait_subscribed(std::time::Duration::from_secs(10)).await, "never subscribed");
     let investor = app.investor().await;
     let (_, list) = get(&app.client(), app.url("/api/pitches/public/trending?limit=1")).await;
     let id = list["data"]["pitches"][0]["id"].as_i64().unwrap();
-    let _silent = pitchey_cache::testing::silent_subscriber("redis://127.0.0.1:6379", &prefix).await.unwrap();
+    let _silent = pitchey_cache::testing::silent_subscriber("redis://127.0.0.1:6379", prefix).await.unwrap();
     let timeouts = |ns: Ns| {
         let status = app.state.cache.status();
         status.caches.iter().find(|c| c.name == ns.name()).map(|c| c.ack_timeouts)

@@ -294,13 +294,7 @@ async fn moderation_api_hides_and_restores(app: &TestApp) {
     assert!(n["data"]["notifications"].as_array().unwrap().iter().any(|n| n["type"] == "pitch_restored"), "{n}");
     // Only published pitches are taken down: a draft or an archived pitch is refused, and stays as it was
     // (so a restore never publishes what its owner had withdrawn).
-    let (_, b) = post(
-        &c,
-        app.url("/api/pitches"),
-        json!({"title": "Never Out", "logline": "A draft nobody can see.", "genre": "drama"}),
-    )
-    .await;
-    let draft = b["data"]["pitch"]["id"].as_i64().unwrap();
+    let draft = common::draft_pitch(app, &c, "Never Out").await;
     let archived = common::published_pitch(app, &c, "Withdrawn Reel").await;
     post(&c, app.url(&format!("/api/pitches/{archived}/archive")), json!({})).await;
     for (pitch, status) in [(draft, "draft"), (archived, "archived")] {

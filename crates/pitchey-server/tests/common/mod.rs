@@ -280,12 +280,17 @@ impl Drop for PgDatabase {
     }
 }
 
-/// Creates a pitch as `owner` over HTTP and publishes it; returns its id.
-pub async fn published_pitch(app: &TestApp, owner: &Client, title: &str) -> i64 {
+/// Creates a pitch as `owner` over HTTP (a draft); returns its id.
+pub async fn draft_pitch(app: &TestApp, owner: &Client, title: &str) -> i64 {
     let fields = json!({"title": title, "logline": "A pitch made for a test.", "genre": "drama"});
     let (st, body) = post(owner, app.url("/api/pitches"), fields).await;
     assert_eq!(st, StatusCode::OK, "{body}");
-    let id = body["data"]["pitch"]["id"].as_i64().expect("pitch id");
+    body["data"]["pitch"]["id"].as_i64().expect("pitch id")
+}
+
+/// Creates a pitch as `owner` over HTTP and publishes it; returns its id.
+pub async fn published_pitch(app: &TestApp, owner: &Client, title: &str) -> i64 {
+    let id = draft_pitch(app, owner, title).await;
     let (st, body) = post(owner, app.url(&format!("/api/pitches/{id}/publish")), json!({})).await;
     assert_eq!(st, StatusCode::OK, "{body}");
     id
