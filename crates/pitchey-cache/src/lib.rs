@@ -803,12 +803,15 @@ mod tests {
             .map_err(|_| ())
     }
 
-    /// Starts loading "p1" as "before the write"; the load finishes when the sender is used.
-    fn held_load(c: &Cache) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<Result<Bytes, ()>>) {
+    /// Starts loading "p1" as "before the write" and returns once the load is running; the load finishes
+    /// when the sender is used.
+    async fn held_load(c: &Cache) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<Result<Bytes, ()>>) {
         let (release, wait) = tokio::sync::oneshot::channel::<()>();
+        let (started, running) = tokio::sync::oneshot::channel::<()>();
         let c = c.clone();
         let racing = tokio::spawn(async move {
             c.get_or_load(Ns::Pitch, "p1", || async move {
+                let _ = started.send(());
                 let _ = wait.await;
                 Ok::<_, Fail>(Bytes::from_static(b"before the write"))
             })
@@ -816,6 +819,7 @@ mod tests {
             .map(|(e, _)| e.body.clone())
             .map_err(|_| ())
         });
+        running.await.expect("the load started");
         (release, racing)
     }
 
@@ -836,8 +840,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_load_that_raced_an_invalidation_is_not_kept_for_outages() {
         let c = cache();
-        let (release, racing) = held_load(&c);
-        tokio::time::sleep(Duration::from_millis(20)).await; // the load has started
+        let (release, racing) = held_load(&c).await;
         c.invalidate(Ns::Pitch).await;
         let _ = release.send(());
         assert_eq!(racing.await.ok(), Some(Ok(Bytes::from_static(b"before the write"))));
@@ -863,8 +866,7 @@ mod tests {
             assert!(t0.elapsed() < Duration::from_secs(10), "no Redis subscription on 127.0.0.1:6379");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let (release, racing) = held_load(&a);
-        tokio::time::sleep(Duration::from_millis(50)).await; // a's load has started
+        let (release, racing) = held_load(&a).await;
         b.invalidate(Ns::Pitch).await;
         while a.status().caches[Ns::Pitch.index()].invalidations == 0 {
             assert!(t0.elapsed() < Duration::from_secs(10), "a never heard of b's invalidation");

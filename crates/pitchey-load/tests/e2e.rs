@@ -62,15 +62,14 @@ fn label<'a>(r: &'a SuiteReport, scenario: &str, label: &str) -> Option<&'a pitc
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_scenario_runs_clean_against_the_real_server() {
     let server = Server::start().await;
-    // `/api/health` (contract §8) is the scenario's target; until the server has it, use the probe.
-    let health_path =
-        if status(&server.base, "/api/health", false).await == 200 { "/api/health" } else { "/api/health/ping" };
-    // The NDA endpoints may not exist yet: unknown routes answer 404 before any auth check.
-    let ndas = status(&server.base, "/api/ndas/request", true).await != 404;
+    // The health scenario's target (contract §8), and the NDA route the journey needs (anonymous: 401, not
+    // an unknown route's 404).
+    assert_eq!(status(&server.base, "/api/health", false).await, 200);
+    assert_eq!(status(&server.base, "/api/ndas/request", true).await, 401);
 
     let mut opts = Options::new(server.base.clone());
     opts.scale = 0.05;
-    opts.health_path = health_path.into();
+    opts.health_path = "/api/health".into();
     opts.connections = Some(200);
     opts.progress = false;
     opts.pause = Duration::from_millis(200);
@@ -89,15 +88,6 @@ async fn every_scenario_runs_clean_against_the_real_server() {
     for sc in &report.scenarios {
         assert!(sc.requests > 0, "{} made no request", sc.name);
         assert!(!sc.timeline.is_empty(), "{} has no timeline", sc.name);
-        if sc.name == "journey" && !ndas {
-            // Without the NDA endpoints the journey stops at the request, and says so.
-            assert!(
-                sc.errors_by_kind.iter().all(|e| e.kind == "POST /api/ndas/request: HTTP 404"),
-                "{:?}",
-                sc.errors_by_kind
-            );
-            continue;
-        }
         assert_eq!(sc.errors, 0, "{}: {:?}", sc.name, sc.errors_by_kind);
     }
     // Auth logs in on all three portals; browse really ran its ramp.
@@ -108,11 +98,9 @@ async fn every_scenario_runs_clean_against_the_real_server() {
             "auth never used {path}"
         );
     }
-    if ndas {
-        let whole = label(&report, "journey", "journey (whole)").expect("a journey completed");
-        assert!(whole.requests >= 1 && whole.errors == 0);
-        assert!(label(&report, "journey", "GET /api/pitches/public/:id (after NDA)").is_some());
-    }
+    let whole = label(&report, "journey", "journey (whole)").expect("a journey completed");
+    assert!(whole.requests >= 1 && whole.errors == 0);
+    assert!(label(&report, "journey", "GET /api/pitches/public/:id (after NDA)").is_some());
     let conns = report.scenarios.iter().find(|s| s.name == "connections").and_then(|s| s.connections.clone());
     let conns = conns.expect("connections figures");
     assert_eq!((conns.requested, conns.opened, conns.answered_after_hold), (200, 200, 200));
@@ -121,7 +109,7 @@ async fn every_scenario_runs_clean_against_the_real_server() {
 
     // Thresholds gate: the impossible one failed its scenario and the run; the others passed.
     for sc in &report.scenarios {
-        let expect_pass = sc.name != "health" && (ndas || sc.name != "journey");
+        let expect_pass = sc.name != "health";
         assert_eq!(sc.passed, expect_pass, "{}: {:?}", sc.name, sc.thresholds);
     }
     assert!(!report.passed);

@@ -223,6 +223,8 @@ async fn sign_up_rules(app: &TestApp) {
 async fn change_password_then_old_fails(app: &TestApp) {
     let other_device = app.creator().await;
     let c = app.creator().await;
+    // Looked up, and so cached, before the change: the revocation must reach the cache too.
+    assert_eq!(get(&other_device, app.url("/api/auth/session")).await.0, StatusCode::OK);
     let (s, body) = post(
         &c,
         app.url("/api/auth/change-password"),
@@ -258,7 +260,6 @@ async fn change_password_then_old_fails(app: &TestApp) {
     let current = store.password_hash(alex).await.unwrap().unwrap();
     assert_eq!(store.change_password_hash(alex, "stale-hash", "other-hash", Some("none")).await.unwrap(), None);
     assert_eq!(store.password_hash(alex).await.unwrap().unwrap(), current);
-    assert_eq!(get(&c, app.url("/api/auth/session")).await.0, StatusCode::OK);
     // This session survives; the other device's is revoked.
     assert_eq!(get(&c, app.url("/api/auth/session")).await.0, StatusCode::OK);
     assert_eq!(get(&other_device, app.url("/api/auth/session")).await.0, StatusCode::UNAUTHORIZED);
@@ -418,8 +419,9 @@ async fn http_conventions(app: &TestApp) {
     assert_eq!(error_code(&body), "VALIDATION_ERROR");
     // Not JSON at all → 415.
     let r = c.post(app.url("/api/auth/sign-in")).body("email=a").send().await.unwrap();
-    let (s, _) = json_of(r).await;
+    let (s, body) = json_of(r).await;
     assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(error_code(&body), "UNSUPPORTED_MEDIA_TYPE");
     // Oversized body → 413.
     let big = json!({"email": "a@b.co", "password": "x".repeat(2 * 1024 * 1024)});
     // Its own client: the server stops reading the body and closes that connection, which a pooled client

@@ -319,6 +319,13 @@ async fn sessions_are_cached_and_revoked(app: &TestApp) {
     post(&token, app.url("/api/auth/sign-out"), json!({})).await;
     assert_eq!(get(&token, app.url("/api/auth/session")).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(get(&c, app.url("/api/auth/session")).await.0, StatusCode::OK);
+    // Another of Sarah's sessions, looked up (and so cached) before she changes her password on `c`.
+    let other_device = common::session_for(app, user_id(app, "sarah.investor@demo.com").await).await;
+    let before = app.state.store.db().statements();
+    for _ in 0..3 {
+        assert_eq!(get(&other_device, app.url("/api/auth/session")).await.0, StatusCode::OK);
+    }
+    assert!(app.state.store.db().statements() - before <= 1, "the other session is cached");
     let (s, _) = post(
         &c,
         app.url("/api/auth/change-password"),
@@ -326,8 +333,14 @@ async fn sessions_are_cached_and_revoked(app: &TestApp) {
     )
     .await;
     assert_eq!(s, StatusCode::OK);
-    let other = common::session_for(app, user_id(app, "alex.creator@demo.com").await).await;
-    assert_eq!(get(&other, app.url("/api/auth/session")).await.0, StatusCode::OK);
+    assert_eq!(
+        get(&other_device, app.url("/api/auth/session")).await.0,
+        StatusCode::UNAUTHORIZED,
+        "a cached session of the same user ends with the password change"
+    );
+    assert_eq!(get(&c, app.url("/api/auth/session")).await.0, StatusCode::OK, "the session that changed it stays");
+    let other_user = common::session_for(app, user_id(app, "alex.creator@demo.com").await).await;
+    assert_eq!(get(&other_user, app.url("/api/auth/session")).await.0, StatusCode::OK);
 }
 
 async fn concurrent_cold_misses_share_one_load(app: &TestApp) {

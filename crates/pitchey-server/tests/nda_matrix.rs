@@ -160,6 +160,18 @@ async fn authorization_matrix(app: &TestApp) {
             {
                 failures.push(format!("{method} {path} as {role}: notification {o} read state wrong after {got}"));
             }
+            // A bulk decision answers 200 to anyone, listing what it could not decide: only the owner's
+            // may change the NDA.
+            if let Some(action) = path.strip_prefix("/api/ndas/bulk-")
+                && got == 200
+            {
+                let decided = if action == "approve" { "approved" } else { "rejected" };
+                let wanted = if *role == "owner" { decided } else { "pending" };
+                let status = nda_status(app, nda).await;
+                if status != wanted {
+                    failures.push(format!("{method} {path} as {role}: NDA {nda} is {status}, want {wanted}"));
+                }
+            }
             if got != want {
                 failures.push(format!("{method} {path} as {role}: want {want}, got {got}: {text:.200}"));
             } else if got >= 400 {
@@ -179,6 +191,11 @@ async fn owner_notification(app: &TestApp, nda: i64) -> i64 {
 
 async fn notification_is_read(app: &TestApp, id: i64) -> bool {
     scalar(app, "t_note_read", "SELECT COUNT(*) FROM notifications WHERE id = $1 AND is_read = TRUE", id).await == 1
+}
+
+async fn nda_status(app: &TestApp, nda: i64) -> String {
+    let sql = Sql::new("t_nda_status", "SELECT status FROM ndas WHERE id = $1").arg(nda);
+    app.state.store.db().primary_one::<(String,)>(sql).await.unwrap().0
 }
 
 async fn scalar(app: &TestApp, name: &'static str, sql: &'static str, arg: i64) -> i64 {

@@ -410,6 +410,7 @@ async fn invalid_moves_get_clear_errors(app: &TestApp) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&r.json::<Value>().await.unwrap()), "INVALID_JSON");
     let r = creator.post(app.url(&format!("/api/ndas/{nda_id}/revoke"))).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(get(&investor, app.url("/api/ndas/abc")).await.0, StatusCode::BAD_REQUEST);

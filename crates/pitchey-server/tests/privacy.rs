@@ -158,7 +158,11 @@ async fn check_case(app: &TestApp, w: &World, n: usize, cases: &[PitchCase]) -> 
             ]);
         }
         for path in lists {
-            let (_, body) = text(client, app.url(&path)).await;
+            let (status, body) = text(client, app.url(&path)).await;
+            // The creator portal's own list is closed to investors; everything else answers everyone.
+            let portal_closed =
+                path.starts_with("/api/creator/") && viewer.is_some_and(|v| v.user_type == UserType::Investor);
+            prop_assert_eq!(status, if portal_closed { 403 } else { 200 }, "{} for {:?}: {}", path, viewer, body);
             for (i, c) in cases.iter().enumerate() {
                 if body.contains(&secret(&format!("{n}t{i}"))) {
                     prop_assert!(access(w, c, *viewer).protected(), "{path} leaked pitch {i} {c:?} to {viewer:?}");
@@ -173,7 +177,8 @@ async fn check_case(app: &TestApp, w: &World, n: usize, cases: &[PitchCase]) -> 
                 format!("/api/pitches?status=all&search={word}&userId={owner}&limit=100"),
                 format!("/api/pitches/public?search={word}&user_id={owner}&limit=100"),
             ] {
-                let (_, body) = text(client, app.url(&path)).await;
+                let (status, body) = text(client, app.url(&path)).await;
+                prop_assert_eq!(status, 200, "{} for {:?}: {}", path, viewer, body);
                 check_attribution(w, cases, n, *viewer, &path, &body)?;
             }
         }
@@ -264,7 +269,8 @@ fn check_attribution(
 async fn check_case_lists_only(app: &TestApp, w: &World, n: usize, cases: &[PitchCase]) -> Result<(), TestCaseError> {
     for (viewer, client) in w.viewers.iter().skip(1) {
         for path in ["/api/saved-pitches", "/api/pitches/following?limit=100"] {
-            let (_, body) = text(client, app.url(path)).await;
+            let (status, body) = text(client, app.url(path)).await;
+            prop_assert_eq!(status, 200, "{} for {:?}: {}", path, viewer, body);
             for (i, c) in cases.iter().enumerate() {
                 if body.contains(&secret(&format!("{n}t{i}"))) {
                     prop_assert!(access(w, c, *viewer).protected(), "{path} leaked pitch {i} to {viewer:?}");

@@ -128,6 +128,9 @@ async fn database_outage_is_survived_and_recovered_from() {
         }
     }
     assert_eq!(fast, 5, "the breaker never opened");
+    // Fast 503s because the breaker opened, not from some other quick failure (half-open only follows open).
+    let primary = || app.state.store.db().endpoints()[0].breaker_state();
+    assert_ne!(primary(), pitchey_store::breaker::BreakerState::Closed, "fast failures without an open breaker");
     let (st, body) = get(&anon, gone_page).await;
     assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "the archived pitch came back from the outage store: {body}");
     assert_eq!(session_of(&cookie).await, StatusCode::SERVICE_UNAVAILABLE, "a signed-out session came back");
@@ -166,6 +169,10 @@ async fn database_outage_is_survived_and_recovered_from() {
     })
     .await;
     eprintln!("recovered {:?} after the database returned", t0.elapsed());
+    wait_for("the breaker to close", Duration::from_secs(5), async || {
+        primary() == pitchey_store::breaker::BreakerState::Closed
+    })
+    .await;
     stop.store(true, Ordering::Relaxed);
     for t in load {
         t.await.unwrap();
@@ -436,12 +443,20 @@ async fn redis_outage_keeps_serving_and_reconnects() {
     .await;
     // The restarted Redis is empty, its counters back near zero: a write must still change what every read
     // sees at once (the node's keys follow Redis's counters rather than the higher ones it remembered).
-    let likes =
-        async || get(&anon, app.url(&format!("/api/pitches/public/{id}"))).await.1["data"]["likeCount"].as_i64();
-    let before = likes().await.unwrap();
-    assert_eq!(likes().await, Some(before), "cached, from L1 or L2");
+    let likes = async || {
+        let r = anon.get(app.url(&format!("/api/pitches/public/{id}"))).send().await.unwrap();
+        let source = r.headers()["x-cache"].to_str().unwrap().to_owned();
+        let body: serde_json::Value = r.json().await.unwrap();
+        (source, body["data"]["likeCount"].as_i64().unwrap())
+    };
+    let (_, before) = likes().await;
+    let (source, cached) = likes().await;
+    assert_eq!(cached, before);
+    assert!(source == "HIT" || source == "L2", "the second read is cached again after the reconnection: {source}");
     assert_eq!(post(&investor, app.url(&format!("/api/pitches/{id}/like")), json!({})).await.0, StatusCode::OK);
-    assert_eq!(likes().await, Some(before + 1), "fresh after the write, not served from the pre-write L2 entry");
+    let (source, after) = likes().await;
+    assert_eq!(after, before + 1, "fresh after the write, not served from the pre-write L2 entry ({source})");
+    assert_eq!(likes().await, ("HIT".to_owned(), before + 1), "and cached again");
     app.stop().await;
 }
 

@@ -253,8 +253,10 @@ impl Breaker {
 mod tests {
     use super::*;
 
+    /// Cool-downs long enough that a test paused by a busy machine between two steps does not see the
+    /// breaker half-open where it expects it open.
     fn quick() -> Breaker {
-        Breaker::new(BreakerConfig { min_calls: 4, open_for: Duration::from_millis(50), ..BreakerConfig::default() })
+        Breaker::new(BreakerConfig { min_calls: 4, open_for: Duration::from_millis(250), ..BreakerConfig::default() })
     }
 
     /// A quick breaker opened by failures and past its cool-down: the next call probes.
@@ -263,7 +265,7 @@ mod tests {
         for _ in 0..4 {
             b.record(false);
         }
-        std::thread::sleep(Duration::from_millis(60));
+        std::thread::sleep(Duration::from_millis(300));
         b
     }
 
@@ -277,7 +279,7 @@ mod tests {
         b.record(false);
         assert_eq!(b.state(), BreakerState::Open, "2 of 4 failed");
         assert!(b.allow().is_err());
-        std::thread::sleep(Duration::from_millis(60));
+        std::thread::sleep(Duration::from_millis(300));
         let probe = b.allow().expect("one probe after the cool-down");
         assert!(b.allow().is_err(), "only one probe at a time");
         probe.record(true);
@@ -305,7 +307,7 @@ mod tests {
         let first = b.allow().expect("probe 1");
         // The circuit opens again meanwhile (a transaction's statement records a failure directly)...
         b.record(false);
-        std::thread::sleep(Duration::from_millis(60));
+        std::thread::sleep(Duration::from_millis(300));
         let second = b.allow().expect("probe 2");
         // ...and the first probe, given up late, must not let a third call in beside the second.
         drop(first);
@@ -325,8 +327,8 @@ mod tests {
     fn outcomes_leave_the_window() {
         let b = Breaker::new(BreakerConfig {
             min_calls: 4,
-            window: Duration::from_millis(100),
-            open_for: Duration::from_millis(50),
+            window: Duration::from_millis(400),
+            open_for: Duration::from_millis(250),
             ..BreakerConfig::default()
         });
         for _ in 0..3 {
@@ -334,7 +336,7 @@ mod tests {
         }
         // Past the window, the three failures no longer count: one more is 1 of 1, under
         // min_calls, and three successes after it make 1 of 4.
-        std::thread::sleep(Duration::from_millis(130));
+        std::thread::sleep(Duration::from_millis(500));
         b.record(false);
         for _ in 0..3 {
             b.record(true);
