@@ -83,35 +83,41 @@ impl ScenarioReport {
             .then(|| (secs / self.elapsed_secs, secs * 1000.0 / self.requests as f64))
     }
 
-    /// Average cores busy per request label, over the seconds one label dominated ([`Point::label`]), each
-    /// such run of seconds without its first (which holds the change from the phase before): `(label,
-    /// seconds, server cores, tool cores)`, in the order the labels first dominated. Empty for mixes.
-    pub fn cpu_by_label(&self) -> Vec<(String, usize, Option<f64>, Option<f64>)> {
-        let mut acc: Vec<(String, usize, Option<f64>, Option<f64>)> = Vec::new();
+    /// CPU use per request label, over the seconds one label dominated ([`Point::label`]), each such run of
+    /// seconds without its first (which holds the change from the phase before), in the order the labels
+    /// first dominated. Empty for mixes.
+    pub fn cpu_by_label(&self) -> Vec<LabelCpu> {
+        let mut acc: Vec<LabelCpu> = Vec::new();
         for pair in self.timeline.windows(2) {
             let (before, p) = (&pair[0], &pair[1]);
             let Some(label) = p.label.as_ref().filter(|l| before.label.as_ref() == Some(*l)) else { continue };
             if p.server_cores.is_none() && p.tool_cores.is_none() {
                 continue;
             }
-            let at = match acc.iter().position(|(l, ..)| l == label) {
+            let at = match acc.iter().position(|l| &l.label == label) {
                 Some(i) => i,
                 None => {
-                    acc.push((label.clone(), 0, None, None));
+                    acc.push(LabelCpu { label: label.clone(), ..LabelCpu::default() });
                     acc.len() - 1
                 }
             };
-            let (_, n, server, tool) = &mut acc[at];
-            *n += 1;
+            let l = &mut acc[at];
+            l.seconds += 1;
+            l.requests += p.requests;
             let add = |sum: &mut Option<f64>, v: Option<f64>| {
                 if let Some(v) = v {
                     *sum = Some(sum.unwrap_or(0.0) + v);
                 }
             };
-            add(server, p.server_cores);
-            add(tool, p.tool_cores);
+            add(&mut l.server_cores, p.server_cores);
+            add(&mut l.tool_cores, p.tool_cores);
         }
-        acc.into_iter().map(|(l, n, s, t)| (l, n, s.map(|v| v / n as f64), t.map(|v| v / n as f64))).collect()
+        for l in &mut acc {
+            let n = l.seconds as f64;
+            l.server_cores = l.server_cores.map(|v| v / n);
+            l.tool_cores = l.tool_cores.map(|v| v / n);
+        }
+        acc
     }
 
     /// The server's and the load tool's CPU use in words.
@@ -123,6 +129,30 @@ impl ScenarioReport {
             text(self.cpu_use(self.server_cpu_secs)),
             text(self.cpu_use(self.client_cpu_secs))
         )
+    }
+}
+
+/// One request label's CPU use ([`ScenarioReport::cpu_by_label`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LabelCpu {
+    /// The label.
+    pub label: String,
+    /// Seconds the label dominated (and counted).
+    pub seconds: usize,
+    /// Requests completed in those seconds.
+    pub requests: u64,
+    /// Average cores the server kept busy in those seconds (a second without a reading counts as none).
+    pub server_cores: Option<f64>,
+    /// Average cores the load tool kept busy.
+    pub tool_cores: Option<f64>,
+}
+
+impl LabelCpu {
+    /// Microseconds of CPU per request for `cores` (one of this label's averages): the figure that compares
+    /// two builds, or two machines, whatever their throughput.
+    pub fn micros_per_request(&self, cores: Option<f64>) -> Option<f64> {
+        let cores = cores?;
+        (self.requests > 0).then(|| cores * self.seconds as f64 * 1e6 / self.requests as f64)
     }
 }
 
@@ -232,10 +262,25 @@ pub fn table(r: &SuiteReport) -> String {
         if by_label.len() < 2 {
             continue;
         }
-        let _ = writeln!(s, "\nCPU by request label in {} (cores busy, seconds of one label):", sc.name);
-        for (label, n, server, tool) in by_label {
-            let cores = |c: Option<f64>| c.map_or_else(|| "-".into(), |c| format!("{c:.2}"));
-            let _ = writeln!(s, "  {label:<42} server {}  load tool {}  ({n} s)", cores(server), cores(tool));
+        let _ = writeln!(
+            s,
+            "\nCPU by request label in {} (cores busy and CPU per request, seconds of one label):",
+            sc.name
+        );
+        for l in by_label {
+            let use_of = |c: Option<f64>| match (c, l.micros_per_request(c)) {
+                (Some(c), Some(us)) => format!("{c:.2} ({us:>5.1} us/request)"),
+                (Some(c), None) => format!("{c:.2}"),
+                _ => "-".into(),
+            };
+            let _ = writeln!(
+                s,
+                "  {:<42} server {}  load tool {}  ({} s)",
+                l.label,
+                use_of(l.server_cores),
+                use_of(l.tool_cores),
+                l.seconds
+            );
         }
     }
     for sc in r.scenarios.iter().filter(|sc| !sc.errors_by_kind.is_empty()) {
@@ -385,8 +430,14 @@ pub(crate) mod tests {
         assert!(summary.contains("browse       server 0.20 cores, 150.00 ms/request; load tool -"), "{summary}");
         // Each phase without its first second.
         assert!(summary.contains("CPU by request label in browse"), "{summary}");
-        assert!(summary.contains("GET /api/browse                            server 0.50  load tool 0.25  (14 s)"));
-        assert!(summary.contains("GET /api/health                            server 1.00  load tool 0.75  (14 s)"));
+        // Seconds 1-14 of 101..=114 requests each, 16-29 of 116..=129: CPU per request is cores x seconds over
+        // requests.
+        let browse = "GET /api/browse                            server 0.50 (4651.2 us/request)  load tool 0.25 \
+                      (2325.6 us/request)  (14 s)";
+        assert!(summary.contains(browse), "{summary}");
+        let health = "GET /api/health                            server 1.00 (8163.3 us/request)  load tool 0.75 \
+                      (6122.4 us/request)  (14 s)";
+        assert!(summary.contains(health), "{summary}");
     }
 
     #[test]
@@ -398,11 +449,23 @@ pub(crate) mod tests {
         sc.timeline[25].server_cores = Some(3.0);
         sc.timeline[25].tool_cores = None;
         let by_label = sc.cpu_by_label();
-        assert_eq!(by_label[0], ("GET /api/browse".to_owned(), 9, Some(0.5), Some(0.25)), "seconds 1-9");
+        // Seconds 1-9, of 101..=109 requests each.
+        let browse = LabelCpu {
+            label: "GET /api/browse".to_owned(),
+            seconds: 9,
+            requests: (101..=109).sum(),
+            server_cores: Some(0.5),
+            tool_cores: Some(0.25),
+        };
+        assert_eq!(by_label[0], browse, "seconds 1-9");
+        assert_eq!(browse.micros_per_request(browse.server_cores), Some(0.5 * 9.0 * 1e6 / 945.0));
+        assert_eq!(browse.micros_per_request(None), None);
         // Seconds 21-29; second 25 has no tool reading.
-        let (label, n, server, tool) = &by_label[1];
-        assert_eq!((label.as_str(), *n), ("GET /api/health", 9));
-        assert!((server.unwrap() - (8.0 + 3.0) / 9.0).abs() < 1e-9);
+        let health = &by_label[1];
+        assert_eq!((health.label.as_str(), health.seconds, health.requests), ("GET /api/health", 9, (121..=129).sum()));
+        assert!((health.server_cores.unwrap() - (8.0 + 3.0) / 9.0).abs() < 1e-9);
+        let tool = health.tool_cores;
         assert!((tool.unwrap() - 0.75 * 8.0 / 9.0).abs() < 1e-9, "a missing reading counts as nothing: {tool:?}");
+        assert_eq!(LabelCpu { requests: 0, ..browse }.micros_per_request(Some(1.0)), None, "no requests, no figure");
     }
 }
