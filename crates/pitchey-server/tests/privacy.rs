@@ -163,6 +163,20 @@ async fn check_case(app: &TestApp, w: &World, n: usize, cases: &[PitchCase]) -> 
             let portal_closed =
                 path.starts_with("/api/creator/") && viewer.is_some_and(|v| v.user_type == UserType::Investor);
             prop_assert_eq!(status, if portal_closed { 403 } else { 200 }, "{} for {:?}: {}", path, viewer, body);
+            // And the lists are not empty for want of trying: search finds every published pitch, for anyone.
+            if path.starts_with("/api/search?") {
+                for (i, c) in cases.iter().enumerate().filter(|(_, c)| c.status == PitchStatus::Published) {
+                    let title = format!("Story {n}t{i}\"");
+                    prop_assert!(
+                        body.contains(&title),
+                        "{} missed published pitch {} {:?} for {:?}",
+                        path,
+                        i,
+                        c,
+                        viewer
+                    );
+                }
+            }
             for (i, c) in cases.iter().enumerate() {
                 if body.contains(&secret(&format!("{n}t{i}"))) {
                     prop_assert!(access(w, c, *viewer).protected(), "{path} leaked pitch {i} {c:?} to {viewer:?}");
@@ -225,18 +239,22 @@ fn run(kind: Kind) {
         let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         rt.block_on(async {
             check_case(&app, &w, n, &cases).await?;
-            for (_, client) in w.viewers.iter().skip(1) {
+            for (viewer, client) in w.viewers.iter().skip(1) {
                 for owner in w.owners {
-                    let _ = client
+                    let r = client
                         .post(app.url("/api/follows/action"))
                         .json(&json!({"userId": owner, "action": "follow"}))
                         .send()
-                        .await;
+                        .await
+                        .unwrap();
+                    let me = viewer.is_some_and(|v| v.user_id == owner);
+                    prop_assert_eq!(r.status().as_u16(), if me { 400 } else { 200 }, "{:?} follows {}", viewer, owner);
                 }
                 let (_, body) = text(client, app.url(&format!("/api/search?q=Quokka{n}x&limit=100"))).await;
                 let v: serde_json::Value = serde_json::from_str(&body).unwrap();
                 for p in v["data"]["pitches"].as_array().into_iter().flatten() {
-                    let _ = client.post(app.url("/api/saved-pitches")).json(&json!({"pitchId": p["id"]})).send().await;
+                    let r = client.post(app.url("/api/saved-pitches")).json(&json!({"pitchId": p["id"]})).send().await;
+                    prop_assert!(r.unwrap().status().is_success(), "{:?} saves pitch {}", viewer, p["id"]);
                 }
             }
             // Check again now that saved and following lists hold these pitches.
